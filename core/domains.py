@@ -1,0 +1,349 @@
+"""Shifted synthetic domains: the 2-D generators, the four kinds of shift, and the splits.
+
+A domain is D = {X, P(X)} and a task is T = {Y, P(Y|X)}. A :class:`~core.scenario.Scenario`
+moves the target away from the source in each of the ways these can differ:
+
+1. ``P(X_S) != P(X_T)`` (covariate shift): ``rotation``, ``shift_x``/``shift_y``, ``scale``
+   and ``target_noise`` move the target inputs; the labelling rule stays.
+2. ``P(Y|X)`` changes (concept shift): ``concept`` permutes the labels of the target points
+   whose input lies right of a threshold; the inputs do not move.
+3. ``Y_S != Y_T`` (label-space change): ``label_space=new_class`` adds a class the source
+   never saw; ``missing_class`` drops the last source class from the target.
+4. ``X_S != X_T`` (feature-space change): ``feature_map`` observes the target through a
+   warp, polar coordinates, or a 3-D lift (the source is then zero-padded to 3 features).
+
+plus prior shift (``prior``): target class proportions ``pi_k ∝ r**k`` with
+``r = 1 - 0.95 * prior`` over the target's classes.
+
+The order is fixed: draw the clean structure, add ``noise``, relabel (concept), then apply
+the covariate transform, then ``target_noise``, then the feature map. Every random draw
+comes from ``numpy.random.default_rng([seed, stream])`` with one stream per split, so
+changing one split's size never changes another split's points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from core.scenario import Scenario
+
+# Streams of numpy.random.default_rng([seed, stream]): one per split.
+SOURCE_STREAM, POOL_STREAM, LABELLED_STREAM, TEST_STREAM = 0, 1, 2, 3
+
+# The population mean of each clean source distribution: rotation and scale act about it.
+CENTRES: dict[str, tuple[float, float]] = {
+    "moons": (0.5, 0.25),
+    "blobs": (0.0, 0.0),
+    "circles": (0.0, 0.0),
+    "xor": (0.0, 0.0),
+    "spirals": (0.0, 0.0),
+}
+SOURCE_CLASS_COUNT: dict[str, int] = {"moons": 2, "blobs": 3, "circles": 2, "xor": 2, "spirals": 2}
+# Where the target's new class (label_space=new_class) lives: outside the source's support.
+NEW_CLASS_CENTRES: dict[str, tuple[float, float]] = {
+    "moons": (2.7, 0.25),
+    "blobs": (1.9, 1.1),
+    "circles": (1.8, 0.0),
+    "xor": (1.8, 0.0),
+    "spirals": (2.2, 0.0),
+}
+NEW_CLASS_STD = 0.2
+BLOB_STD = 0.3
+WARP_AMPLITUDE, WARP_FREQUENCY = 0.5, 1.5
+
+
+# --- clean generators: counts[k] points of class k, before noise --------------------------
+def _moons(k: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    t = rng.uniform(0.0, np.pi, n)
+    if k == 0:
+        return np.column_stack([np.cos(t), np.sin(t)])
+    return np.column_stack([1.0 - np.cos(t), 0.5 - np.sin(t)])
+
+
+def _circles(k: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    angle = rng.uniform(0.0, 2 * np.pi, n)
+    radius = 1.0 if k == 0 else 0.5
+    return radius * np.column_stack([np.cos(angle), np.sin(angle)])
+
+
+def _blobs(k: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    angle = np.deg2rad(90.0 + 120.0 * k)
+    centre = 1.5 * np.array([np.cos(angle), np.sin(angle)])
+    return centre + BLOB_STD * rng.standard_normal((n, 2))
+
+
+def _xor(k: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    magnitude = rng.uniform(0.1, 1.0, (n, 2))
+    first_sign = rng.choice([-1.0, 1.0], n)
+    # class 0 in quadrants I and III (same signs), class 1 in II and IV (opposite signs)
+    second_sign = first_sign if k == 0 else -first_sign
+    return magnitude * np.column_stack([first_sign, second_sign])
+
+
+def _spirals(k: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    t = rng.uniform(0.0, 1.0, n)
+    radius = 0.2 + 1.3 * t
+    angle = 3 * np.pi * t + np.pi * k
+    return radius[:, None] * np.column_stack([np.cos(angle), np.sin(angle)])
+
+
+GENERATORS: dict[str, Callable[[int, int, np.random.Generator], np.ndarray]] = {
+    "moons": _moons, "blobs": _blobs, "circles": _circles, "xor": _xor, "spirals": _spirals,
+}
+
+
+def _draw(dataset: str, counts: dict[int, int], noise: float, rng: np.random.Generator
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``counts[k]`` noisy points of each class ``k``, shuffled; the new class is a blob."""
+    n_source_classes = SOURCE_CLASS_COUNT[dataset]
+    parts, labels = [], []
+    for k, n in counts.items():
+        if k < n_source_classes:
+            points = GENERATORS[dataset](k, n, rng)
+        else:
+            points = np.array(NEW_CLASS_CENTRES[dataset]) + NEW_CLASS_STD * rng.standard_normal((n, 2))
+        parts.append(points)
+        labels.append(np.full(n, k, dtype=np.int64))
+    x = np.concatenate(parts) if parts else np.zeros((0, 2))
+    y = np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64)
+    x = x + noise * rng.standard_normal(x.shape)
+    order = rng.permutation(len(y))
+    return x[order], y[order]
+
+
+# --- class sets and proportions -----------------------------------------------------------
+def source_classes(scenario: Scenario) -> tuple[int, ...]:
+    """The source's classes: ``0 .. K-1``."""
+    return tuple(range(SOURCE_CLASS_COUNT[scenario.dataset]))
+
+
+def target_classes(scenario: Scenario) -> tuple[int, ...]:
+    """The target's classes: the source's, plus a new one or minus the last one."""
+    classes = source_classes(scenario)
+    if scenario.label_space == "new_class":
+        return classes + (len(classes),)
+    if scenario.label_space == "missing_class":
+        return classes[:-1]
+    return classes
+
+
+def target_class_proportions(scenario: Scenario) -> dict[int, float]:
+    """Target class proportions: ``pi_j ∝ r**j`` over the target's classes, ``r = 1 - 0.95 prior``.
+
+    ``prior=0`` gives the source's (balanced) proportions; ``prior=1`` gives, for two
+    classes, 95.2% and 4.8%.
+    """
+    classes = target_classes(scenario)
+    ratio = 1.0 - 0.95 * scenario.prior
+    weights = ratio ** np.arange(len(classes), dtype=float)
+    weights /= weights.sum()
+    return dict(zip(classes, weights.tolist()))
+
+
+def allocate(total: int, proportions: dict[int, float]) -> dict[int, int]:
+    """Exact integer counts that sum to ``total`` (largest remainder method)."""
+    keys = list(proportions)
+    raw = np.array([proportions[k] for k in keys]) * total
+    counts = np.floor(raw).astype(int)
+    for i in np.argsort(-(raw - counts), kind="stable")[: total - counts.sum()]:
+        counts[i] += 1
+    return dict(zip(keys, counts.tolist()))
+
+
+# --- the shifts ---------------------------------------------------------------------------
+def concept_threshold(scenario: Scenario, source_x: np.ndarray) -> float:
+    """Inputs with ``x0`` above this get permuted labels: the top ``concept / 2`` of the source's x0."""
+    if scenario.concept == 0:
+        return float("inf")
+    return float(np.quantile(source_x[:, 0], 1.0 - scenario.concept / 2.0))
+
+
+def relabel_for_concept(x: np.ndarray, y: np.ndarray, threshold: float, n_source_classes: int
+                        ) -> np.ndarray:
+    """Concept shift: the labelling rule permutes source classes (``k -> k+1 mod K``) right of the threshold."""
+    moved = (x[:, 0] > threshold) & (y < n_source_classes)
+    new_y = y.copy()
+    new_y[moved] = (y[moved] + 1) % n_source_classes
+    return new_y
+
+
+def covariate_transform(scenario: Scenario, x: np.ndarray) -> np.ndarray:
+    """Rotate and scale about the source centre, then translate (no noise)."""
+    centre = np.array(CENTRES[scenario.dataset])
+    angle = np.deg2rad(scenario.rotation)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    moved = (x - centre) @ rotation.T * scenario.scale + centre
+    return moved + np.array([scenario.shift_x, scenario.shift_y])
+
+
+def _lift_rotation() -> np.ndarray:
+    """A fixed 3-D rotation (40° about x, then 30° about z) used by the 3-D lift."""
+    a, b = np.deg2rad(40.0), np.deg2rad(30.0)
+    about_x = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+    about_z = np.array([[np.cos(b), -np.sin(b), 0], [np.sin(b), np.cos(b), 0], [0, 0, 1]])
+    return about_z @ about_x
+
+
+FEATURE_MAP_DESCRIPTIONS: dict[str, str] = {
+    "identity": "x ↦ x: the target is observed in the source's features.",
+    "warp": f"x ↦ x + {WARP_AMPLITUDE}·(sin({WARP_FREQUENCY}·z₁), sin({WARP_FREQUENCY}·z₀)), z = x − centre: "
+            "a smooth bend of the plane.",
+    "polar": "x ↦ (r, θ) about the centre: the target's features are a radius and an angle in radians.",
+    "lift3d": "x ↦ R·(z₀, z₁, ½‖z‖²) + centre: the target lives on a tilted paraboloid in 3-D; "
+              "the source is zero-padded to 3 features.",
+}
+
+
+def apply_feature_map(scenario: Scenario, x: np.ndarray) -> np.ndarray:
+    """Observe 2-D points through the scenario's target feature map (2 or 3 output features)."""
+    centre = np.array(CENTRES[scenario.dataset])
+    z = x - centre
+    if scenario.feature_map == "warp":
+        bend = WARP_AMPLITUDE * np.sin(WARP_FREQUENCY * z[:, ::-1])
+        return x + bend
+    if scenario.feature_map == "polar":
+        return np.column_stack([np.hypot(z[:, 0], z[:, 1]), np.arctan2(z[:, 1], z[:, 0])])
+    if scenario.feature_map == "lift3d":
+        lifted = np.column_stack([z, 0.5 * (z ** 2).sum(axis=1)]) @ _lift_rotation().T
+        return lifted + np.array([centre[0], centre[1], 0.0])
+    return x.copy()
+
+
+def n_features(scenario: Scenario) -> int:
+    """Number of input features of both domains (3 with the 3-D lift, else 2)."""
+    return 3 if scenario.feature_map == "lift3d" else 2
+
+
+def to_target_space(scenario: Scenario, x: np.ndarray) -> np.ndarray:
+    """Where clean 2-D source-space points land in the target's features (no noise)."""
+    return apply_feature_map(scenario, covariate_transform(scenario, x))
+
+
+def _pad(x: np.ndarray, width: int) -> np.ndarray:
+    return np.pad(x, ((0, 0), (0, width - x.shape[1])))
+
+
+# --- the splits ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrainingInputs:
+    """What a training loss may see: labelled source, the UNLABELLED target pool, and few target labels.
+
+    The target pool's labels are not here by construction; trainers take this object only.
+    """
+
+    source_x: np.ndarray
+    source_y: np.ndarray
+    target_pool_x: np.ndarray
+    target_labelled_x: np.ndarray
+    target_labelled_y: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class DomainData:
+    """The generated domains, with the splits kept strictly apart.
+
+    Attributes
+    ----------
+    source_x, source_y : labelled source sample.
+    target_pool_x : unlabelled target pool (for adaptation).
+    target_labelled_x, target_labelled_y : few-shot labelled target set.
+    target_test_x, target_test_y : target test set, for reporting only.
+    target_pool_y_oracle : the pool's true labels, for reporting and export only; never
+        part of :meth:`training_inputs`.
+    concept_threshold : x0 (before the covariate transform) right of which labels moved.
+    """
+
+    scenario: Scenario
+    source_x: np.ndarray
+    source_y: np.ndarray
+    target_pool_x: np.ndarray
+    target_labelled_x: np.ndarray
+    target_labelled_y: np.ndarray
+    target_test_x: np.ndarray
+    target_test_y: np.ndarray
+    target_pool_y_oracle: np.ndarray
+    concept_threshold: float
+
+    @property
+    def source_classes(self) -> tuple[int, ...]:
+        return source_classes(self.scenario)
+
+    @property
+    def target_classes(self) -> tuple[int, ...]:
+        return target_classes(self.scenario)
+
+    @property
+    def n_features(self) -> int:
+        return self.source_x.shape[1]
+
+    @property
+    def target_x(self) -> np.ndarray:
+        """Every target point: pool, labelled and test, in that order."""
+        return np.concatenate([self.target_pool_x, self.target_labelled_x, self.target_test_x])
+
+    @property
+    def target_y_oracle(self) -> np.ndarray:
+        """True labels of :attr:`target_x` (needs the pool's labels: reporting only)."""
+        return np.concatenate([self.target_pool_y_oracle, self.target_labelled_y, self.target_test_y])
+
+    def training_inputs(self) -> TrainingInputs:
+        """The only view of the data that training code receives (no pool labels)."""
+        return TrainingInputs(self.source_x, self.source_y, self.target_pool_x,
+                              self.target_labelled_x, self.target_labelled_y)
+
+    def to_frame(self) -> pd.DataFrame:
+        """All points as a table: ``x0, x1, ...``, ``y``, ``domain`` and ``split``."""
+        blocks = [
+            (self.source_x, self.source_y, "source", "train"),
+            (self.target_pool_x, self.target_pool_y_oracle, "target", "pool"),
+            (self.target_labelled_x, self.target_labelled_y, "target", "labelled"),
+            (self.target_test_x, self.target_test_y, "target", "test"),
+        ]
+        frames = []
+        for x, y, domain, split in blocks:
+            frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(x.shape[1])])
+            frame["y"] = y
+            frame["domain"] = domain
+            frame["split"] = split
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+
+def _draw_target(scenario: Scenario, counts: dict[int, int], stream: int, threshold: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng([scenario.seed, stream])
+    x, y = _draw(scenario.dataset, counts, scenario.noise, rng)
+    y = relabel_for_concept(x, y, threshold, SOURCE_CLASS_COUNT[scenario.dataset])
+    x = covariate_transform(scenario, x) + scenario.target_noise * rng.standard_normal(x.shape)
+    return _pad(apply_feature_map(scenario, x), n_features(scenario)), y
+
+
+def generate(scenario: Scenario) -> DomainData:
+    """Generate the source and the shifted target, split into pool, labelled and test sets."""
+    rng = np.random.default_rng([scenario.seed, SOURCE_STREAM])
+    classes = source_classes(scenario)
+    source_counts = allocate(scenario.n_source, {k: 1.0 / len(classes) for k in classes})
+    source_x, source_y = _draw(scenario.dataset, source_counts, scenario.noise, rng)
+    threshold = concept_threshold(scenario, source_x)
+
+    proportions = target_class_proportions(scenario)
+    pool_x, pool_y = _draw_target(scenario, allocate(scenario.n_target, proportions), POOL_STREAM, threshold)
+    labelled_counts = {k: scenario.labels_per_class for k in target_classes(scenario)}
+    labelled_x, labelled_y = _draw_target(scenario, labelled_counts, LABELLED_STREAM, threshold)
+    test_x, test_y = _draw_target(scenario, allocate(scenario.n_test, proportions), TEST_STREAM, threshold)
+    return DomainData(
+        scenario=scenario,
+        source_x=_pad(source_x, n_features(scenario)),
+        source_y=source_y,
+        target_pool_x=pool_x,
+        target_labelled_x=labelled_x,
+        target_labelled_y=labelled_y,
+        target_test_x=test_x,
+        target_test_y=test_y,
+        target_pool_y_oracle=pool_y,
+        concept_threshold=threshold,
+    )

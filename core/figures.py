@@ -1,0 +1,189 @@
+"""Plotly figure builders: results in, ``go.Figure`` out. No streamlit, no computation of metrics.
+
+Conventions: source points are filled markers, target points hollow ones, colour is the
+class (Okabe-Ito palette, safe for colour-blind viewers), axes carry units and stay fixed
+while a slider moves as long as the points stay inside them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core import domains
+from core.domains import DomainData
+from core.scenario import KNOBS_BY_NAME, Scenario
+
+CLASS_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+SOURCE_GREY, TARGET_COLOUR = "#7F7F7F", "#D55E00"
+WEBGL_THRESHOLD = 3000
+BASE_LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=50),
+                   legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0.0))
+
+
+def class_colour(k: int) -> str:
+    """The colour of class ``k``."""
+    return CLASS_COLOURS[k % len(CLASS_COLOURS)]
+
+
+def _fixed_range(values: np.ndarray, reference: Sequence[float]) -> list[float]:
+    """An axis range covering ``reference`` plus margin, widened in whole units only when points leave it."""
+    low, high = reference
+    if values.size:
+        low, high = min(low, float(values.min()) - 0.25), max(high, float(values.max()) + 0.25)
+    return [math.floor(low), math.ceil(high)]
+
+
+# The source's extent per dataset (clean structure plus margin): the default axes.
+REFERENCE_EXTENT: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    "moons": ((-1.5, 2.5), (-1.0, 1.5)),
+    "blobs": ((-2.5, 2.5), (-2.0, 2.5)),
+    "circles": ((-1.5, 1.5), (-1.5, 1.5)),
+    "xor": ((-1.5, 1.5), (-1.5, 1.5)),
+    "spirals": ((-2.0, 2.0), (-2.0, 2.0)),
+}
+
+
+def _scatter_trace(x: np.ndarray, name: str, colour: str, hollow: bool, group: str,
+                   symbol: str | None = None, size: int = 6, three_d: bool = False):
+    marker = dict(color=colour, size=size if not three_d else 3,
+                  symbol=symbol or ("circle-open" if hollow else "circle"),
+                  line=dict(width=1.5 if hollow else 0, color=colour))
+    if three_d:
+        return go.Scatter3d(x=x[:, 0], y=x[:, 1], z=x[:, 2], mode="markers", name=name,
+                            legendgroup=group, marker=marker)
+    trace = go.Scattergl if len(x) > WEBGL_THRESHOLD else go.Scatter
+    return trace(x=x[:, 0], y=x[:, 1], mode="markers", name=name, legendgroup=group,
+                 marker=marker, opacity=0.85 if hollow else 0.6)
+
+
+def domain_scatter(data: DomainData, show_concept_line: bool = True) -> go.Figure:
+    """Source (filled) and target pool (hollow) coloured by class; labelled target as diamonds.
+
+    The target pool is coloured by its true labels for illustration; training never sees them.
+    """
+    three_d = data.n_features == 3
+    fig = go.Figure()
+    for k in data.source_classes:
+        fig.add_trace(_scatter_trace(data.source_x[data.source_y == k], f"source · class {k}",
+                                     class_colour(k), False, f"c{k}", three_d=three_d))
+    for k in data.target_classes:
+        pool = data.target_pool_x[data.target_pool_y_oracle == k]
+        name = f"target · class {k}" + (" (new)" if k not in data.source_classes else "")
+        fig.add_trace(_scatter_trace(pool, name, class_colour(k), True, f"c{k}", three_d=three_d))
+    for k in data.target_classes:
+        labelled = data.target_labelled_x[data.target_labelled_y == k]
+        if len(labelled):
+            fig.add_trace(_scatter_trace(labelled, f"labelled target · class {k}", class_colour(k),
+                                         False, f"c{k}", symbol="diamond", size=11, three_d=three_d))
+    title = "Source (filled) and target (hollow), coloured by class"
+    if three_d:
+        fig.update_layout(scene=dict(xaxis_title="x0", yaxis_title="x1", zaxis_title="x2",
+                                     aspectmode="data"))
+    else:
+        everything = np.concatenate([data.source_x, data.target_pool_x, data.target_labelled_x])
+        (x_ref, y_ref) = REFERENCE_EXTENT[data.scenario.dataset]
+        fig.update_xaxes(title="x0", range=_fixed_range(everything[:, 0], x_ref), zeroline=False)
+        fig.update_yaxes(title="x1", range=_fixed_range(everything[:, 1], y_ref), zeroline=False,
+                         scaleanchor="x", scaleratio=1)
+        if show_concept_line and math.isfinite(data.concept_threshold):
+            _add_concept_line(fig, data)
+    fig.update_layout(title=title, height=520, **BASE_LAYOUT)
+    fig.update_layout(legend=dict(y=-0.12, yanchor="top", font=dict(size=11)), margin=dict(b=110))
+    return fig
+
+
+def _add_concept_line(fig: go.Figure, data: DomainData) -> None:
+    """Dashed curve where the target's labelling rule changes (mapped into target features)."""
+    (_, (y_low, y_high)) = REFERENCE_EXTENT[data.scenario.dataset]
+    ys = np.linspace(y_low - 1.0, y_high + 1.0, 200)
+    line = np.column_stack([np.full_like(ys, data.concept_threshold), ys])
+    mapped = domains.to_target_space(data.scenario, line)
+    fig.add_trace(go.Scatter(x=mapped[:, 0], y=mapped[:, 1], mode="lines",
+                             line=dict(color="#333333", dash="dash", width=2),
+                             name="target labels permuted beyond this line", hoverinfo="skip"))
+
+
+def feature_map_figure(scenario: Scenario) -> go.Figure:
+    """A grid of the source's features and where the covariate shift and feature map send it."""
+    (x_low, x_high), (y_low, y_high) = REFERENCE_EXTENT[scenario.dataset]
+    lines = [np.column_stack([np.full(100, x), np.linspace(y_low, y_high, 100)])
+             for x in np.linspace(x_low, x_high, 9)]
+    lines += [np.column_stack([np.linspace(x_low, x_high, 100), np.full(100, y)])
+              for y in np.linspace(y_low, y_high, 7)]
+    three_d = domains.n_features(scenario) == 3
+    fig = go.Figure()
+    for i, line in enumerate(lines):
+        mapped = domains.to_target_space(scenario, line)
+        first = i == 0
+        if three_d:
+            fig.add_trace(go.Scatter3d(x=line[:, 0], y=line[:, 1], z=np.zeros(len(line)), mode="lines",
+                                       line=dict(color="#BBBBBB", width=2), name="source grid",
+                                       legendgroup="s", showlegend=first))
+            fig.add_trace(go.Scatter3d(x=mapped[:, 0], y=mapped[:, 1], z=mapped[:, 2], mode="lines",
+                                       line=dict(color=TARGET_COLOUR, width=3), name="its image in the target",
+                                       legendgroup="t", showlegend=first))
+        else:
+            fig.add_trace(go.Scatter(x=line[:, 0], y=line[:, 1], mode="lines", hoverinfo="skip",
+                                     line=dict(color="#BBBBBB", width=1), name="source grid",
+                                     legendgroup="s", showlegend=first))
+            fig.add_trace(go.Scatter(x=mapped[:, 0], y=mapped[:, 1], mode="lines", hoverinfo="skip",
+                                     line=dict(color=TARGET_COLOUR, width=1.5), name="its image in the target",
+                                     legendgroup="t", showlegend=first))
+    fig.update_layout(title="The map from source features to target features", height=420, **BASE_LAYOUT)
+    if three_d:
+        fig.update_layout(scene=dict(xaxis_title="x0", yaxis_title="x1", zaxis_title="x2", aspectmode="data"))
+    else:
+        names = ("x0 (radius r in the target)", "x1 (angle θ, rad, in the target)") \
+            if scenario.feature_map == "polar" else ("x0", "x1")
+        fig.update_xaxes(title=names[0], zeroline=False)
+        fig.update_yaxes(title=names[1], zeroline=False, scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def class_proportions_figure(data: DomainData) -> go.Figure:
+    """Class proportions of the source and of the target pool and test set (prior and label-space shift)."""
+    classes = sorted(set(data.source_classes) | set(data.target_classes))
+    target_y = np.concatenate([data.target_pool_y_oracle, data.target_test_y])
+    fig = go.Figure()
+    for name, y, colour in (("source", data.source_y, SOURCE_GREY), ("target", target_y, TARGET_COLOUR)):
+        share = [float(np.mean(y == k)) if len(y) else 0.0 for k in classes]
+        fig.add_trace(go.Bar(x=[f"class {k}" for k in classes], y=share, name=name, marker_color=colour,
+                             text=[f"{s:.0%}" for s in share], textposition="outside"))
+    fig.update_layout(title="Class proportions P(Y)", barmode="group", height=320, **BASE_LAYOUT)
+    fig.update_yaxes(title="share of the domain", range=[0, 1.15], tickformat=".0%")
+    return fig
+
+
+def divergence_sweep_figure(points: Sequence[dict], knob: str, current: float | None = None) -> go.Figure:
+    """MMD² (left axis) and proxy A-distance with its seed spread (right axis) against a knob.
+
+    ``points`` are dicts with keys ``value``, ``mmd2``, ``proxy_a_distance`` and
+    ``proxy_a_distance_std``.
+    """
+    values = [p["value"] for p in points]
+    pad = np.array([p["proxy_a_distance"] for p in points])
+    spread = np.array([p["proxy_a_distance_std"] for p in points])
+    label = KNOBS_BY_NAME[knob].label
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=values + values[::-1], y=list(pad + spread) + list((pad - spread)[::-1]),
+                             fill="toself", fillcolor="rgba(213,94,0,0.15)", line=dict(width=0),
+                             yaxis="y2", name="proxy A-distance ± sd over seeds", hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=values, y=pad, mode="lines+markers", yaxis="y2", name="proxy A-distance (MLP)",
+                             line=dict(color=TARGET_COLOUR)))
+    fig.add_trace(go.Scatter(x=values, y=[p["mmd2"] for p in points], mode="lines+markers",
+                             name="MMD² (biased V-statistic)", line=dict(color=CLASS_COLOURS[0])))
+    if current is not None:
+        fig.add_vline(x=current, line=dict(color="#333333", dash="dot"),
+                      annotation_text="current", annotation_position="top")
+    fig.update_layout(title=f"How the divergences grow with {label.lower()}", height=420,
+                      xaxis=dict(title=label),
+                      yaxis=dict(title="MMD² (biased)", rangemode="tozero", color=CLASS_COLOURS[0]),
+                      yaxis2=dict(title="proxy A-distance", overlaying="y", side="right", range=[0, 2.05],
+                                  color=TARGET_COLOUR, showgrid=False),
+                      **BASE_LAYOUT)
+    fig.update_layout(margin=dict(r=70))
+    return fig

@@ -1,0 +1,253 @@
+"""The Scenario: every knob of an experiment in one frozen, hashable, validated object.
+
+The same object is the page URL (``?dataset=moons&rotation=35``), the command-line
+arguments (``python -m core shift dataset=moons rotation=35``), the cache key of every
+cached computation and the ``scenario`` part of every JSON answer. The one typed list of
+knobs, :data:`KNOBS`, drives validation, parsing, serialisation and the sidebar widgets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+from urllib.parse import unquote_plus
+
+from core.errors import InputError
+
+DATASETS = ("moons", "blobs", "circles", "xor", "spirals")
+LABEL_SPACES = ("same", "new_class", "missing_class")
+FEATURE_MAPS = ("identity", "warp", "polar", "lift3d")
+FLOAT_DECIMALS = 6
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One key of the Scenario: its type, default, allowed values and how to show it.
+
+    Parameters
+    ----------
+    name : str
+        The key, as used in URLs, on the command line and in JSON.
+    kind : type
+        ``int``, ``float`` or ``str``.
+    default : int, float or str
+        The value when the key is absent; shift knobs default to their neutral value.
+    low, high : float, optional
+        Inclusive range of a numeric knob.
+    choices : tuple of str, optional
+        Allowed values of a ``str`` knob.
+    step : float, optional
+        Slider step (and display precision).
+    label, help, group : str
+        Widget label, one-line explanation and sidebar section.
+    """
+
+    name: str
+    kind: type
+    default: Any
+    label: str
+    help: str
+    group: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    step: float | None = None
+
+    @property
+    def decimals(self) -> int:
+        """Number of decimals that values of this knob keep (from its step)."""
+        if self.kind is not float or self.step is None:
+            return 0
+        text = f"{self.step:.10f}".rstrip("0")
+        return max(0, len(text.split(".")[1])) if "." in text else 0
+
+    def allowed(self) -> str:
+        """Human description of the allowed values, for error messages."""
+        if self.kind is str:
+            return "one of " + ", ".join(self.choices)
+        what = "an integer" if self.kind is int else "a number"
+        return f"{what} in [{_format_number(self.low)}, {_format_number(self.high)}]"
+
+    def parse(self, raw: Any) -> Any:
+        """Convert ``raw`` (a string from a URL or command line, or a Python value) and validate it.
+
+        Raises
+        ------
+        InputError
+            If the value has the wrong type or lies outside the allowed range.
+        """
+        bad = InputError(self.name, f"expected {self.allowed()}, got {raw!r}")
+        if self.kind is str:
+            value = str(raw).strip().lower()
+            if value not in self.choices:
+                raise bad
+            return value
+        if isinstance(raw, bool):
+            raise bad
+        try:
+            number = float(raw.strip()) if isinstance(raw, str) else float(raw)
+        except (TypeError, ValueError):
+            raise bad from None
+        if not math.isfinite(number):
+            raise bad
+        if self.kind is int:
+            if not number.is_integer():
+                raise bad
+            value = int(number)
+        else:
+            # 6 decimals drop slider float noise (0.15000000000000002); +0.0 turns -0.0 into 0.0
+            value = round(number, FLOAT_DECIMALS) + 0.0
+        if not (self.low <= value <= self.high):
+            raise bad
+        return value
+
+
+def _format_number(value: float | int) -> str:
+    """Shortest exact text for a number: ``35`` rather than ``35.0``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+_SHIFT = "Covariate shift: P(X) changes"
+KNOBS: tuple[Knob, ...] = (
+    Knob("dataset", str, "moons", "Dataset", "The 2-D problem both domains are drawn from.",
+         "Data", choices=DATASETS),
+    Knob("n_source", int, 500, "Source points", "Labelled source samples.", "Data",
+         low=20, high=5000, step=10),
+    Knob("n_target", int, 500, "Target pool points", "Unlabelled target samples used for adaptation.",
+         "Data", low=20, high=5000, step=10),
+    Knob("n_test", int, 1000, "Target test points", "Held-out target samples, used only for reporting.",
+         "Data", low=100, high=5000, step=100),
+    Knob("noise", float, 0.1, "Noise", "Gaussian noise (std) on every point of both domains.",
+         "Data", low=0.0, high=0.5, step=0.01),
+    Knob("rotation", float, 0.0, "Rotation (°)", "Target rotated about the centre of the source distribution.",
+         _SHIFT, low=-180.0, high=180.0, step=1.0),
+    Knob("shift_x", float, 0.0, "Shift x", "Target translated along x.", _SHIFT,
+         low=-3.0, high=3.0, step=0.1),
+    Knob("shift_y", float, 0.0, "Shift y", "Target translated along y.", _SHIFT,
+         low=-3.0, high=3.0, step=0.1),
+    Knob("scale", float, 1.0, "Scale", "Target scaled about the centre of the source distribution.",
+         _SHIFT, low=0.25, high=3.0, step=0.05),
+    Knob("target_noise", float, 0.0, "Extra target noise", "Extra Gaussian noise (std) on the target only.",
+         _SHIFT, low=0.0, high=1.0, step=0.01),
+    Knob("prior", float, 0.0, "Prior shift", "0: target classes in the source's proportions; 1: strongly imbalanced.",
+         "Prior shift: P(Y) changes", low=0.0, high=1.0, step=0.05),
+    Knob("concept", float, 0.0, "Concept shift", "0: same labelling rule; 1: labels permuted on half the input space.",
+         "Concept shift: P(Y|X) changes", low=0.0, high=1.0, step=0.05),
+    Knob("label_space", str, "same", "Target label space",
+         "same; new_class: the target has a class the source never saw; missing_class: it lacks one.",
+         "Label space: Y_S ≠ Y_T", choices=LABEL_SPACES),
+    Knob("feature_map", str, "identity", "Target feature map",
+         "How the target is observed: identity, a smooth warp, polar coordinates, or a 3-D lift.",
+         "Feature space: X_S ≠ X_T", choices=FEATURE_MAPS),
+    Knob("labels_per_class", int, 5, "Target labels per class",
+         "Labelled target samples per target class (0: unsupervised adaptation).", "Target labels",
+         low=0, high=100, step=1),
+    Knob("seed", int, 0, "Seed", "Seed of every random draw: the same seed gives the same run.",
+         "Reproducibility", low=0, high=999_999, step=1),
+)
+KNOBS_BY_NAME: dict[str, Knob] = {knob.name: knob for knob in KNOBS}
+NUMERIC_KNOBS: tuple[str, ...] = tuple(k.name for k in KNOBS if k.kind is not str)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Every knob of an experiment; frozen, hashable and validated on construction.
+
+    With every shift knob at its neutral value (``rotation=0, shift_x=0, shift_y=0, scale=1,
+    target_noise=0, prior=0, concept=0, label_space=same, feature_map=identity``) source and
+    target are drawn from the same distribution.
+
+    Examples
+    --------
+    >>> s = Scenario.from_query("dataset=moons&rotation=35")
+    >>> s.rotation, s.to_query()
+    (35.0, 'rotation=35')
+    """
+
+    dataset: str = "moons"
+    n_source: int = 500
+    n_target: int = 500
+    n_test: int = 1000
+    noise: float = 0.1
+    rotation: float = 0.0
+    shift_x: float = 0.0
+    shift_y: float = 0.0
+    scale: float = 1.0
+    target_noise: float = 0.0
+    prior: float = 0.0
+    concept: float = 0.0
+    label_space: str = "same"
+    feature_map: str = "identity"
+    labels_per_class: int = 5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for knob in KNOBS:
+            object.__setattr__(self, knob.name, knob.parse(getattr(self, knob.name)))
+
+    # --- conversions -------------------------------------------------------------------
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> "Scenario":
+        """Build from a mapping of key to value (strings allowed); unknown keys are errors."""
+        unknown = [key for key in values if key not in KNOBS_BY_NAME]
+        if unknown:
+            raise InputError(unknown[0], "unknown key; allowed keys: " + ", ".join(KNOBS_BY_NAME))
+        return cls(**{key: KNOBS_BY_NAME[key].parse(raw) for key, raw in values.items()})
+
+    @classmethod
+    def from_query(cls, query: str) -> "Scenario":
+        """Parse a query string such as ``dataset=moons&rotation=35`` (a leading ``?`` is fine)."""
+        items = [unquote_plus(item) for item in query.lstrip("?").split("&")]
+        return cls.from_mapping(parse_pairs(items))
+
+    @classmethod
+    def from_args(cls, args: list[str]) -> "Scenario":
+        """Parse command-line ``KEY=VALUE`` arguments."""
+        return cls.from_mapping(parse_pairs(args))
+
+    def to_dict(self) -> dict[str, Any]:
+        """All keys with their values, for JSON answers."""
+        return dataclasses.asdict(self)
+
+    def changed(self) -> dict[str, Any]:
+        """The keys whose value differs from the default."""
+        return {k.name: getattr(self, k.name) for k in KNOBS if getattr(self, k.name) != k.default}
+
+    def to_query(self) -> str:
+        """Query string of the non-default keys, in :data:`KNOBS` order; round-trips exactly."""
+        return "&".join(f"{key}={_format_number(value)}" for key, value in self.changed().items())
+
+    def replace(self, **changes: Any) -> "Scenario":
+        """A copy with some keys changed (validated)."""
+        return self.from_mapping({**self.to_dict(), **changes})
+
+    @property
+    def is_neutral(self) -> bool:
+        """True when no knob shifts the target away from the source."""
+        return all(getattr(self, name) == KNOBS_BY_NAME[name].default for name in SHIFT_KNOBS)
+
+
+SHIFT_KNOBS: tuple[str, ...] = (
+    "rotation", "shift_x", "shift_y", "scale", "target_noise", "prior", "concept",
+    "label_space", "feature_map",
+)
+
+
+def parse_pairs(pairs: list[str]) -> dict[str, str]:
+    """Split ``KEY=VALUE`` items into a dict; an item without ``=`` or a repeated key is an error."""
+    values: dict[str, str] = {}
+    for item in pairs:
+        if not item:
+            continue
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InputError(item, "expected KEY=VALUE, e.g. rotation=35")
+        if key in values:
+            raise InputError(key, "given twice")
+        values[key] = raw
+    return values

@@ -1,0 +1,141 @@
+"""Everything the Domain Shift page and ``python -m core shift`` report about a scenario."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from core import divergence
+from core.domains import DomainData, generate
+from core.errors import InputError
+from core.scenario import KNOBS_BY_NAME, Scenario
+
+DEFAULT_PERMUTATIONS = 500
+DEFAULT_PAD_SEEDS = 3
+# The range each knob is swept over on the divergence-growth chart (neutral value first).
+SWEEP_RANGES: dict[str, tuple[float, float]] = {
+    "rotation": (0.0, 180.0),
+    "shift_x": (0.0, 3.0),
+    "shift_y": (0.0, 3.0),
+    "scale": (1.0, 3.0),
+    "target_noise": (0.0, 1.0),
+    "prior": (0.0, 1.0),
+    "concept": (0.0, 1.0),
+}
+
+
+@dataclass(frozen=True)
+class ShiftReport:
+    """The divergences between all source points and all target points of a scenario.
+
+    ``mmd2`` is the biased V-statistic (never negative); ``mmd2_unbiased`` the U-statistic
+    (can be slightly negative under no shift). Kernel ``exp(-||x-y||² / (2σ²))`` with σ =
+    ``mmd_bandwidth``, the median pairwise distance on the pooled sample. ``per_class_mmd2``
+    uses target labels: an oracle quantity, for explanation only.
+    """
+
+    scenario: Scenario
+    n_source: int
+    n_target: int
+    mmd_bandwidth: float
+    mmd2: float
+    mmd2_unbiased: float
+    mmd2_multi_bandwidth: float
+    mmd2_linear: float
+    mmd_pvalue: float
+    mmd_permutations: int
+    mmd_pvalue_points: tuple[int, int]
+    proxy_a_distance: float
+    proxy_a_distance_std: float
+    proxy_a_distance_per_seed: tuple[float, ...]
+    proxy_a_classifier: str
+    proxy_a_distance_linear: float
+    proxy_a_distance_linear_std: float
+    proxy_a_linear_classifier: str
+    coral_distance: float
+    per_class_mmd2: dict[int, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict; ``scenario`` holds every key of the scenario."""
+        out = asdict(self)
+        out["scenario"] = self.scenario.to_dict()
+        out["per_class_mmd2"] = {str(k): v for k, v in self.per_class_mmd2.items()}
+        out["mmd_pvalue_points"] = list(self.mmd_pvalue_points)
+        out["proxy_a_distance_per_seed"] = list(self.proxy_a_distance_per_seed)
+        return out
+
+
+def report_for_data(data: DomainData, n_permutations: int = DEFAULT_PERMUTATIONS,
+                    pad_seeds: int = DEFAULT_PAD_SEEDS) -> ShiftReport:
+    """Compute every divergence on exactly the points of ``data`` (all source vs all target)."""
+    seed = data.scenario.seed
+    source, target = data.source_x, data.target_x
+    sigma = divergence.median_bandwidth(source, target, seed=seed)
+    test = divergence.mmd_permutation_test(source, target, sigma=sigma, n_permutations=n_permutations,
+                                           seed=seed)
+    pad = divergence.proxy_a_distance(source, target, classifier="mlp", n_seeds=pad_seeds, seed=seed)
+    pad_linear = divergence.proxy_a_distance(source, target, classifier="linear", n_seeds=pad_seeds, seed=seed)
+    return ShiftReport(
+        scenario=data.scenario,
+        n_source=len(source),
+        n_target=len(target),
+        mmd_bandwidth=float(sigma),
+        mmd2=float(divergence.mmd2(source, target, sigma=sigma, estimator="biased")),
+        mmd2_unbiased=float(divergence.mmd2(source, target, sigma=sigma, estimator="unbiased")),
+        mmd2_multi_bandwidth=float(divergence.mmd2(source, target, sigma=sigma, estimator="biased",
+                                                   bandwidth_multipliers=(0.25, 0.5, 1.0, 2.0, 4.0))),
+        mmd2_linear=float(divergence.mmd2_linear(source, target, sigma=sigma, seed=seed)),
+        mmd_pvalue=float(test.p_value),
+        mmd_permutations=int(test.n_permutations),
+        mmd_pvalue_points=(int(test.n_source_used), int(test.n_target_used)),
+        proxy_a_distance=float(pad.mean),
+        proxy_a_distance_std=float(pad.std),
+        proxy_a_distance_per_seed=tuple(float(v) for v in pad.per_seed),
+        proxy_a_classifier=pad.classifier,
+        proxy_a_distance_linear=float(pad_linear.mean),
+        proxy_a_distance_linear_std=float(pad_linear.std),
+        proxy_a_linear_classifier=pad_linear.classifier,
+        coral_distance=float(divergence.coral_distance(source, target)),
+        per_class_mmd2=divergence.per_class_mmd2(source, data.source_y, target, data.target_y_oracle,
+                                                 sigma=sigma),
+    )
+
+
+def shift_report(scenario: Scenario, n_permutations: int = DEFAULT_PERMUTATIONS,
+                 pad_seeds: int = DEFAULT_PAD_SEEDS) -> ShiftReport:
+    """Generate the scenario's domains and compute every divergence."""
+    return report_for_data(generate(scenario), n_permutations=n_permutations, pad_seeds=pad_seeds)
+
+
+def sweep_values(knob: str, n_points: int) -> list[float]:
+    """Evenly spaced values over the knob's sweep range, rounded to the knob's precision."""
+    low, high = SWEEP_RANGES[knob]
+    decimals = KNOBS_BY_NAME[knob].decimals
+    return sorted({round(float(v), decimals) for v in np.linspace(low, high, n_points)})
+
+
+def divergence_sweep(scenario: Scenario, knob: str, n_points: int = 9,
+                     pad_seeds: int = DEFAULT_PAD_SEEDS) -> list[dict[str, float]]:
+    """MMD² and proxy A-distance (MLP) at evenly spaced values of one knob, others as in ``scenario``.
+
+    The domain classifiers of every point and seed are trained as one batched program.
+    """
+    if knob not in SWEEP_RANGES:
+        raise InputError("knob", "expected one of " + ", ".join(SWEEP_RANGES))
+    values = sweep_values(knob, n_points)
+    datasets = [generate(scenario.replace(**{knob: value})) for value in values]
+    pairs = [(d.source_x, d.target_x) for d in datasets]
+    pads = divergence.proxy_a_distance_many(pairs, classifier="mlp", n_seeds=pad_seeds, seed=scenario.seed)
+    points = []
+    for value, (source, target), pad in zip(values, pairs, pads):
+        sigma = divergence.median_bandwidth(source, target, seed=scenario.seed)
+        points.append({
+            "value": value,
+            "mmd2": float(divergence.mmd2(source, target, sigma=sigma, estimator="biased")),
+            "mmd_bandwidth": float(sigma),
+            "proxy_a_distance": float(pad.mean),
+            "proxy_a_distance_std": float(pad.std),
+        })
+    return points

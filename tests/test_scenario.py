@@ -1,0 +1,98 @@
+"""The Scenario: defaults, validation, and the query-string round trip."""
+
+import dataclasses
+
+import pytest
+
+from core.errors import InputError
+from core.scenario import KNOBS, KNOBS_BY_NAME, Scenario
+
+
+def test_knob_table_matches_dataclass_fields_and_defaults():
+    fields = {f.name: f.default for f in dataclasses.fields(Scenario)}
+    assert list(fields) == [k.name for k in KNOBS]
+    assert fields == {k.name: k.default for k in KNOBS}
+
+
+def test_fixed_key_names_exist():
+    for key in ["dataset", "n_source", "n_target", "noise", "rotation", "shift_x", "shift_y", "scale",
+                "target_noise", "prior", "concept", "labels_per_class", "seed"]:
+        assert key in KNOBS_BY_NAME
+
+
+def test_defaults_are_neutral_and_have_empty_query():
+    assert Scenario().is_neutral
+    assert Scenario().to_query() == ""
+    assert not Scenario(rotation=1).is_neutral
+
+
+def test_frozen_and_hashable():
+    a, b = Scenario(rotation=35), Scenario.from_query("rotation=35")
+    assert a == b and hash(a) == hash(b)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.rotation = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("scenario", [
+    Scenario(),
+    Scenario(dataset="spirals", rotation=-37.0, shift_x=0.3, scale=2.35, prior=0.15, seed=7),
+    Scenario(label_space="new_class", feature_map="lift3d", labels_per_class=0, noise=0.0),
+    Scenario(n_source=20, n_target=5000, n_test=100, target_noise=1.0, concept=1.0),
+])
+def test_query_round_trip_is_exact(scenario):
+    assert Scenario.from_query(scenario.to_query()) == scenario
+    assert Scenario.from_query("?" + scenario.to_query()) == scenario
+    assert Scenario.from_args(scenario.to_query().split("&") if scenario.to_query() else []) == scenario
+    assert Scenario.from_mapping(scenario.to_dict()) == scenario
+
+
+def test_slider_float_noise_is_rounded_to_the_step():
+    assert Scenario(prior=0.15000000000000002).prior == 0.15
+    assert Scenario(rotation=-0.0).to_query() == ""
+
+
+def test_query_is_compact_and_url_decoding_works():
+    assert Scenario(rotation=35).to_query() == "rotation=35"
+    assert Scenario(scale=1.25).to_query() == "scale=1.25"
+    assert Scenario.from_query("dataset=%20Moons%20&rotation=3%2E5").rotation == 3.5
+
+
+@pytest.mark.parametrize("query, key", [
+    ("rotation=abc", "rotation"),
+    ("rotation=500", "rotation"),
+    ("rotation=nan", "rotation"),
+    ("rotation=inf", "rotation"),
+    ("dataset=nope", "dataset"),
+    ("n_source=-5", "n_source"),
+    ("n_source=10.5", "n_source"),
+    ("seed=1e12", "seed"),
+    ("wobble=1", "wobble"),
+    ("rotation", "rotation"),
+    ("rotation=1&rotation=2", "rotation"),
+])
+def test_bad_input_names_the_key_on_one_line(query, key):
+    with pytest.raises(InputError) as caught:
+        Scenario.from_query(query)
+    message = str(caught.value)
+    assert message.startswith(key + ":") and "\n" not in message
+    assert caught.value.field == key
+
+
+def test_error_message_says_what_is_allowed():
+    with pytest.raises(InputError, match=r"rotation: expected a number in \[-180, 180\], got 'abc'"):
+        Scenario.from_query("rotation=abc")
+    with pytest.raises(InputError, match="one of moons, blobs, circles, xor, spirals"):
+        Scenario(dataset="nope")
+    with pytest.raises(InputError, match="allowed keys: dataset, n_source"):
+        Scenario.from_query("foo=1")
+
+
+def test_booleans_are_not_numbers():
+    with pytest.raises(InputError):
+        Scenario(rotation=True)
+
+
+def test_replace_validates():
+    assert Scenario().replace(rotation=20).rotation == 20
+    with pytest.raises(InputError):
+        Scenario().replace(scale=0)

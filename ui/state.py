@@ -1,0 +1,70 @@
+"""The session's one Scenario, kept in ``st.session_state`` and mirrored in the page URL.
+
+The first run of a session reads the URL (a shared link restores its scenario); every run
+then writes the scenario's non-default keys back to the URL, so the address bar is always a
+link to the current view and the scenario persists when moving between pages.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import streamlit as st
+
+from core.errors import InputError
+from core.scenario import KNOBS, KNOBS_BY_NAME, Scenario
+
+SCENARIO_KEY = "scenario"
+URL_PROBLEMS_KEY = "url_problems"
+
+
+def widget_key(name: str) -> str:
+    """Session-state key of the widget that edits knob ``name``."""
+    return f"knob_{name}"
+
+
+def scenario_from_params(params: Mapping[str, Any]) -> tuple[Scenario, list[str]]:
+    """Read a scenario from URL parameters, keeping every valid key and listing the bad ones."""
+    values, problems = {}, []
+    for key, raw in params.items():
+        if isinstance(raw, list):  # a repeated key: the last one wins, as in most web apps
+            raw = raw[-1]
+        try:
+            if key not in KNOBS_BY_NAME:
+                raise InputError(key, "unknown key; allowed keys: " + ", ".join(KNOBS_BY_NAME))
+            values[key] = KNOBS_BY_NAME[key].parse(raw)
+        except InputError as error:
+            problems.append(str(error))
+    return Scenario(**values), problems
+
+
+def current_scenario() -> Scenario:
+    """The session's scenario; on a session's first run it comes from the URL."""
+    if SCENARIO_KEY not in st.session_state:
+        scenario, problems = scenario_from_params(st.query_params.to_dict())
+        st.session_state[SCENARIO_KEY] = scenario
+        st.session_state[URL_PROBLEMS_KEY] = problems
+    return st.session_state[SCENARIO_KEY]
+
+
+def set_scenario(scenario: Scenario) -> None:
+    """Make ``scenario`` current and move every widget to it (call from a callback or before widgets)."""
+    st.session_state[SCENARIO_KEY] = scenario
+    for knob in KNOBS:
+        st.session_state[widget_key(knob.name)] = getattr(scenario, knob.name)
+
+
+def sync_url(scenario: Scenario) -> None:
+    """Write the scenario's non-default keys to the URL, touching it only when it differs."""
+    wanted = {key: str(value) for key, value in _query_items(scenario)}
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def _query_items(scenario: Scenario) -> list[tuple[str, str]]:
+    return [tuple(item.split("=", 1)) for item in scenario.to_query().split("&") if item]
+
+
+def pop_url_problems() -> list[str]:
+    """Problems found in the URL on the session's first run, reported once."""
+    return st.session_state.pop(URL_PROBLEMS_KEY, [])
