@@ -110,10 +110,9 @@ def shift_report(scenario: Scenario, n_permutations: int = DEFAULT_PERMUTATIONS,
 
 
 def sweep_values(knob: str, n_points: int) -> list[float]:
-    """Evenly spaced values over the knob's sweep range, rounded to the knob's precision."""
+    """Evenly spaced values over the knob's sweep range, in the knob's canonical form."""
     low, high = SWEEP_RANGES[knob]
-    decimals = KNOBS_BY_NAME[knob].decimals
-    return sorted({round(float(v), decimals) for v in np.linspace(low, high, n_points)})
+    return sorted({KNOBS_BY_NAME[knob].parse(float(v)) for v in np.linspace(low, high, n_points)})
 
 
 def divergence_sweep(scenario: Scenario, knob: str, n_points: int = 9,

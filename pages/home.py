@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui.links import scenario_page_link
 from ui.state import current_scenario
 
 st.title("🧭 Domain Shift Lab")
@@ -21,8 +22,7 @@ st.markdown(
     "- **Reproducible**: every knob lives in the address bar, so a link reproduces the view, and "
     "`python -m core shift KEY=VALUE ... --json` gives the same numbers on the command line."
 )
-query = current_scenario().changed()
-st.page_link("pages/domain_shift.py", label="Open the Domain shift page", icon="🔀",
-             query_params={k: str(v) for k, v in query.items()})
+scenario_page_link("pages/domain_shift.py", "domain-shift", "Open the Domain shift page", "🔀",
+                   current_scenario())
 st.caption("Built with Streamlit, PyTorch, scikit-learn and Plotly. Source and target are synthetic "
            "2-D problems (moons, blobs, circles, xor, spirals) so that every shift can be drawn.")

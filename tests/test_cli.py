@@ -1,0 +1,95 @@
+"""The command line: JSON answers, CSV export, and one-line errors with status 2."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import divergence
+from core.__main__ import main
+from core.shift_report import shift_report
+from core.scenario import Scenario
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_shift_json_has_the_promised_keys(capsys):
+    assert main(["shift", "dataset=moons", "rotation=35", "--json", "--permutations", "200"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    for key in ["scenario", "mmd2", "mmd2_unbiased", "mmd_bandwidth", "mmd_pvalue", "proxy_a_distance"]:
+        assert key in answer
+    assert answer["scenario"]["rotation"] == 35 and answer["scenario"]["dataset"] == "moons"
+    assert Scenario.from_mapping(answer["scenario"]) == Scenario(rotation=35)
+    assert answer["mmd2"] > 0 and answer["mmd_pvalue"] < 0.05
+    assert 0 <= answer["proxy_a_distance"] <= 2
+
+
+def test_shift_without_json_prints_a_table(capsys):
+    assert main(["shift", "--permutations", "50", "--pad-seeds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "MMD² biased (V)" in out and "proxy A-distance (MLP)" in out
+
+
+def test_export_points_give_exactly_the_shift_numbers(tmp_path, capsys):
+    out = tmp_path / "points.csv"
+    args = ["dataset=circles", "scale=1.5", "n_source=300", "n_target=200", "n_test=200"]
+    assert main(["export", *args, "--out", str(out)]) == 0
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["x0", "x1", "y", "domain", "split"]
+    assert set(frame["domain"]) == {"source", "target"}
+    source = frame.loc[frame.domain == "source", ["x0", "x1"]].to_numpy()
+    target = frame.loc[frame.domain == "target", ["x0", "x1"]].to_numpy()
+    assert main(["shift", *args, "--json", "--permutations", "100"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    sigma = divergence.median_bandwidth(source, target, seed=0)
+    assert sigma == pytest.approx(answer["mmd_bandwidth"], rel=1e-12)
+    assert divergence.mmd2(source, target, sigma=sigma) == pytest.approx(answer["mmd2"], rel=1e-9)
+    assert len(source) == 300 and len(target) == answer["n_target"]
+
+
+@pytest.mark.parametrize("args, key", [
+    (["shift", "rotation=abc"], "rotation"),
+    (["shift", "dataset=nope"], "dataset"),
+    (["shift", "n_source=-5"], "n_source"),
+    (["shift", "colour=red"], "colour"),
+    (["shift", "rotation"], "rotation"),
+    (["shift", "--permutations", "0"], "--permutations"),
+    (["export", "rotation=10"], "export"),
+    (["frobnicate"], "python -m core"),
+])
+def test_bad_input_exits_2_with_one_line_naming_the_key(args, key, capsys):
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith(f"error: {key}")
+    assert captured.out == ""
+
+
+def test_bad_input_in_a_real_process_shows_no_traceback():
+    result = run_cli("shift", "rotation=abc", "--json")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: rotation: expected a number in [-180, 180], got 'abc'"
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_unwritable_export_path_is_one_line(tmp_path):
+    result = run_cli("export", "--out", str(tmp_path / "missing" / "dir" / "x.csv"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: --out: cannot write")
+
+
+def test_json_in_a_real_process():
+    result = run_cli("shift", "rotation=90", "n_source=200", "n_target=200", "n_test=100", "--json",
+                     "--permutations", "100")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["proxy_a_distance"] > 0.5
+    reference = shift_report(Scenario(rotation=90, n_source=200, n_target=200, n_test=100), n_permutations=100)
+    assert answer["mmd2"] == pytest.approx(reference.mmd2, rel=1e-12)
+    assert np.isclose(answer["proxy_a_distance"], reference.proxy_a_distance)
