@@ -5,10 +5,13 @@ import streamlit as st
 from core.device import configure_threads
 
 configure_threads()
-st.set_page_config(page_title="Domain Shift Lab", page_icon="🧭", layout="wide")
+st.set_page_config(page_title="Domain Shift Lab", page_icon=":material/explore:", layout="wide")
 
+# Each url_path equals its file's stem: Streamlit still scans pages/ at start-up, and a URL
+# that differs from the stem shows a "Page not found" dialog on a direct link.
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/domain_shift.py", title="Domain shift", icon="🔀", url_path="domain-shift"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/domain_shift.py", title="Domain shift", icon=":material/scatter_plot:",
+            url_path="domain_shift"),
 ]
 st.navigation(PAGES).run()

@@ -170,7 +170,7 @@ def divergence_sweep_figure(points: Sequence[dict], knob: str, current: float | 
     label = KNOBS_BY_NAME[knob].label
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=values + values[::-1], y=list(pad + spread) + list((pad - spread)[::-1]),
-                             fill="toself", fillcolor="rgba(213,94,0,0.15)", line=dict(width=0),
+                             mode="lines", fill="toself", fillcolor="rgba(213,94,0,0.15)", line=dict(width=0),
                              yaxis="y2", name="proxy A-distance ± sd over seeds", hoverinfo="skip"))
     fig.add_trace(go.Scatter(x=values, y=pad, mode="lines+markers", yaxis="y2", name="proxy A-distance (MLP)",
                              line=dict(color=TARGET_COLOUR)))
@@ -178,12 +178,12 @@ def divergence_sweep_figure(points: Sequence[dict], knob: str, current: float | 
                              name="MMD² (biased V-statistic)", line=dict(color=CLASS_COLOURS[0])))
     if current is not None:
         fig.add_vline(x=current, line=dict(color="#333333", dash="dot"),
-                      annotation_text="current", annotation_position="top")
+                      annotation_text="current", annotation_position="bottom right")
     fig.update_layout(title=f"How the divergences grow with {label.lower()}", height=420,
                       xaxis=dict(title=label),
                       yaxis=dict(title="MMD² (biased)", rangemode="tozero", color=CLASS_COLOURS[0]),
                       yaxis2=dict(title="proxy A-distance", overlaying="y", side="right", range=[0, 2.05],
-                                  color=TARGET_COLOUR, showgrid=False),
+                                  dtick=0.5, color=TARGET_COLOUR, showgrid=False),
                       **BASE_LAYOUT)
     fig.update_layout(margin=dict(r=70))
     return fig

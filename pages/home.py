@@ -5,7 +5,7 @@ import streamlit as st
 from ui.links import scenario_page_link
 from ui.state import current_scenario
 
-st.title("🧭 Domain Shift Lab")
+st.title("Domain Shift Lab")
 st.markdown(
     "Will a model trained on one domain survive on another? Domain Shift Lab makes **transfer "
     "learning and domain adaptation** something you can see: move sliders that shift a synthetic "
@@ -22,7 +22,7 @@ st.markdown(
     "- **Reproducible**: every knob lives in the address bar, so a link reproduces the view, and "
     "`python -m core shift KEY=VALUE ... --json` gives the same numbers on the command line."
 )
-scenario_page_link("pages/domain_shift.py", "domain-shift", "Open the Domain shift page", "🔀",
+scenario_page_link("pages/domain_shift.py", "domain_shift", "Open the Domain shift page", ":material/scatter_plot:",
                    current_scenario())
 st.caption("Built with Streamlit, PyTorch, scikit-learn and Plotly. Source and target are synthetic "
            "2-D problems (moons, blobs, circles, xor, spirals) so that every shift can be drawn.")

@@ -4,17 +4,21 @@ import pytest
 
 from tests.conftest import ARTIFACTS
 
-PAGES = {"home": "", "domain_shift": "domain-shift"}
+PAGES = {"home": "", "domain_shift": "domain_shift"}
+
+
+def wait_for_script(page, timeout=90_000):
+    """Wait until the page's script has drawn its title and finished (stApp's script state)."""
+    page.wait_for_selector("[data-testid='stMain'] h1", timeout=timeout)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
+    page.wait_for_timeout(500)  # let plotly draw
 
 
 def open_page(browser, url, name):
-    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page = browser.new_page(viewport={"width": 1500, "height": 3200})
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
-    # the script has finished when the status widget stops showing "Running"
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=90_000)
-    page.wait_for_timeout(1500)
+    wait_for_script(page)
     return page
 
 
@@ -31,11 +35,12 @@ def test_page_loads_without_exception_and_screenshot(browser, app_url, name):
 
 
 def test_shared_url_restores_the_scenario_in_the_browser(browser, app_url):
-    page = open_page(browser, f"{app_url}/domain-shift?rotation=35&dataset=blobs", "shared")
+    page = open_page(browser, f"{app_url}/domain_shift?rotation=35&dataset=blobs", "shared")
     try:
         assert "rotation=35" in page.url and "dataset=blobs" in page.url
-        sidebar = page.locator("[data-testid='stSidebar']")
-        assert sidebar.get_by_text("blobs").count() >= 1
+        thumbs = page.locator("[data-testid='stSidebar'] [data-testid='stSliderThumbValue']").all_inner_texts()
+        assert "35" in thumbs
+        assert page.locator(".legendtext", has_text="source · class 2").count() == 1  # blobs: 3 classes
         assert page.locator("[data-testid='stException']").count() == 0
     finally:
         page.screenshot(path=str(ARTIFACTS / "page_shared_url.png"), full_page=True)
