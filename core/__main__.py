@@ -19,18 +19,20 @@ from core.errors import InputError
 from core.scenario import KNOBS, Scenario
 
 EXIT_BAD_INPUT = 2
+PROG = "python -m core"
 
 
 class _OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line on stderr and status 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise InputError(self.prog.split()[-1], message)
+        command = self.prog.removeprefix(PROG).strip()
+        raise InputError(command or "command", message)
 
 
 def _build_parser() -> argparse.ArgumentParser:
     keys = ", ".join(k.name for k in KNOBS)
-    parser = _OneLineParser(prog="python -m core", description=__doc__.split("\n")[0],
+    parser = _OneLineParser(prog=PROG, description=__doc__.split("\n")[0],
                             epilog=f"Scenario keys: {keys}.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
 

@@ -107,6 +107,12 @@ def _add_concept_line(fig: go.Figure, data: DomainData) -> None:
                              name="target labels permuted beyond this line", hoverinfo="skip"))
 
 
+def _joined(lines: list[np.ndarray]) -> np.ndarray:
+    """Polylines joined into one array, separated by NaN rows (one trace draws them all)."""
+    gap = np.full((1, lines[0].shape[1]), np.nan)
+    return np.concatenate([part for line in lines for part in (line, gap)])
+
+
 def feature_map_figure(scenario: Scenario) -> go.Figure:
     """A grid of the source's features and where the covariate shift and feature map send it."""
     (x_low, x_high), (y_low, y_high) = REFERENCE_EXTENT[scenario.dataset]
@@ -114,27 +120,22 @@ def feature_map_figure(scenario: Scenario) -> go.Figure:
              for x in np.linspace(x_low, x_high, 9)]
     lines += [np.column_stack([np.linspace(x_low, x_high, 100), np.full(100, y)])
               for y in np.linspace(y_low, y_high, 7)]
-    three_d = domains.n_features(scenario) == 3
-    fig = go.Figure()
-    for i, line in enumerate(lines):
-        mapped = domains.to_target_space(scenario, line)
-        first = i == 0
-        if three_d:
-            fig.add_trace(go.Scatter3d(x=line[:, 0], y=line[:, 1], z=np.zeros(len(line)), mode="lines",
-                                       line=dict(color="#BBBBBB", width=2), name="source grid",
-                                       legendgroup="s", showlegend=first))
-            fig.add_trace(go.Scatter3d(x=mapped[:, 0], y=mapped[:, 1], z=mapped[:, 2], mode="lines",
-                                       line=dict(color=TARGET_COLOUR, width=3), name="its image in the target",
-                                       legendgroup="t", showlegend=first))
-        else:
-            fig.add_trace(go.Scatter(x=line[:, 0], y=line[:, 1], mode="lines", hoverinfo="skip",
-                                     line=dict(color="#BBBBBB", width=1), name="source grid",
-                                     legendgroup="s", showlegend=first))
-            fig.add_trace(go.Scatter(x=mapped[:, 0], y=mapped[:, 1], mode="lines", hoverinfo="skip",
-                                     line=dict(color=TARGET_COLOUR, width=1.5), name="its image in the target",
-                                     legendgroup="t", showlegend=first))
+    grid = _joined(lines)
+    image = _joined([domains.to_target_space(scenario, line) for line in lines])
+    grey, orange = dict(color="#BBBBBB", width=1.5), dict(color=TARGET_COLOUR, width=2)
+    if domains.n_features(scenario) == 3:
+        traces = [go.Scatter3d(x=grid[:, 0], y=grid[:, 1], z=np.zeros(len(grid)), mode="lines", line=grey,
+                               name="source grid"),
+                  go.Scatter3d(x=image[:, 0], y=image[:, 1], z=image[:, 2], mode="lines", line=orange,
+                               name="its image in the target")]
+    else:
+        traces = [go.Scatter(x=grid[:, 0], y=grid[:, 1], mode="lines", line=grey, name="source grid",
+                             hoverinfo="skip"),
+                  go.Scatter(x=image[:, 0], y=image[:, 1], mode="lines", line=orange,
+                             name="its image in the target", hoverinfo="skip")]
+    fig = go.Figure(data=traces)
     fig.update_layout(title="The map from source features to target features", height=420, **BASE_LAYOUT)
-    if three_d:
+    if domains.n_features(scenario) == 3:
         fig.update_layout(scene=dict(xaxis_title="x0", yaxis_title="x1", zaxis_title="x2", aspectmode="data"))
     else:
         names = ("x0 (radius r in the target)", "x1 (angle θ, rad, in the target)") \

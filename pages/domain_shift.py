@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from core import figures
 from core.domains import FEATURE_MAP_DESCRIPTIONS, target_class_proportions
 from core.errors import InputError
 from core.shift_report import SWEEP_RANGES
@@ -89,8 +88,7 @@ def sweep_section(scenario) -> None:
     low, high = SWEEP_RANGES[knob]
     left.caption(f"{knob} from {low:g} to {high:g}; MMD² and the proxy A-distance recomputed at each point, "
                  "the domain classifiers of all points trained as one batch.")
-    points = cached.divergence_sweep(scenario, knob, n_points)
-    right.plotly_chart(figures.divergence_sweep_figure(points, knob, getattr(scenario, knob)))
+    right.plotly_chart(cached.sweep_figure(scenario, knob, n_points))
 
 
 def main() -> None:
@@ -104,10 +102,11 @@ def main() -> None:
     except InputError as error:
         st.error(str(error))
         return
+    scatter, proportions_chart, map_chart = cached.domain_figures(scenario)
     plot, side = st.columns([3, 2])
-    plot.plotly_chart(figures.domain_scatter(data))
-    side.plotly_chart(figures.class_proportions_figure(data))
-    side.plotly_chart(figures.feature_map_figure(scenario))
+    plot.plotly_chart(scatter)
+    side.plotly_chart(proportions_chart)
+    side.plotly_chart(map_chart)
     side.caption(f"Feature map: {FEATURE_MAP_DESCRIPTIONS[scenario.feature_map]}")
     proportions = ", ".join(f"class {k}: {p:.1%}" for k, p in target_class_proportions(scenario).items())
     st.caption(f"{len(data.source_x)} source points, {len(data.target_pool_x)} unlabelled target points "

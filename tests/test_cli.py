@@ -60,7 +60,8 @@ def test_export_points_give_exactly_the_shift_numbers(tmp_path, capsys):
     (["shift", "rotation"], "rotation"),
     (["shift", "--permutations", "0"], "--permutations"),
     (["export", "rotation=10"], "export"),
-    (["frobnicate"], "python -m core"),
+    (["frobnicate"], "command"),
+    ([], "command"),
 ])
 def test_bad_input_exits_2_with_one_line_naming_the_key(args, key, capsys):
     assert main(args) == 2

@@ -1,0 +1,35 @@
+"""What every benchmark script shares: the import path, the thread set-up, and median timing."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DSL_TORCH_THREADS", "2")  # the app's own set-up, at 2 threads
+
+import torch  # noqa: E402
+
+from core.device import configure_threads, pick_device  # noqa: E402
+
+
+def setup() -> str:
+    """Configure threads as the app does; return a one-line description of the machine."""
+    threads = configure_threads()
+    return f"torch {torch.__version__}, {threads} torch threads, numpy BLAS 1 thread, device {pick_device()}"
+
+
+def median_seconds(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """Median wall time of ``fn()`` over ``repeats`` calls after one warm-up; and its last value."""
+    value = fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        value = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), value

@@ -1,0 +1,363 @@
+"""Batched small networks: ``M`` independent multilayer perceptrons run as one tensor program.
+
+Every parameter carries a leading model axis: a layer's weight is ``[M, fan_in, fan_out]`` and
+its bias ``[M, fan_out]``, and a forward pass is one :func:`torch.baddbmm` per layer. Training
+``M`` models (seeds, trade-off weights, shift magnitudes, domain pairs) therefore costs about
+as much Python overhead as training one, and because every per-model loss is summed (not
+averaged) over models and Adam acts elementwise, model ``m`` of a batch follows exactly the
+trajectory it would follow if it were trained alone.
+
+Inputs are never standardised inside a network: the helper that owns the train split
+standardises with that split's statistics (see :func:`standardize`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.device import pick_device
+from core.errors import InputError
+
+__all__ = [
+    "BatchedMLP",
+    "seeded_generator",
+    "standardize",
+    "train_binary_classifiers",
+]
+
+
+def seeded_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """Return a fresh :class:`torch.Generator` seeded with ``seed``.
+
+    Parameters
+    ----------
+    seed : int
+        Non-negative seed.
+    device : torch.device or str, default="cpu"
+        Device of the generator. Initial weights are drawn on the generator's device, so a
+        CPU generator gives the same initial weights whatever device the model runs on.
+
+    Returns
+    -------
+    generator : torch.Generator
+    """
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int(seed))
+    return generator
+
+
+class BatchedMLP(nn.Module):
+    """``M`` independent multilayer perceptrons with ReLU activations, evaluated together.
+
+    Parameters
+    ----------
+    n_models : int
+        Number of independent networks ``M``.
+    in_features : int
+        Input dimension ``d``.
+    hidden : tuple of int, default=()
+        Widths of the hidden layers; ``()`` gives ``M`` linear (affine) models.
+    out_features : int, default=1
+        Output dimension (``1`` for a binary classifier's single logit).
+    generator : torch.Generator or sequence of torch.Generator, optional
+        Source of the initial weights. With one generator, models are drawn one after the
+        other from it; with a sequence of ``M`` generators, model ``m`` is drawn from
+        ``generator[m]`` alone, so that it equals a one-model network built from the same
+        generator seed. ``None`` uses a generator seeded with 0.
+    device : torch.device or str, optional
+        Device of the parameters (default: :func:`core.device.pick_device`).
+    dtype : torch.dtype, default=torch.float32
+        Parameter dtype.
+
+    Attributes
+    ----------
+    weights : torch.nn.ParameterList
+        ``weights[i]`` has shape ``[M, fan_in, fan_out]``.
+    biases : torch.nn.ParameterList
+        ``biases[i]`` has shape ``[M, fan_out]``.
+
+    Notes
+    -----
+    Initialisation is Kaiming-uniform-like: a weight feeding a ReLU is drawn from
+    ``U(-sqrt(6 / fan_in), sqrt(6 / fan_in))`` (He gain), the output layer from
+    ``U(-sqrt(3 / fan_in), sqrt(3 / fan_in))`` (linear gain), and every bias from
+    ``U(-1 / sqrt(fan_in), 1 / sqrt(fan_in))``. For each model the draws are made in the
+    order weight 0, bias 0, weight 1, bias 1, ...
+
+    Layers ``0 .. n_layers - 2`` form the *body* (:meth:`features`), the last layer is the
+    *head* (:meth:`head`); freeze a layer with ``layer(i)[0].requires_grad_(False)`` etc. or
+    :meth:`set_trainable`.
+
+    Examples
+    --------
+    >>> net = BatchedMLP(3, 2, (16,), 1, generator=seeded_generator(0), device="cpu")
+    >>> net(torch.zeros(5, 2)).shape
+    torch.Size([3, 5, 1])
+    """
+
+    def __init__(
+        self,
+        n_models: int,
+        in_features: int,
+        hidden: tuple[int, ...] = (),
+        out_features: int = 1,
+        generator: torch.Generator | Sequence[torch.Generator] | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+    ):
+        super().__init__()
+        hidden = tuple(int(h) for h in hidden)
+        if int(n_models) < 1:
+            raise InputError("n_models", f"must be at least 1, got {n_models}")
+        if int(in_features) < 1 or int(out_features) < 1 or any(h < 1 for h in hidden):
+            raise InputError("hidden", "layer widths must be positive integers")
+        self.n_models = int(n_models)
+        self.in_features = int(in_features)
+        self.hidden = hidden
+        self.out_features = int(out_features)
+        device = torch.device(device) if device is not None else pick_device()
+
+        if generator is None:
+            generator = seeded_generator(0)
+        if isinstance(generator, torch.Generator):
+            generators = [generator] * self.n_models
+        else:
+            generators = list(generator)
+            if len(generators) != self.n_models:
+                raise InputError(
+                    "generator", f"expected 1 or {self.n_models} generators, got {len(generators)}"
+                )
+
+        widths = (self.in_features, *hidden, self.out_features)
+        n_layers = len(widths) - 1
+        per_model: list[list[tuple[torch.Tensor, torch.Tensor]]] = []
+        for gen in generators:
+            layers = []
+            for i in range(n_layers):
+                fan_in, fan_out = widths[i], widths[i + 1]
+                gain = math.sqrt(2.0) if i < n_layers - 1 else 1.0
+                w_bound = gain * math.sqrt(3.0 / fan_in)
+                b_bound = 1.0 / math.sqrt(fan_in)
+                w = torch.rand(fan_in, fan_out, generator=gen, device=gen.device, dtype=dtype)
+                b = torch.rand(fan_out, generator=gen, device=gen.device, dtype=dtype)
+                layers.append(((2 * w - 1) * w_bound, (2 * b - 1) * b_bound))
+            per_model.append(layers)
+
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.stack([m[i][0] for m in per_model]).to(device)) for i in range(n_layers)
+        )
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.stack([m[i][1] for m in per_model]).to(device)) for i in range(n_layers)
+        )
+
+    @property
+    def n_layers(self) -> int:
+        """Number of affine layers (hidden layers + 1)."""
+        return len(self.weights)
+
+    @property
+    def feature_dim(self) -> int:
+        """Width of :meth:`features` (the last hidden width, or ``in_features`` if linear)."""
+        return self.hidden[-1] if self.hidden else self.in_features
+
+    def layer(self, index: int) -> tuple[nn.Parameter, nn.Parameter]:
+        """Return the ``(weight, bias)`` parameters of layer ``index``."""
+        return self.weights[index], self.biases[index]
+
+    def set_trainable(self, layers: Sequence[int], trainable: bool) -> None:
+        """Set ``requires_grad`` of the weight and bias of each layer in ``layers``."""
+        for i in layers:
+            w, b = self.layer(i)
+            w.requires_grad_(trainable)
+            b.requires_grad_(trainable)
+
+    def _batched(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            x = x.unsqueeze(0).expand(self.n_models, -1, -1)
+        elif x.dim() != 3 or x.shape[0] != self.n_models:
+            raise InputError(
+                "x", f"expected shape [N, d] or [{self.n_models}, N, d], got {list(x.shape)}"
+            )
+        if x.shape[-1] != self.in_features:
+            raise InputError("x", f"expected {self.in_features} features, got {x.shape[-1]}")
+        return x
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Output of the body: the last hidden layer after its ReLU.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape [N, d] or [M, N, d]
+            Inputs; a 2-D input is shared by all ``M`` models.
+
+        Returns
+        -------
+        h : torch.Tensor of shape [M, N, feature_dim]
+            For a linear model (``hidden=()``) this is the input itself, broadcast to ``M``.
+        """
+        h = self._batched(x)
+        for i in range(self.n_layers - 1):
+            h = torch.relu(torch.baddbmm(self.biases[i].unsqueeze(1), h, self.weights[i]))
+        return h
+
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        """Apply the last (output) layer to features ``h`` of shape ``[M, N, feature_dim]``."""
+        return torch.baddbmm(self.biases[-1].unsqueeze(1), h, self.weights[-1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the outputs ``[M, N, out_features]`` for inputs ``[N, d]`` or ``[M, N, d]``."""
+        return self.head(self.features(x))
+
+    def describe(self) -> str:
+        """Architecture as text, e.g. ``"2→32→32→1 (ReLU)"`` or ``"2→1 (linear)"``."""
+        arrows = "→".join(str(w) for w in (self.in_features, *self.hidden, self.out_features))
+        return f"{arrows} (ReLU)" if self.hidden else f"{arrows} (linear)"
+
+
+def _as_float_tensor(value, name: str, device: torch.device) -> torch.Tensor:
+    tensor = torch.as_tensor(np.asarray(value) if not torch.is_tensor(value) else value)
+    tensor = tensor.to(device=device, dtype=torch.float32)
+    if not torch.isfinite(tensor).all():
+        raise InputError(name, "contains NaN or infinite values")
+    return tensor
+
+
+def standardize(
+    train: torch.Tensor, *others: torch.Tensor, eps: float = 1e-8
+) -> tuple[torch.Tensor, ...]:
+    """Standardise features per model with the mean and std of the training split.
+
+    Parameters
+    ----------
+    train : torch.Tensor of shape [M, N, d] or [N, d]
+        Training inputs; statistics are taken over the sample axis (``-2``), separately for
+        each model.
+    *others : torch.Tensor
+        Further inputs (held-out splits, grids) with the same leading shape convention,
+        standardised with ``train``'s statistics.
+    eps : float, default=1e-8
+        Floor of the standard deviation (a constant feature maps to 0).
+
+    Returns
+    -------
+    standardised : tuple of torch.Tensor
+        ``(train_std, *others_std)``.
+    """
+    mean = train.mean(dim=-2, keepdim=True)
+    std = train.std(dim=-2, keepdim=True, unbiased=False).clamp_min(eps)
+    return tuple((t - mean) / std for t in (train, *others))
+
+
+def _adamw(params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """AdamW, with the fused kernel where the device has one (much less Python overhead)."""
+    params = list(params)
+    try:
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+
+
+def train_binary_classifiers(
+    x,
+    y,
+    sample_weight=None,
+    *,
+    hidden: tuple[int, ...] = (32, 32),
+    seeds: Sequence[int] = (0,),
+    steps: int = 200,
+    lr: float = 1e-2,
+    weight_decay: float = 0.0,
+    device: torch.device | str | None = None,
+) -> BatchedMLP:
+    """Train ``M = len(seeds)`` binary classifiers (one logit each) as one batched program.
+
+    Full-batch Adam on :func:`torch.nn.functional.binary_cross_entropy_with_logits` with a
+    single logit per model (the probability of class 1 is ``sigmoid(logit)``). Model ``m``
+    minimises its own weighted mean loss ``sum_i w_mi * bce_mi / sum_i w_mi``; the per-model
+    losses are summed, so the models do not influence one another and model ``m`` equals the
+    model obtained by training it alone with seed ``seeds[m]``.
+
+    Parameters
+    ----------
+    x : array-like of shape [N, d] or [M, N, d]
+        Inputs, already standardised if that is wanted (see :func:`standardize`). A 2-D
+        array is shared by all models; a 3-D array gives each model its own data.
+    y : array-like of shape [N] or [M, N]
+        Labels in {0, 1} (soft labels in [0, 1] are accepted).
+    sample_weight : array-like of shape [N] or [M, N], optional
+        Non-negative weights (e.g. class-balancing weights); default: uniform.
+    hidden : tuple of int, default=(32, 32)
+        Hidden widths; ``()`` gives logistic regression.
+    seeds : sequence of int, default=(0,)
+        One initialisation seed per model.
+    steps : int, default=200
+        Number of full-batch Adam steps.
+    lr : float, default=1e-2
+        Adam learning rate.
+    weight_decay : float, default=0.0
+        Decoupled weight decay (AdamW); 0 gives plain Adam.
+    device : torch.device or str, optional
+        Training device (default: :func:`core.device.pick_device`).
+
+    Returns
+    -------
+    model : BatchedMLP
+        The trained networks (``out_features=1``); ``model(x)[..., 0]`` are the logits.
+    """
+    device = torch.device(device) if device is not None else pick_device()
+    seeds = [int(s) for s in seeds]
+    n_models = len(seeds)
+    if n_models < 1:
+        raise InputError("seeds", "give at least one seed")
+    if int(steps) < 0:
+        raise InputError("steps", f"must be non-negative, got {steps}")
+    xt = _as_float_tensor(x, "x", device)
+    yt = _as_float_tensor(y, "y", device)
+    if xt.dim() == 2:
+        xt = xt.unsqueeze(0).expand(n_models, -1, -1)
+    if xt.dim() != 3 or xt.shape[0] != n_models:
+        raise InputError("x", f"expected shape [N, d] or [{n_models}, N, d], got {list(xt.shape)}")
+    n = xt.shape[1]
+    if n < 1:
+        raise InputError("x", "needs at least one training point")
+    if yt.dim() == 1:
+        yt = yt.unsqueeze(0).expand(n_models, -1)
+    if yt.shape != xt.shape[:2]:
+        raise InputError("y", f"expected shape [{n}] or [{n_models}, {n}], got {list(yt.shape)}")
+    if ((yt < 0) | (yt > 1)).any():
+        raise InputError("y", "labels must lie in [0, 1] (0 and 1 for hard labels)")
+    if sample_weight is None:
+        wt = torch.ones_like(yt)
+    else:
+        wt = _as_float_tensor(sample_weight, "sample_weight", device)
+        if wt.dim() == 1:
+            wt = wt.unsqueeze(0).expand(n_models, -1)
+        if wt.shape != yt.shape:
+            raise InputError("sample_weight", f"expected the shape of y, got {list(wt.shape)}")
+        if (wt < 0).any() or (wt.sum(dim=1) <= 0).any():
+            raise InputError("sample_weight", "must be non-negative with a positive sum per model")
+    wt = wt / wt.sum(dim=1, keepdim=True)
+
+    model = BatchedMLP(
+        n_models,
+        xt.shape[2],
+        hidden,
+        1,
+        generator=[seeded_generator(s) for s in seeds],
+        device=device,
+    )
+    optimizer = _adamw(model.parameters(), lr=lr, weight_decay=weight_decay)
+    with torch.enable_grad():  # also when called under torch.no_grad()
+        for _ in range(int(steps)):
+            optimizer.zero_grad(set_to_none=True)
+            logits = model(xt)[..., 0]
+            loss = (F.binary_cross_entropy_with_logits(logits, yt, reduction="none") * wt).sum()
+            loss.backward()
+            optimizer.step()
+    return model
