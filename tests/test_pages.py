@@ -127,3 +127,11 @@ def test_scenario_persists_across_pages():
     assert_clean(at)
     assert at.slider(key=widget_key("rotation")).value == 40
     assert at.session_state["scenario"].rotation == 40
+
+
+@pytest.mark.parametrize("n_points", [5, 13])
+def test_sweep_points_at_their_extremes(n_points):
+    at = run_page()
+    at.slider(key="sweep_points").set_value(n_points).run()
+    assert_clean(at)
+    assert len(plotly_specs(at)[3]["data"][1]["x"]) == n_points
