@@ -1,0 +1,139 @@
+"""An adaptation run: train the chosen methods × seeds on a scenario, then score them.
+
+This is what the Adaptation page and ``python -m core train`` call. Scores use the target
+TEST split only (and the source sample for source accuracy); training never sees them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+from sklearn.metrics import confusion_matrix
+
+from core.domains import DomainData, generate
+from core.errors import InputError
+from core.methods import METHODS_BY_NAME
+from core.scenario import Scenario
+from core.train import ModelSpec, TrainedModels, TrainSettings, train_models
+
+NEGATIVE_TRANSFER_MARGIN = 0.005  # a mean target accuracy this far below source-only is flagged
+
+
+def model_seed(scenario: Scenario, index: int) -> int:
+    """The initialisation seed of a run's ``index``-th model seed (differs across data seeds)."""
+    return scenario.seed * 1000 + index
+
+
+@dataclass
+class AdaptationRun:
+    """Trained models of a run and their scores.
+
+    ``rows`` has one dict per model: ``method``, ``seed`` (0 .. n_seeds-1), ``lam``,
+    ``target_acc`` (target test split), ``source_acc`` (labelled source sample) and
+    ``diverged`` (a message, or ``None``).
+    """
+
+    scenario: Scenario
+    methods: tuple[str, ...]
+    n_seeds: int
+    settings: TrainSettings
+    trained: TrainedModels
+    rows: list[dict]
+    confusion: dict[str, np.ndarray]
+    classes: tuple[int, ...]
+
+    @property
+    def train_seconds(self) -> float:
+        return self.trained.train_seconds
+
+    def summary(self) -> list[dict]:
+        """Per method: mean and sd over seeds of target and source accuracy, the change against
+        source-only, and whether transfer was negative (mean below source-only's by a margin)."""
+        baseline = self._mean("source_only", "target_acc")
+        out = []
+        for method in self.methods:
+            target = self._values(method, "target_acc")
+            source = self._values(method, "source_acc")
+            delta = None if baseline is None or not len(target) else float(np.mean(target) - baseline)
+            out.append({
+                "method": method,
+                "label": METHODS_BY_NAME[method].label,
+                "target_acc_mean": _mean(target), "target_acc_sd": _sd(target),
+                "source_acc_mean": _mean(source), "source_acc_sd": _sd(source),
+                "delta_vs_source_only": delta,
+                "negative_transfer": bool(delta is not None and method != "source_only"
+                                          and delta < -NEGATIVE_TRANSFER_MARGIN),
+                "seeds_trained": len(target),
+                "seeds_diverged": sum(1 for r in self.rows if r["method"] == method and r["diverged"]),
+            })
+        return out
+
+    def _values(self, method: str, key: str) -> np.ndarray:
+        return np.array([r[key] for r in self.rows if r["method"] == method and not r["diverged"]])
+
+    def _mean(self, method: str, key: str) -> float | None:
+        values = self._values(method, key)
+        return float(values.mean()) if len(values) else None
+
+    def to_json(self) -> dict:
+        """``scenario``, ``device``, ``train_seconds``, ``settings``, ``results`` (one row per model), ``summary``."""
+        return {
+            "scenario": self.scenario.to_dict(),
+            "device": self.trained.device,
+            "train_seconds": self.train_seconds,
+            "settings": {"lam": self.settings.lam, "steps": self.settings.steps, "lr": self.settings.lr,
+                         "hidden": list(self.settings.hidden)},
+            "results": self.rows,
+            "summary": self.summary(),
+            "divergences": [d.message() for d in self.trained.divergences],
+        }
+
+
+def _mean(values: np.ndarray) -> float | None:
+    return float(np.mean(values)) if len(values) else None
+
+
+def _sd(values: np.ndarray) -> float | None:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else (0.0 if len(values) else None)
+
+
+def _score(data: DomainData, trained: TrainedModels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Target-test predictions [M, N] and the target-test and source accuracies [M] of every model."""
+    target_pred = trained.predict_proba(data.target_test_x).argmax(axis=-1)
+    source_pred = trained.predict_proba(data.source_x).argmax(axis=-1)
+    target_acc = (target_pred == data.target_test_y).mean(axis=1)
+    source_acc = (source_pred == data.source_y).mean(axis=1)
+    return target_pred, target_acc, source_acc
+
+
+def run_adaptation(scenario: Scenario, methods: Sequence[str], n_seeds: int = 3,
+                   settings: TrainSettings = TrainSettings(), device=None,
+                   progress: Callable[[float], None] | None = None, data: DomainData | None = None
+                   ) -> AdaptationRun:
+    """Train ``methods`` × ``n_seeds`` models on the scenario's domains as one batch and score them."""
+    methods = tuple(dict.fromkeys(methods))
+    if not 1 <= int(n_seeds) <= 10:
+        raise InputError("seeds", f"expected an integer in [1, 10], got {n_seeds}")
+    data = data if data is not None else generate(scenario)
+    specs = [ModelSpec(method, model_seed(scenario, s), settings.lam) for method in methods for s in range(n_seeds)]
+    classes = tuple(sorted(set(data.source_classes) | set(data.target_classes)))
+    trained = train_models(data.training_inputs(), specs, settings, n_classes=max(classes) + 1, device=device,
+                           progress=progress)
+    target_pred, target_acc, source_acc = _score(data, trained)
+    diverged = {(d.method, d.seed): d.message() for d in trained.divergences}
+    rows, confusion = [], {}
+    for m, spec in enumerate(specs):
+        message = diverged.get((spec.method, spec.seed))
+        rows.append({"method": spec.method, "seed": m % n_seeds, "lam": spec.lam,
+                     "target_acc": None if message else float(target_acc[m]),
+                     "source_acc": None if message else float(source_acc[m]),
+                     "diverged": message})
+    for method in methods:
+        members = [m for m, spec in enumerate(specs) if spec.method == method and not trained.diverged[m]]
+        matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
+        for m in members:
+            matrix += confusion_matrix(data.target_test_y, target_pred[m], labels=list(classes))
+        confusion[method] = matrix
+    return AdaptationRun(scenario, methods, int(n_seeds), settings, trained, rows, confusion, classes)

@@ -1,0 +1,52 @@
+"""Adam for batched models: a learning rate per model (and per parameter), as one tensor program."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+
+class BatchedAdam:
+    """Adam (Kingma & Ba, 2015) whose learning rate is a tensor ``[M]`` over the models' axis.
+
+    Every parameter has the models' axis first (``[M, ...]``), so model ``m`` is updated with
+    ``lr[m]``; a rate of 0 freezes a model (or, per parameter, a layer of it). The moment
+    estimates are elementwise, so models never influence one another.
+
+    Parameters
+    ----------
+    params : sequence of torch.Tensor
+        Parameters with the models' axis first.
+    betas : tuple of float, default=(0.9, 0.999)
+    eps : float, default=1e-8
+    """
+
+    def __init__(self, params: Sequence[torch.Tensor], betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8):
+        self.params = list(params)
+        self.betas = betas
+        self.eps = eps
+        self.step_count = 0
+        self.first = [torch.zeros_like(p) for p in self.params]
+        self.second = [torch.zeros_like(p) for p in self.params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self, lr: torch.Tensor | Sequence[torch.Tensor]) -> None:
+        """One update; ``lr`` is ``[M]`` for every parameter, or a list with one ``[M]`` per parameter."""
+        self.step_count += 1
+        beta1, beta2 = self.betas
+        correction1 = 1.0 - beta1 ** self.step_count
+        correction2 = 1.0 - beta2 ** self.step_count
+        rates = lr if isinstance(lr, (list, tuple)) else [lr] * len(self.params)
+        for p, first, second, rate in zip(self.params, self.first, self.second, rates):
+            if p.grad is None:
+                continue
+            first.mul_(beta1).add_(p.grad, alpha=1.0 - beta1)
+            second.mul_(beta2).addcmul_(p.grad, p.grad, value=1.0 - beta2)
+            update = (first / correction1) / ((second / correction2).sqrt_().add_(self.eps))
+            p.sub_(update * rate.view(-1, *([1] * (p.dim() - 1))))
