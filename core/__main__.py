@@ -4,6 +4,7 @@ Commands
 --------
 shift   every divergence between source and target (``--json`` for one JSON object)
 export  the generated points as CSV (``--out FILE.csv``)
+train   train adaptation methods × seeds as one batch and score them on the target test split
 
 Invalid input prints one line on stderr and exits with status 2; never a traceback.
 """
@@ -16,7 +17,9 @@ import sys
 from typing import Sequence
 
 from core.errors import InputError
+from core.methods import METHODS_BY_NAME, parse_methods
 from core.scenario import KNOBS, Scenario
+from core.train import TrainSettings
 
 EXIT_BAD_INPUT = 2
 PROG = "python -m core"
@@ -41,6 +44,15 @@ def _build_parser() -> argparse.ArgumentParser:
     shift.add_argument("--json", action="store_true", help="print one JSON object")
     shift.add_argument("--permutations", type=int, default=500, help="permutations of the MMD test")
     shift.add_argument("--pad-seeds", type=int, default=3, help="seeds of the proxy A-distance")
+
+    train = commands.add_parser("train", help="train adaptation methods and score them")
+    train.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
+    train.add_argument("--methods", default=",".join(METHODS_BY_NAME), help="comma-separated method names")
+    train.add_argument("--seeds", type=int, default=3, help="model seeds per method (1-10)")
+    train.add_argument("--lam", type=float, default=TrainSettings.lam, help="alignment weight lambda")
+    train.add_argument("--steps", type=int, default=TrainSettings.steps, help="optimisation steps")
+    train.add_argument("--lr", type=float, default=TrainSettings.lr, help="Adam learning rate")
+    train.add_argument("--json", action="store_true", help="print one JSON object")
 
     export = commands.add_parser("export", help="write the generated points as CSV")
     export.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
@@ -93,7 +105,33 @@ def _export(args: argparse.Namespace, scenario: Scenario) -> None:
     print(f"wrote {len(frame)} rows to {args.out}", file=sys.stderr)
 
 
-COMMANDS = {"shift": _shift, "export": _export}
+def _train(args: argparse.Namespace, scenario: Scenario) -> None:
+    from core.adaptation import run_adaptation
+
+    methods = parse_methods(args.methods)
+    settings = TrainSettings(lam=args.lam, steps=args.steps, lr=args.lr)
+    run = run_adaptation(scenario, methods, n_seeds=args.seeds, settings=settings)
+    if args.json:
+        print(json.dumps(run.to_json()))
+        return
+    print(f"scenario {scenario.to_query() or '(defaults)'}; {len(run.rows)} models on {run.trained.device} "
+          f"in {run.train_seconds:.2f} s")
+    print(f"{'method':<15}{'target acc':>18}{'source acc':>18}{'vs source-only':>16}")
+    for row in run.summary():
+        target = _mean_sd(row["target_acc_mean"], row["target_acc_sd"])
+        source = _mean_sd(row["source_acc_mean"], row["source_acc_sd"])
+        delta = "" if row["delta_vs_source_only"] is None else f"{row['delta_vs_source_only']:+.3f}"
+        flag = "  negative transfer" if row["negative_transfer"] else ""
+        print(f"{row['method']:<15}{target:>18}{source:>18}{delta:>16}{flag}")
+    for message in (d.message() for d in run.trained.divergences):
+        print(f"warning: {message}", file=sys.stderr)
+
+
+def _mean_sd(mean: float | None, sd: float | None) -> str:
+    return "diverged" if mean is None else f"{mean:.3f} ± {sd:.3f}"
+
+
+COMMANDS = {"shift": _shift, "export": _export, "train": _train}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

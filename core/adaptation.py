@@ -19,6 +19,7 @@ from core.scenario import Scenario
 from core.train import ModelSpec, TrainedModels, TrainSettings, train_models
 
 NEGATIVE_TRANSFER_MARGIN = 0.005  # a mean target accuracy this far below source-only is flagged
+NOT_TRANSFER = ("source_only", "target_only")  # the two baselines: neither transfers anything
 
 
 def model_seed(scenario: Scenario, index: int) -> int:
@@ -50,7 +51,8 @@ class AdaptationRun:
 
     def summary(self) -> list[dict]:
         """Per method: mean and sd over seeds of target and source accuracy, the change against
-        source-only, and whether transfer was negative (mean below source-only's by a margin)."""
+        source-only, and whether transfer was negative: a transfer method (not one of the two
+        baselines) whose mean target accuracy is below source-only's by more than a margin."""
         baseline = self._mean("source_only", "target_acc")
         out = []
         for method in self.methods:
@@ -63,7 +65,7 @@ class AdaptationRun:
                 "target_acc_mean": _mean(target), "target_acc_sd": _sd(target),
                 "source_acc_mean": _mean(source), "source_acc_sd": _sd(source),
                 "delta_vs_source_only": delta,
-                "negative_transfer": bool(delta is not None and method != "source_only"
+                "negative_transfer": bool(delta is not None and method not in NOT_TRANSFER
                                           and delta < -NEGATIVE_TRANSFER_MARGIN),
                 "seeds_trained": len(target),
                 "seeds_diverged": sum(1 for r in self.rows if r["method"] == method and r["diverged"]),

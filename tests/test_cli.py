@@ -94,3 +94,37 @@ def test_json_in_a_real_process():
     reference = shift_report(Scenario(rotation=90, n_source=200, n_target=200, n_test=100), n_permutations=100)
     assert answer["mmd2"] == pytest.approx(reference.mmd2, rel=1e-12)
     assert np.isclose(answer["proxy_a_distance"], reference.proxy_a_distance)
+
+
+def test_train_json_has_one_row_per_method_and_seed(capsys):
+    assert main(["train", "rotation=35", "n_source=200", "n_target=200", "n_test=200",
+                 "--methods", "source_only,ot", "--seeds", "2", "--steps", "60", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert set(answer) >= {"scenario", "device", "train_seconds", "results"}
+    assert answer["scenario"]["rotation"] == 35 and answer["device"] == "cpu"
+    assert answer["train_seconds"] > 0
+    assert [(r["method"], r["seed"]) for r in answer["results"]] == [
+        ("source_only", 0), ("source_only", 1), ("ot", 0), ("ot", 1)]
+    for row in answer["results"]:
+        assert 0 <= row["target_acc"] <= 1 and 0 <= row["source_acc"] <= 1
+
+
+def test_train_table_marks_negative_transfer(capsys):
+    assert main(["train", "n_source=100", "n_target=100", "n_test=100", "--methods", "source_only,coral",
+                 "--seeds", "1", "--steps", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "source_only" in out and "coral" in out and "target acc" in out
+
+
+@pytest.mark.parametrize("args, key", [
+    (["train", "--methods", "mmd,nope"], "--methods"),
+    (["train", "--methods", ","], "--methods"),
+    (["train", "--seeds", "0"], "seeds"),
+    (["train", "--lam", "-1"], "lam"),
+    (["train", "--steps", "abc"], "train"),
+    (["train", "labels_per_class=0", "--methods", "target_only"], "labels_per_class"),
+])
+def test_train_bad_input_is_one_line_with_status_2(args, key, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {key}")

@@ -1,0 +1,168 @@
+"""The adaptation engine: gradients, target data in every alignment loss, lambda = 0, no label leak."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from core import alignment, train
+from core.adaptation import run_adaptation
+from core.domains import generate
+from core.errors import InputError
+from core.methods import METHODS, METHODS_BY_NAME
+from core.models import BatchedMLP, seeded_generator
+from core.scenario import Scenario
+from core.train import ModelSpec, TrainSettings, train_models
+
+ALIGNING = [m.name for m in METHODS if m.aligns]
+QUICK = TrainSettings(steps=40)
+SMALL = Scenario(rotation=40, n_source=200, n_target=200, n_test=200)
+
+
+def _train(inputs, methods, lam=1.0, settings=QUICK, seed=0):
+    specs = [ModelSpec(method, seed, lam) for method in methods]
+    return train_models(inputs, specs, dataclasses.replace(settings, lam=lam), n_classes=2, device="cpu")
+
+
+def _weights(trained, m):
+    return np.concatenate([w[m].ravel() for w in trained.weights + trained.biases])
+
+
+def test_dann_adversarial_loss_sends_a_reversed_nonzero_gradient_into_the_features():
+    body = BatchedMLP(1, 2, (16,), 2, generator=seeded_generator(0), device="cpu")
+    critic = BatchedMLP(1, 16, (8,), 1, generator=seeded_generator(1), device="cpu")
+    source, target = torch.randn(1, 64, 2), torch.randn(1, 64, 2) + 1.0
+
+    def feature_gradient(coefficient):
+        body.zero_grad()
+        fs, ft = body.features(source), body.features(target)
+        if coefficient is not None:
+            fs, ft = (alignment.reverse_gradient(f, torch.tensor([coefficient])) for f in (fs, ft))
+        loss, _ = alignment.domain_classifier_loss(critic(fs)[..., 0], critic(ft)[..., 0])
+        loss.sum().backward()
+        return body.weights[0].grad.clone()
+
+    plain, reversed_ = feature_gradient(None), feature_gradient(0.5)
+    assert plain.abs().sum() > 0
+    torch.testing.assert_close(reversed_, -0.5 * plain)
+    assert feature_gradient(0.0).abs().sum() == 0
+
+
+def test_dann_ramp_goes_from_zero_to_one():
+    assert alignment.dann_ramp(0.0) == 0.0
+    assert alignment.dann_ramp(1.0) == pytest.approx(0.99991, abs=1e-4)
+    assert alignment.dann_ramp(0.2) < alignment.dann_ramp(0.5)
+
+
+@pytest.mark.parametrize("method", ALIGNING)
+def test_target_pool_really_enters_every_alignment_loss(method):
+    inputs = generate(SMALL).training_inputs()
+    moved = dataclasses.replace(inputs, target_pool_x=inputs.target_pool_x[::-1] * 1.3 + 0.7)
+    a, b = _train(inputs, [method, "source_only"]), _train(moved, [method, "source_only"])
+    assert not np.allclose(_weights(a, 0), _weights(b, 0), atol=1e-4), f"{method} ignored the target pool"
+
+
+def test_source_only_ignores_the_target_pool_inputs_except_for_standardisation():
+    inputs = generate(SMALL).training_inputs()
+    shuffled = dataclasses.replace(inputs, target_pool_x=inputs.target_pool_x[::-1])
+    np.testing.assert_allclose(_weights(_train(inputs, ["source_only"]), 0),
+                               _weights(_train(shuffled, ["source_only"]), 0), atol=1e-6)
+
+
+def test_with_lambda_zero_every_alignment_method_trains_exactly_like_source_only():
+    inputs = generate(SMALL).training_inputs()
+    trained = _train(inputs, ["source_only", *ALIGNING], lam=0.0, settings=TrainSettings(steps=60))
+    reference = _weights(trained, 0)
+    for m, method in enumerate(ALIGNING, start=1):
+        np.testing.assert_allclose(_weights(trained, m), reference, atol=1e-6, err_msg=method)
+
+
+def test_the_target_pool_labels_never_enter_training():
+    data = generate(SMALL)
+    scrambled = dataclasses.replace(data, target_pool_y_oracle=np.random.default_rng(1).permutation(
+        data.target_pool_y_oracle))
+    methods = [m.name for m in METHODS]
+    a = run_adaptation(SMALL, methods, n_seeds=1, settings=QUICK, device="cpu", data=data)
+    b = run_adaptation(SMALL, methods, n_seeds=1, settings=QUICK, device="cpu", data=scrambled)
+    for m in range(len(methods)):
+        np.testing.assert_array_equal(_weights(a.trained, m), _weights(b.trained, m))
+
+
+def test_a_model_trained_in_a_batch_equals_the_same_model_trained_alone():
+    inputs = generate(SMALL).training_inputs()
+    batch = _train(inputs, ["mmd", "dann", "coral", "source_only"])
+    for m, method in enumerate(["mmd", "dann", "coral", "source_only"]):
+        alone = _train(inputs, [method])
+        np.testing.assert_allclose(_weights(batch, m), _weights(alone, 0), atol=1e-5, err_msg=method)
+
+
+def test_training_is_deterministic_for_a_seed_and_differs_across_seeds():
+    inputs = generate(SMALL).training_inputs()
+    a, b = _train(inputs, ["dann"], seed=3), _train(inputs, ["dann"], seed=3)
+    np.testing.assert_array_equal(_weights(a, 0), _weights(b, 0))
+    assert not np.allclose(_weights(a, 0), _weights(_train(inputs, ["dann"], seed=4), 0))
+
+
+def test_a_diverging_model_is_stopped_and_reported_while_the_others_finish(monkeypatch):
+    real = alignment.coral_loss
+    calls = {"n": 0}
+
+    def exploding(source, target):
+        calls["n"] += 1
+        loss = real(source, target)
+        return loss * float("nan") if calls["n"] > 15 else loss
+
+    monkeypatch.setattr(alignment, "coral_loss", exploding)
+    run = run_adaptation(SMALL, ["source_only", "coral"], n_seeds=2, settings=QUICK, device="cpu")
+    assert [(d.method, d.step) for d in run.trained.divergences] == [("coral", 15), ("coral", 15)]
+    coral_rows = [r for r in run.rows if r["method"] == "coral"]
+    assert all(r["target_acc"] is None and "diverged at step 15" in r["diverged"] for r in coral_rows)
+    assert all(r["target_acc"] is not None for r in run.rows if r["method"] == "source_only")
+    assert run.summary()[1]["seeds_diverged"] == 2
+
+
+def test_label_methods_need_labels():
+    with pytest.raises(InputError, match="labels_per_class"):
+        run_adaptation(SMALL.replace(labels_per_class=0), ["finetune"], settings=QUICK)
+
+
+def test_bad_settings_are_one_line_errors():
+    for changes in ({"lam": -1}, {"steps": 3}, {"lr": 0}, {"hidden": ()}):
+        with pytest.raises(InputError):
+            TrainSettings(**changes)
+    with pytest.raises(InputError, match="seeds"):
+        run_adaptation(SMALL, ["mmd"], n_seeds=0)
+
+
+def test_finetune_switches_from_source_to_target_labels():
+    schedule = train._Schedule([ModelSpec("finetune", 0, 1.0), ModelSpec("target_only", 0, 1.0)],
+                               TrainSettings(steps=100), torch.device("cpu"))
+    assert schedule.source[:60, 0].eq(1).all() and schedule.target[60:, 0].eq(1).all()
+    assert schedule.source[60:, 0].eq(0).all()
+    assert schedule.lr[99, 0] == pytest.approx(0.01 / 3)
+    assert schedule.source[:, 1].eq(0).all() and schedule.target[:, 1].eq(1).all()
+
+
+def test_pseudo_labels_take_the_most_confident_share_of_each_class():
+    logits = torch.tensor([[[4.0, 0.0], [1.0, 0.0], [3.0, 0.0], [0.0, 2.0], [0.0, 0.5]]])
+    predicted, mask = train._pseudo_labels(logits, 0.5)
+    assert predicted.tolist() == [[0, 0, 0, 1, 1]]
+    assert mask.tolist() == [[True, False, True, True, False]]
+
+
+def test_every_method_has_a_latex_loss_with_lambda_where_it_aligns():
+    for method in METHODS:
+        assert method.loss and method.summary
+        assert ("\\lambda" in method.loss) == method.aligns
+    assert set(METHODS_BY_NAME) >= {"source_only", "target_only", "finetune", "mmd", "dann", "coral",
+                                    "self_training", "ot"}
+
+
+@pytest.mark.parametrize("rotation, floor", [(35, 0.97), (50, 0.85)])
+def test_quality_the_best_method_undoes_the_rotation(rotation, floor):
+    scenario = Scenario(rotation=rotation, noise=0.1, n_source=500, n_target=500)
+    run = run_adaptation(scenario, ["source_only", "ot"], n_seeds=5)
+    summary = {row["method"]: row for row in run.summary()}
+    assert summary["ot"]["target_acc_mean"] >= floor
+    assert summary["ot"]["target_acc_mean"] > summary["source_only"]["target_acc_mean"] + 0.1
