@@ -53,14 +53,14 @@ class TrainSettings:
     hidden : tuple of int
         Hidden widths of the network; the last hidden layer is the feature layer.
     batch_size : int
-        Per-domain mini-batch of the MMD term (its kernel matrix is quadratic in it).
+        Per-domain mini-batch of every step (the MMD kernel matrix is quadratic in it).
     """
 
     lam: float = 1.0
     steps: int = 300
     lr: float = 0.01
-    hidden: tuple[int, ...] = (64, 64)
-    batch_size: int = 128
+    hidden: tuple[int, ...] = (32, 32)
+    batch_size: int = 64
 
     def __post_init__(self) -> None:
         checks = [
@@ -226,8 +226,8 @@ def train_models(inputs: TrainingInputs, specs: Sequence[ModelSpec], settings: T
     inputs : TrainingInputs
         Labelled source, unlabelled target pool, few labelled target samples.
     specs : sequence of ModelSpec
-        One per model; the initial weights depend on the seed only, so models of different
-        methods with the same seed start identical.
+        One per model; the initial weights and mini-batches depend on the seed only, so
+        models of different methods with the same seed start identical.
     settings : TrainSettings
     n_classes : int
         Outputs of the networks (classes of source and target together).
@@ -242,129 +242,163 @@ def train_models(inputs: TrainingInputs, specs: Sequence[ModelSpec], settings: T
     """
     specs = tuple(specs)
     _check_inputs(inputs, specs)
-    device = torch.device(device) if device is not None else pick_device()
     started = time.perf_counter()
-    n_models, steps = len(specs), settings.steps
+    run = _BatchedRun(inputs, specs, settings, n_classes,
+                      torch.device(device) if device is not None else pick_device())
+    return run.train(progress, started)
 
-    pooled = np.concatenate([inputs.source_x, inputs.target_pool_x])
-    mean, std = pooled.mean(axis=0), pooled.std(axis=0)
-    std = np.where(std > 1e-12, std, 1.0)
-    tensor = lambda a: torch.as_tensor((a - mean) / std, dtype=torch.float32, device=device)  # noqa: E731
-    source_x, pool_x, labelled_x = tensor(inputs.source_x), tensor(inputs.target_pool_x), tensor(inputs.target_labelled_x)
-    source_y = torch.as_tensor(inputs.source_y, device=device)
-    labelled_y = torch.as_tensor(inputs.target_labelled_y, device=device)
 
-    index = {name: _indices(specs, name, device) for name in ("mmd", "dann", "coral", "self_training", "ot")}
-    lam = torch.tensor([s.lam for s in specs], dtype=torch.float32, device=device)
-    source_inputs = source_x.unsqueeze(0).expand(n_models, -1, -1).clone()
-    transport = None
-    if len(index["ot"]):
+class _BatchedRun:
+    """One batched training run: the data on the device, the networks, the optimiser, the schedules."""
+
+    def __init__(self, inputs: TrainingInputs, specs: tuple[ModelSpec, ...], settings: TrainSettings,
+                 n_classes: int, device: torch.device):
+        self.specs, self.settings, self.n_classes, self.device = specs, settings, n_classes, device
+        self.n_models = len(specs)
+        pooled = np.concatenate([inputs.source_x, inputs.target_pool_x])
+        self.mean, std = pooled.mean(axis=0), pooled.std(axis=0)
+        self.std = np.where(std > 1e-12, std, 1.0)
+        self.source_x = self._standardised(inputs.source_x)
+        self.pool_x = self._standardised(inputs.target_pool_x)
+        self.labelled_x = self._standardised(inputs.target_labelled_x)
+        self.source_y = torch.as_tensor(inputs.source_y, device=device)
+        self.labelled_y = torch.as_tensor(inputs.target_labelled_y, device=device)
+        self.index = {name: _indices(specs, name, device) for name in ("mmd", "dann", "coral", "self_training", "ot")}
+        self.lam = torch.tensor([s.lam for s in specs], dtype=torch.float32, device=device)
+        self.source_inputs = self.source_x.unsqueeze(0).expand(self.n_models, -1, -1).clone()
+        self.transport = self._transport_source(inputs) if len(self.index["ot"]) else None
+
+        self.model = BatchedMLP(self.n_models, self.source_x.shape[1], settings.hidden, n_classes,
+                                generator=[seeded_generator(s.seed) for s in specs], device=device)
+        parameters = list(self.model.weights) + list(self.model.biases)
+        self.discriminator = None
+        if len(self.index["dann"]):
+            self.discriminator = BatchedMLP(
+                len(self.index["dann"]), self.model.feature_dim, (32,), 1,
+                generator=[seeded_generator(specs[m].seed + 104_729) for m in self.index["dann"].tolist()],
+                device=device)
+            parameters += list(self.discriminator.weights) + list(self.discriminator.biases)
+        self.optimizer = BatchedAdam(parameters)
+        self.n_model_parameters = 2 * self.model.n_layers
+        self.schedule = _Schedule(specs, settings, device)
+        self.source_rows = _minibatch_tables(specs, len(self.source_x), settings, 1, device)
+        self.pool_rows = _minibatch_tables(specs, len(self.pool_x), settings, 2, device)
+        self.needs_pool = any(len(self.index[k]) for k in ("mmd", "dann", "coral", "self_training"))
+        self.alive = torch.ones(self.n_models, dtype=torch.bool, device=device)
+        self.divergences: list[Divergence] = []
+        self.pseudo = self.confident = None
+
+    def _standardised(self, x: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor((x - self.mean) / self.std, dtype=torch.float32, device=self.device)
+
+    def _transport_source(self, inputs: TrainingInputs) -> torch.Tensor:
+        """The ot models' source inputs: the source carried onto the target, interpolated by lambda."""
+        ot = self.index["ot"]
         # in the data's own coordinates: per-feature standardisation would turn a rotation into a shear
         raw = wasserstein_procrustes(torch.as_tensor(inputs.source_x), torch.as_tensor(inputs.target_pool_x),
-                                     seed=specs[int(index["ot"][0])].seed)
-        transport = tensor(raw.numpy())
-        alpha = lam[index["ot"]].clamp(max=1.0).view(-1, 1, 1)
-        source_inputs[index["ot"]] = (1 - alpha) * source_x + alpha * transport
+                                     seed=self.specs[int(ot[0])].seed)
+        transport = self._standardised(raw.numpy())
+        alpha = self.lam[ot].clamp(max=1.0).view(-1, 1, 1)
+        self.source_inputs[ot] = (1 - alpha) * self.source_x + alpha * transport
+        return transport
 
-    model = BatchedMLP(n_models, source_x.shape[1], settings.hidden, n_classes,
-                       generator=[seeded_generator(s.seed) for s in specs], device=device)
-    parameters = list(model.weights) + list(model.biases)
-    discriminator = None
-    if len(index["dann"]):
-        discriminator = BatchedMLP(len(index["dann"]), model.feature_dim, (32,), 1,
-                                   generator=[seeded_generator(specs[m].seed + 104_729) for m in index["dann"].tolist()],
-                                   device=device)
-        parameters += list(discriminator.weights) + list(discriminator.biases)
-    optimizer = BatchedAdam(parameters)
-    n_model_params = 2 * model.n_layers
-    schedule = _Schedule(specs, settings, device)
-    source_rows = _minibatch_tables(specs, len(source_x), settings, 1, device)
-    pool_rows = _minibatch_tables(specs, len(pool_x), settings, 2, device)
-    needs_pool = any(len(index[k]) for k in ("mmd", "dann", "coral", "self_training"))
+    def _cross_entropy(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy per model of logits ``[M, N, K]`` against labels ``[M, N]``."""
+        return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="none").view(
+            logits.shape[0], -1).mean(dim=1)
 
-    alive = torch.ones(n_models, dtype=torch.bool, device=device)
-    divergences: list[Divergence] = []
-    pseudo = confident = None
-    record_every = max(1, steps // CURVE_POINTS)
-    records: dict[str, list[torch.Tensor]] = {"task_loss": [], "alignment_loss": [], "domain_accuracy": []}
-    recorded_steps = []
-    nan = torch.full((n_models,), float("nan"), device=device)
+    def _task_loss(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-model loss on the labelled data the schedule asks for, and the source batch's features."""
+        rows = self.source_rows[:, step]
+        features_source = self.model.features(_rows(self.source_inputs, rows))
+        task = self.schedule.source[step] * self._cross_entropy(self.model.head(features_source),
+                                                                self.source_y[rows])
+        if self.schedule.uses_target_labels:
+            labels = self.labelled_y.expand(self.n_models, -1)
+            task = task + self.schedule.target[step] * self._cross_entropy(self.model(self.labelled_x), labels)
+        return task, features_source
 
-    for step in range(steps):
-        fraction = step / steps
-        rows = source_rows[:, step]
-        features_source = model.features(_rows(source_inputs, rows))
-        task = F.cross_entropy(model.head(features_source).flatten(0, 1), source_y[rows].flatten(),
-                               reduction="none").view(n_models, -1).mean(dim=1)
-        task = schedule.source[step] * task
-        if schedule.uses_target_labels:
-            labelled = F.cross_entropy(model(labelled_x).flatten(0, 1), labelled_y.repeat(n_models),
-                                       reduction="none").view(n_models, -1).mean(dim=1)
-            task = task + schedule.target[step] * labelled
-        align = torch.zeros(n_models, device=device)
-        domain_accuracy = nan.clone()
-        features_pool = model.features(pool_x[pool_rows[:, step]]) if needs_pool else None
-
-        if len(index["mmd"]):
-            i = index["mmd"]
-            mmd = alignment.multi_kernel_mmd2(features_source.index_select(0, i), features_pool.index_select(0, i))
-            align = align.index_add(0, i, lam[i] * mmd)
-        if len(index["coral"]):
-            i = index["coral"]
-            coral = alignment.coral_loss(features_source.index_select(0, i), features_pool.index_select(0, i))
-            align = align.index_add(0, i, lam[i] * coral)
-        if len(index["dann"]):
-            i = index["dann"]
-            coefficient = lam[i] * alignment.dann_ramp(fraction)
-            reversed_source = alignment.reverse_gradient(features_source.index_select(0, i), coefficient)
-            reversed_pool = alignment.reverse_gradient(features_pool.index_select(0, i), coefficient)
-            domain_loss, accuracy = alignment.domain_classifier_loss(discriminator(reversed_source)[..., 0],
-                                                                     discriminator(reversed_pool)[..., 0])
+    def _alignment_loss(self, step: int, features_source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-model alignment terms (zero for models without one) and the DANN critics' accuracy."""
+        align = torch.zeros(self.n_models, device=self.device)
+        domain_accuracy = torch.full((self.n_models,), float("nan"), device=self.device)
+        if not self.needs_pool:
+            return align, domain_accuracy
+        features_pool = self.model.features(self.pool_x[self.pool_rows[:, step]])
+        fraction = step / self.settings.steps
+        pick = lambda features, i: features.index_select(0, i)  # noqa: E731
+        if len(i := self.index["mmd"]):
+            mmd = alignment.multi_kernel_mmd2(pick(features_source, i), pick(features_pool, i))
+            align = align.index_add(0, i, self.lam[i] * mmd)
+        if len(i := self.index["coral"]):
+            coral = alignment.coral_loss(pick(features_source, i), pick(features_pool, i))
+            align = align.index_add(0, i, self.lam[i] * coral)
+        if len(i := self.index["dann"]):
+            coefficient = self.lam[i] * alignment.dann_ramp(fraction)
+            reversed_source = alignment.reverse_gradient(pick(features_source, i), coefficient)
+            reversed_pool = alignment.reverse_gradient(pick(features_pool, i), coefficient)
+            domain_loss, accuracy = alignment.domain_classifier_loss(
+                self.discriminator(reversed_source)[..., 0], self.discriminator(reversed_pool)[..., 0])
             align = align.index_add(0, i, domain_loss)
             domain_accuracy[i] = accuracy.detach()
-        if len(index["self_training"]) and fraction >= SELF_TRAINING_WARMUP:
-            i = index["self_training"]
-            if pseudo is None or step % SELF_TRAINING_REFRESH == 0:
-                phase = (fraction - SELF_TRAINING_WARMUP) / (1 - SELF_TRAINING_WARMUP)
-                share = SELF_TRAINING_START_SHARE + (1 - SELF_TRAINING_START_SHARE) * phase
-                with torch.no_grad():
-                    pseudo, confident = _pseudo_labels(model(pool_x).index_select(0, i), share)
-            batch_rows = pool_rows[i, step]
-            logits_pool = model.head(features_pool).index_select(0, i)
-            pseudo_loss = F.cross_entropy(logits_pool.flatten(0, 1), _rows(pseudo, batch_rows).flatten(),
-                                          reduction="none").view(len(i), -1)
-            weight = _rows(confident, batch_rows).float()
-            pseudo_loss = (pseudo_loss * weight).sum(dim=1) / weight.sum(dim=1).clamp_min(1)
-            align = align.index_add(0, i, lam[i] * pseudo_loss)
+        if len(i := self.index["self_training"]) and fraction >= SELF_TRAINING_WARMUP:
+            align = align.index_add(0, i, self.lam[i] * self._pseudo_label_loss(step, fraction, features_pool, i))
+        return align, domain_accuracy
 
-        per_model = task + align
+    def _pseudo_label_loss(self, step: int, fraction: float, features_pool: torch.Tensor, i: torch.Tensor
+                           ) -> torch.Tensor:
+        """Self-training: cross-entropy on the confident pseudo-labelled points of the pool batch."""
+        if self.pseudo is None or step % SELF_TRAINING_REFRESH == 0:
+            phase = (fraction - SELF_TRAINING_WARMUP) / (1 - SELF_TRAINING_WARMUP)
+            share = SELF_TRAINING_START_SHARE + (1 - SELF_TRAINING_START_SHARE) * phase
+            with torch.no_grad():
+                self.pseudo, self.confident = _pseudo_labels(self.model(self.pool_x).index_select(0, i), share)
+        batch_rows = self.pool_rows[i, step]
+        logits_pool = self.model.head(features_pool).index_select(0, i)
+        losses = F.cross_entropy(logits_pool.flatten(0, 1), _rows(self.pseudo, batch_rows).flatten(),
+                                 reduction="none").view(len(i), -1)
+        weight = _rows(self.confident, batch_rows).float()
+        return (losses * weight).sum(dim=1) / weight.sum(dim=1).clamp_min(1)
+
+    def _update(self, step: int, per_model: torch.Tensor) -> None:
+        """Stop diverging models, then one Adam step of every live model at its scheduled rate."""
         healthy = torch.isfinite(per_model) & (per_model.abs() < DIVERGENCE_LOSS)
-        if not bool(healthy[alive].all()):
-            for m in torch.nonzero(alive & ~healthy).flatten().tolist():
-                divergences.append(Divergence(specs[m].method, specs[m].seed, step))
-            alive &= healthy
-        optimizer.zero_grad()
-        torch.where(alive, per_model, torch.zeros_like(per_model)).sum().backward()
-        rate = schedule.lr[step] * alive
-        rates = [rate] * n_model_params
-        if discriminator is not None:
-            rates += [rate[index["dann"]]] * (len(parameters) - n_model_params)
-        optimizer.step(rates)
+        if not bool(healthy[self.alive].all()):
+            for m in torch.nonzero(self.alive & ~healthy).flatten().tolist():
+                self.divergences.append(Divergence(self.specs[m].method, self.specs[m].seed, step))
+            self.alive &= healthy
+        self.optimizer.zero_grad()
+        torch.where(self.alive, per_model, torch.zeros_like(per_model)).sum().backward()
+        rate = self.schedule.lr[step] * self.alive
+        rates = [rate] * self.n_model_parameters
+        if self.discriminator is not None:
+            rates += [rate[self.index["dann"]]] * (len(self.optimizer.params) - self.n_model_parameters)
+        self.optimizer.step(rates)
 
-        if step % record_every == 0 or step == steps - 1:
-            recorded_steps.append(step)
-            records["task_loss"].append(task.detach())
-            records["alignment_loss"].append(align.detach())
-            records["domain_accuracy"].append(domain_accuracy)
-        if progress is not None and (step + 1) % max(1, steps // 20) == 0:
-            progress((step + 1) / steps)
-
-    curves = {name: torch.stack(values).cpu().numpy() for name, values in records.items()}
-    return TrainedModels(
-        specs=specs, hidden=tuple(settings.hidden), n_features=source_x.shape[1], n_classes=n_classes,
-        weights=[w.detach().cpu().numpy() for w in model.weights],
-        biases=[b.detach().cpu().numpy() for b in model.biases],
-        input_mean=mean, input_std=std, curves=curves, curve_steps=np.array(recorded_steps),
-        divergences=tuple(divergences), train_seconds=time.perf_counter() - started, device=str(device),
-        source_transport=None if transport is None else transport.cpu().numpy() * std + mean,
-    )
+    def train(self, progress: Callable[[float], None] | None, started: float) -> TrainedModels:
+        steps = self.settings.steps
+        record_every = max(1, steps // CURVE_POINTS)
+        records: dict[str, list[torch.Tensor]] = {"task_loss": [], "alignment_loss": [], "domain_accuracy": []}
+        recorded_steps = []
+        for step in range(steps):
+            task, features_source = self._task_loss(step)
+            align, domain_accuracy = self._alignment_loss(step, features_source)
+            self._update(step, task + align)
+            if step % record_every == 0 or step == steps - 1:
+                recorded_steps.append(step)
+                for name, value in (("task_loss", task), ("alignment_loss", align),
+                                    ("domain_accuracy", domain_accuracy)):
+                    records[name].append(value.detach())
+            if progress is not None and (step + 1) % max(1, steps // 20) == 0:
+                progress((step + 1) / steps)
+        return TrainedModels(
+            specs=self.specs, hidden=tuple(self.settings.hidden), n_features=self.source_x.shape[1],
+            n_classes=self.n_classes,
+            weights=[w.detach().cpu().numpy() for w in self.model.weights],
+            biases=[b.detach().cpu().numpy() for b in self.model.biases],
+            input_mean=self.mean, input_std=self.std,
+            curves={name: torch.stack(values).cpu().numpy() for name, values in records.items()},
+            curve_steps=np.array(recorded_steps), divergences=tuple(self.divergences),
+            train_seconds=time.perf_counter() - started, device=str(self.device),
+            source_transport=None if self.transport is None else self.transport.cpu().numpy() * self.std + self.mean,
+        )
