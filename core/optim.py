@@ -40,13 +40,20 @@ class BatchedAdam:
         """One update; ``lr`` is ``[M]`` for every parameter, or a list with one ``[M]`` per parameter."""
         self.step_count += 1
         beta1, beta2 = self.betas
-        correction1 = 1.0 - beta1 ** self.step_count
-        correction2 = 1.0 - beta2 ** self.step_count
         rates = lr if isinstance(lr, (list, tuple)) else [lr] * len(self.params)
-        for p, first, second, rate in zip(self.params, self.first, self.second, rates):
-            if p.grad is None:
-                continue
-            first.mul_(beta1).add_(p.grad, alpha=1.0 - beta1)
-            second.mul_(beta2).addcmul_(p.grad, p.grad, value=1.0 - beta2)
-            update = (first / correction1) / ((second / correction2).sqrt_().add_(self.eps))
-            p.sub_(update * rate.view(-1, *([1] * (p.dim() - 1))))
+        live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        params = [self.params[i] for i in live]
+        grads = [self.params[i].grad for i in live]
+        first = [self.first[i] for i in live]
+        second = [self.second[i] for i in live]
+        # the moments of all parameters at once (foreach kernels: few Python-level calls)
+        torch._foreach_lerp_(first, grads, 1.0 - beta1)
+        torch._foreach_mul_(second, beta2)
+        torch._foreach_addcmul_(second, grads, grads, value=1.0 - beta2)
+        denominators = torch._foreach_sqrt(torch._foreach_div(second, 1.0 - beta2 ** self.step_count))
+        torch._foreach_add_(denominators, self.eps)
+        updates = torch._foreach_div(first, denominators)
+        scale = 1.0 / (1.0 - beta1 ** self.step_count)
+        for p, update, i in zip(params, updates, live):
+            rate = rates[i]
+            p.sub_(update * (scale * rate).view(-1, *([1] * (p.dim() - 1))))

@@ -166,3 +166,21 @@ def test_quality_the_best_method_undoes_the_rotation(rotation, floor):
     summary = {row["method"]: row for row in run.summary()}
     assert summary["ot"]["target_acc_mean"] >= floor
     assert summary["ot"]["target_acc_mean"] > summary["source_only"]["target_acc_mean"] + 0.1
+
+
+def test_batched_adam_matches_torch_adam_and_a_zero_rate_freezes_a_model():
+    from core.optim import BatchedAdam
+
+    torch.manual_seed(0)
+    ours = torch.nn.Parameter(torch.randn(3, 4, 5))
+    reference = torch.nn.Parameter(ours.detach().clone())
+    start = ours.detach().clone()
+    optimizer, torch_adam = BatchedAdam([ours]), torch.optim.Adam([reference], lr=0.01)
+    for _ in range(30):
+        ours.grad, reference.grad = None, None
+        (ours ** 3).sum().backward()
+        (reference ** 3).sum().backward()
+        optimizer.step(torch.tensor([0.01, 0.01, 0.0]))
+        torch_adam.step()
+    torch.testing.assert_close(ours[:2], reference[:2], atol=1e-6, rtol=0)
+    torch.testing.assert_close(ours[2], start[2], atol=0, rtol=0)

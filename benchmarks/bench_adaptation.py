@@ -1,0 +1,56 @@
+"""Timings of the adaptation engine: the page's default run, batching, and the device in use.
+
+Run ``python benchmarks/bench_adaptation.py [--repeats 5]``. Prints medians, side by side in
+one run: (1) the Adaptation page's default run (every method × 3 seeds, 500 + 500 points),
+uncached, against its 3 s budget; (2) 16 models trained as one batch against the same 16
+trained one after another with the same code, and the ratio (budget: ≥ 5×).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from _common import median_seconds, setup
+from core.adaptation import run_adaptation
+from core.domains import generate
+from core.methods import METHODS_BY_NAME
+from core.scenario import Scenario
+from core.train import ModelSpec, TrainSettings, train_models
+
+SCENARIO = Scenario(rotation=35)  # moons, noise 0.1, 500 source + 500 target pool, 1,000 test
+BATCH_METHODS = ("source_only", "mmd", "dann", "coral")  # × 4 seeds = 16 models
+
+
+def default_run() -> float:
+    run = run_adaptation(SCENARIO, list(METHODS_BY_NAME), n_seeds=3)
+    return run.train_seconds
+
+
+def sixteen_specs() -> list[ModelSpec]:
+    return [ModelSpec(method, seed, 1.0) for method in BATCH_METHODS for seed in range(4)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    print(f"{setup()}; medians of {args.repeats}")
+    inputs = generate(SCENARIO).training_inputs()
+    settings = TrainSettings()
+
+    wall, train_seconds = median_seconds(default_run, args.repeats)
+    n_models = len(METHODS_BY_NAME) * 3
+    print(f"default run, {len(METHODS_BY_NAME)} methods × 3 seeds = {n_models} models, {settings.steps} steps: "
+          f"{wall:.3f} s wall (training {train_seconds:.3f} s); budget 3 s, ratio {wall / 3:.2f}")
+
+    specs = sixteen_specs()
+    batched, _ = median_seconds(lambda: train_models(inputs, specs, settings, n_classes=2), args.repeats)
+    one_by_one, _ = median_seconds(lambda: [train_models(inputs, [spec], settings, n_classes=2) for spec in specs],
+                                   max(1, args.repeats // 2))
+    print(f"16 models ({', '.join(BATCH_METHODS)} × 4 seeds): batched {batched:.3f} s, one after another "
+          f"{one_by_one:.3f} s, speed-up {one_by_one / batched:.1f}× (budget ≥ 5×); "
+          f"{batched / 16 * 1000:.1f} ms per model batched")
+
+
+if __name__ == "__main__":
+    main()
