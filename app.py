@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.device import configure_threads
 
-configure_threads()
+configure_threads(default=1)  # sessions share the process: one torch thread each
 st.set_page_config(page_title="Domain Shift Lab", page_icon=":material/explore:", layout="wide")
 
 # Each url_path equals its file's stem: Streamlit still scans pages/ at start-up, and a URL
@@ -13,5 +13,6 @@ PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/domain_shift.py", title="Domain shift", icon=":material/scatter_plot:",
             url_path="domain_shift"),
+    st.Page("pages/adaptation.py", title="Adaptation", icon=":material/model_training:", url_path="adaptation"),
 ]
 st.navigation(PAGES).run()

@@ -123,8 +123,9 @@ def _train(args: argparse.Namespace, scenario: Scenario) -> None:
         delta = "" if row["delta_vs_source_only"] is None else f"{row['delta_vs_source_only']:+.3f}"
         flag = "  negative transfer" if row["negative_transfer"] else ""
         print(f"{row['method']:<15}{target:>18}{source:>18}{delta:>16}{flag}")
-    for message in (d.message() for d in run.trained.divergences):
-        print(f"warning: {message}", file=sys.stderr)
+    for row in run.rows:
+        if row["diverged"]:
+            print(f"warning: {row['diverged']}", file=sys.stderr)
 
 
 def _mean_sd(mean: float | None, sd: float | None) -> str:

@@ -89,7 +89,7 @@ class AdaptationRun:
                          "hidden": list(self.settings.hidden)},
             "results": self.rows,
             "summary": self.summary(),
-            "divergences": [d.message() for d in self.trained.divergences],
+            "divergences": [row["diverged"] for row in self.rows if row["diverged"]],
         }
 
 
@@ -124,10 +124,10 @@ def run_adaptation(scenario: Scenario, methods: Sequence[str], n_seeds: int = 3,
     trained = train_models(data.training_inputs(), specs, settings, n_classes=max(classes) + 1, device=device,
                            progress=progress)
     target_pred, target_acc, source_acc = _score(data, trained)
-    diverged = {(d.method, d.seed): d.message() for d in trained.divergences}
+    diverged = {d.model: d.message(seed_label=d.model % n_seeds) for d in trained.divergences}
     rows, confusion = [], {}
     for m, spec in enumerate(specs):
-        message = diverged.get((spec.method, spec.seed))
+        message = diverged.get(m)
         rows.append({"method": spec.method, "seed": m % n_seeds, "lam": spec.lam,
                      "target_acc": None if message else float(target_acc[m]),
                      "source_acc": None if message else float(source_acc[m]),

@@ -33,21 +33,44 @@ def multi_kernel_mmd2(source: torch.Tensor, target: torch.Tensor) -> torch.Tenso
     pooled = torch.cat([source, target], dim=1)
     norms = pooled.pow(2).sum(dim=-1)
     # ||u - v||² by one batched matrix product (torch.cdist's backward is much slower on CPU)
-    squared = torch.baddbmm(norms.unsqueeze(2) + norms.unsqueeze(1), pooled, pooled.transpose(1, 2),
-                            alpha=-2.0).clamp_min(0.0)
-    mean_squared = squared.detach().mean(dim=(1, 2), keepdim=True).clamp_min(1e-8)
-    # the widest kernel once; each narrower one (half the bandwidth²) is the previous squared
-    multipliers = sorted(MMD_BANDWIDTH_MULTIPLIERS, reverse=True)
-    current = torch.exp(-squared / (2.0 * multipliers[0] * mean_squared))
-    kernel = current
-    for wider, narrower in zip(multipliers, multipliers[1:]):
-        for _ in range(round(math.log2(wider / narrower))):
-            current = current * current
-        kernel = kernel + current
-    kernel = kernel / len(multipliers)
-    b = source.shape[1]
-    return (kernel[:, :b, :b].mean(dim=(1, 2)) + kernel[:, b:, b:].mean(dim=(1, 2))
-            - 2.0 * kernel[:, :b, b:].mean(dim=(1, 2)))
+    squared = torch.baddbmm(norms.unsqueeze(2) + norms.unsqueeze(1), pooled, pooled.transpose(1, 2), alpha=-2.0)
+    widest = max(MMD_BANDWIDTH_MULTIPLIERS)
+    scale = -1.0 / (2.0 * widest * squared.detach().mean(dim=(1, 2), keepdim=True).clamp_min(1e-8))
+    weights = _mmd_weights(source.shape[1], target.shape[1], pooled.dtype, pooled.device)
+    return _WeightedKernelSum.apply(squared, scale, weights)
+
+
+class _WeightedKernelSum(torch.autograd.Function):
+    """``sum_ij W_ij k(d²_ij)`` per model for the mean of the kernels ``e^(2^j)``, ``e = exp(scale d²)``.
+
+    The bandwidths of :data:`MMD_BANDWIDTH_MULTIPLIERS` halve from the widest, so each kernel is
+    the previous one squared. Forward and backward are written out: autograd through the chain
+    of squarings costs several times more elementwise passes over the ``[M, n, n]`` matrix.
+    """
+
+    @staticmethod
+    def forward(ctx, squared: torch.Tensor, scale: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        power = torch.exp(squared * scale)
+        kernel = power.clone()
+        derivative = power.clone()  # d/d(scale d²) of the kernel sum: sum_j 2^j e^(2^j)
+        for j in range(1, len(MMD_BANDWIDTH_MULTIPLIERS)):
+            power = power * power
+            kernel += power
+            derivative.add_(power, alpha=2.0 ** j)
+        count = len(MMD_BANDWIDTH_MULTIPLIERS)
+        ctx.save_for_backward(derivative.mul_(weights).mul_(scale / count))
+        return (kernel * weights).sum(dim=(1, 2)) / count
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (derivative,) = ctx.saved_tensors
+        return derivative * grad.view(-1, 1, 1), None, None
+
+
+def _mmd_weights(n_source: int, n_target: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The ``[1, n, n]`` weights that turn a pooled kernel matrix into the biased MMD² by one sum."""
+    sign = torch.cat([torch.full((n_source,), 1.0 / n_source), torch.full((n_target,), -1.0 / n_target)])
+    return torch.outer(sign, sign).to(dtype=dtype, device=device).unsqueeze(0)
 
 
 def coral_loss(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -53,7 +53,14 @@ class BatchedAdam:
         denominators = torch._foreach_sqrt(torch._foreach_div(second, 1.0 - beta2 ** self.step_count))
         torch._foreach_add_(denominators, self.eps)
         updates = torch._foreach_div(first, denominators)
-        scale = 1.0 / (1.0 - beta1 ** self.step_count)
-        for p, update, i in zip(params, updates, live):
-            rate = rates[i]
-            p.sub_(update * (scale * rate).view(-1, *([1] * (p.dim() - 1))))
+        # one scaled, broadcastable rate per distinct rate tensor (most parameters share one)
+        bias_correction = 1.0 / (1.0 - beta1 ** self.step_count)
+        scaled: dict[int, torch.Tensor] = {}
+        factors = []
+        for p, i in zip(params, live):
+            key = (id(rates[i]), p.dim())
+            if key not in scaled:
+                scaled[key] = (rates[i] * bias_correction).view(-1, *([1] * (p.dim() - 1)))
+            factors.append(scaled[key])
+        torch._foreach_mul_(updates, factors)
+        torch._foreach_sub_(params, updates)

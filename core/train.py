@@ -87,19 +87,27 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class Divergence:
-    """A model whose loss became NaN or exploded: it was stopped at ``step``."""
+    """Model number ``model`` of a batch (method, initialisation seed) was stopped at ``step``:
+    its loss became NaN or exceeded :data:`DIVERGENCE_LOSS`."""
 
     method: str
     seed: int
     step: int
+    model: int
 
-    def message(self) -> str:
-        return f"{self.method} (seed {self.seed}) diverged at step {self.step}: its loss became NaN or exploded"
+    def message(self, seed_label: int | None = None) -> str:
+        seed = self.seed if seed_label is None else seed_label
+        return f"{self.method} (seed {seed}) diverged at step {self.step}: its loss became NaN or exploded"
 
 
 @dataclass
 class TrainedModels:
-    """The trained networks (as CPU arrays) and what happened during training."""
+    """The trained networks (as CPU arrays) and what happened during training.
+
+    ``curves`` holds ``[n_records, M]`` arrays at ``curve_steps``: ``task_loss``,
+    ``alignment_loss`` (the weighted alignment term; for dann the critic's cross-entropy;
+    NaN for methods without one) and ``domain_accuracy`` (dann's critic; NaN otherwise).
+    """
 
     specs: tuple[ModelSpec, ...]
     hidden: tuple[int, ...]
@@ -141,8 +149,9 @@ class TrainedModels:
     @property
     def diverged(self) -> np.ndarray:
         """Boolean ``[M]``: which models were stopped."""
-        stopped = {(d.method, d.seed) for d in self.divergences}
-        return np.array([(s.method, s.seed) in stopped for s in self.specs])
+        stopped = np.zeros(len(self.specs), dtype=bool)
+        stopped[[d.model for d in self.divergences]] = True
+        return stopped
 
 
 class _Schedule:
@@ -283,7 +292,10 @@ class _BatchedRun:
         self.schedule = _Schedule(specs, settings, device)
         self.source_rows = _minibatch_tables(specs, len(self.source_x), settings, 1, device)
         self.pool_rows = _minibatch_tables(specs, len(self.pool_x), settings, 2, device)
-        self.needs_pool = any(len(self.index[k]) for k in ("mmd", "dann", "coral", "self_training"))
+        aligning = torch.cat([self.index[k] for k in ("mmd", "dann", "coral", "self_training")])
+        self.needs_pool = len(aligning) > 0
+        self.has_alignment_term = torch.zeros(self.n_models, dtype=torch.bool, device=device)
+        self.has_alignment_term[aligning] = True
         self.alive = torch.ones(self.n_models, dtype=torch.bool, device=device)
         self.divergences: list[Divergence] = []
         self.pseudo = self.confident = None
@@ -365,7 +377,7 @@ class _BatchedRun:
         healthy = torch.isfinite(per_model) & (per_model.abs() < DIVERGENCE_LOSS)
         if not bool(healthy[self.alive].all()):
             for m in torch.nonzero(self.alive & ~healthy).flatten().tolist():
-                self.divergences.append(Divergence(self.specs[m].method, self.specs[m].seed, step))
+                self.divergences.append(Divergence(self.specs[m].method, self.specs[m].seed, step, m))
             self.alive &= healthy
         self.optimizer.zero_grad()
         torch.where(self.alive, per_model, torch.zeros_like(per_model)).sum().backward()
@@ -386,7 +398,8 @@ class _BatchedRun:
             self._update(step, task + align)
             if step % record_every == 0 or step == steps - 1:
                 recorded_steps.append(step)
-                for name, value in (("task_loss", task), ("alignment_loss", align),
+                align_or_nan = torch.where(self.has_alignment_term, align, torch.full_like(align, float("nan")))
+                for name, value in (("task_loss", task), ("alignment_loss", align_or_nan),
                                     ("domain_accuracy", domain_accuracy)):
                     records[name].append(value.detach())
             if progress is not None and (step + 1) % max(1, steps // 20) == 0:

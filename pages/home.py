@@ -24,5 +24,7 @@ st.markdown(
 )
 scenario_page_link("pages/domain_shift.py", "domain_shift", "Open the Domain shift page", ":material/scatter_plot:",
                    current_scenario())
+scenario_page_link("pages/adaptation.py", "adaptation", "Open the Adaptation page", ":material/model_training:",
+                   current_scenario())
 st.caption("Built with Streamlit, PyTorch, scikit-learn and Plotly. Source and target are synthetic "
            "2-D problems (moons, blobs, circles, xor, spirals) so that every shift can be drawn.")

@@ -4,7 +4,7 @@ import pytest
 
 from tests.conftest import ARTIFACTS
 
-PAGES = {"home": "", "domain_shift": "domain_shift"}
+PAGES = {"home": "", "domain_shift": "domain_shift", "adaptation": "adaptation"}
 
 
 def wait_for_script(page, timeout=90_000):
@@ -27,7 +27,8 @@ def test_page_loads_without_exception_and_screenshot(browser, app_url, name):
     page = open_page(browser, f"{app_url}/{PAGES[name]}", name)
     try:
         assert page.locator("[data-testid='stException']").count() == 0
-        if name == "domain_shift":
+        if name in ("domain_shift", "adaptation"):  # charts mount after the script ends: wait for them
+            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 4", timeout=30_000)
             assert page.locator(".js-plotly-plot").count() == 4
     finally:
         page.screenshot(path=str(ARTIFACTS / f"page_{name}.png"), full_page=True)

@@ -118,6 +118,7 @@ def test_a_diverging_model_is_stopped_and_reported_while_the_others_finish(monke
     assert [(d.method, d.step) for d in run.trained.divergences] == [("coral", 15), ("coral", 15)]
     coral_rows = [r for r in run.rows if r["method"] == "coral"]
     assert all(r["target_acc"] is None and "diverged at step 15" in r["diverged"] for r in coral_rows)
+    assert [r["diverged"].split(")")[0] for r in coral_rows] == ["coral (seed 0", "coral (seed 1"]
     assert all(r["target_acc"] is not None for r in run.rows if r["method"] == "source_only")
     assert run.summary()[1]["seeds_diverged"] == 2
 
@@ -184,3 +185,35 @@ def test_batched_adam_matches_torch_adam_and_a_zero_rate_freezes_a_model():
         torch_adam.step()
     torch.testing.assert_close(ours[:2], reference[:2], atol=1e-6, rtol=0)
     torch.testing.assert_close(ours[2], start[2], atol=0, rtol=0)
+
+
+def test_multi_kernel_mmd2_equals_the_mean_of_five_gaussian_mmds():
+    torch.manual_seed(0)
+    source, target = torch.randn(3, 50, 8), torch.randn(3, 40, 8) + 0.3
+    pooled = torch.cat([source, target], dim=1)
+    squared = torch.cdist(pooled, pooled).pow(2)
+    mean_squared = squared.mean(dim=(1, 2), keepdim=True)
+    kernel = sum(torch.exp(-squared / (2 * c * mean_squared)) for c in alignment.MMD_BANDWIDTH_MULTIPLIERS) / 5
+    expected = (kernel[:, :50, :50].mean((1, 2)) + kernel[:, 50:, 50:].mean((1, 2))
+                - 2 * kernel[:, :50, 50:].mean((1, 2)))
+    torch.testing.assert_close(alignment.multi_kernel_mmd2(source, target), expected, atol=2e-4, rtol=1e-3)
+    assert alignment.multi_kernel_mmd2(source, source).abs().max() < 1e-5
+
+
+def test_multi_kernel_mmd2_gradient_matches_autograd_of_the_plain_formula():
+    torch.manual_seed(1)
+    source = torch.randn(2, 12, 3, dtype=torch.float64, requires_grad=True)
+    target = (torch.randn(2, 9, 3, dtype=torch.float64) + 0.5).requires_grad_()
+
+    def plain(s, t):
+        pooled = torch.cat([s, t], dim=1)
+        squared = ((pooled.unsqueeze(2) - pooled.unsqueeze(1)) ** 2).sum(-1)
+        mean_squared = squared.detach().mean(dim=(1, 2), keepdim=True)
+        kernel = sum(torch.exp(-squared / (2 * c * mean_squared)) for c in alignment.MMD_BANDWIDTH_MULTIPLIERS) / 5
+        return kernel[:, :12, :12].mean((1, 2)) + kernel[:, 12:, 12:].mean((1, 2)) - 2 * kernel[:, :12, 12:].mean((1, 2))
+
+    weights = torch.tensor([1.0, -2.0], dtype=torch.float64)
+    ours = torch.autograd.grad((alignment.multi_kernel_mmd2(source, target) * weights).sum(), (source, target))
+    expected = torch.autograd.grad((plain(source, target) * weights).sum(), (source, target))
+    for a, b in zip(ours, expected):
+        torch.testing.assert_close(a, b, atol=1e-7, rtol=1e-5)  # distances via a matrix product

@@ -1,0 +1,313 @@
+"""Plotly builders (and the results table) of the Adaptation page: results in, figures out.
+
+Conventions as in :mod:`core.figures`: source points filled, target points hollow, colour is
+the class (Okabe-Ito), every axis labelled. Each method keeps one colour on every chart.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.adaptation import AdaptationRun
+from core.domains import DomainData
+from core.embedding import PROJECTIONS, DecisionSurfaces, FeatureEmbedding, plane_ranges, subsample
+from core.figures import BASE_LAYOUT, SOURCE_GREY, TARGET_COLOUR, class_colour
+from core.methods import METHODS_BY_NAME
+
+METHOD_COLOURS = {"source_only": "#000000", "target_only": "#999999", "finetune": "#CC79A7",
+                  "mmd": "#0072B2", "dann": "#D55E00", "coral": "#009E73", "self_training": "#E69F00",
+                  "ot": "#56B4E9"}
+BOUNDARY_POINTS = 150  # per domain and subplot: enough to see the shape, light to draw
+NEGATIVE_TRANSFER = "⚠️ negative transfer"
+NEGATIVE_ROW_STYLE = "background-color: rgba(213, 94, 0, 0.18)"
+
+
+def method_label(method: str) -> str:
+    """The human name of a method."""
+    return METHODS_BY_NAME[method].label
+
+
+def _grid_shape(n: int, max_cols: int = 4) -> tuple[int, int]:
+    cols = max(1, min(max_cols, n))
+    return math.ceil(n / cols), cols
+
+
+def _pale(colour: str, white_share: float) -> str:
+    """``colour`` (hex) mixed with white."""
+    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    mixed = [round(c + (255 - c) * white_share) for c in rgb]
+    return f"rgb({mixed[0]},{mixed[1]},{mixed[2]})"
+
+
+def _rgba(colour: str, alpha: float) -> str:
+    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return f"rgba({rgb[0]},{rgb[1]},{rgb[2]},{alpha})"
+
+
+def _vertical_spacing(n_rows: int, height: int, gap_px: int, margins_px: int = 180) -> float:
+    """make_subplots' vertical spacing (a share of the plot height) for a gap of ``gap_px`` pixels."""
+    return 0.0 if n_rows == 1 else min(0.5 / (n_rows - 1), gap_px / max(1, height - margins_px))
+
+
+def _axis_names(index: int) -> tuple[str, str]:
+    """Layout keys of subplot ``index`` (0-based): ("xaxis", "yaxis"), ("xaxis2", "yaxis2"), ..."""
+    suffix = "" if index == 0 else str(index + 1)
+    return f"xaxis{suffix}", f"yaxis{suffix}"
+
+
+# --- results table -----------------------------------------------------------------------
+def _mean_sd(mean: float | None, sd: float | None) -> str:
+    return "—" if mean is None else f"{mean:.1%} ± {100 * (sd or 0.0):.1f}"
+
+
+def results_frame(run: AdaptationRun) -> pd.DataFrame:
+    """One row per method: accuracies (mean ± sd over seeds, in %), the change against source
+    only (percentage points), a negative-transfer flag and the seeds that trained."""
+    rows = []
+    for s in run.summary():
+        delta = s["delta_vs_source_only"]
+        diverged = f" ({s['seeds_diverged']} diverged)" if s["seeds_diverged"] else ""
+        rows.append({
+            "method": s["label"],
+            "target test acc.": _mean_sd(s["target_acc_mean"], s["target_acc_sd"]),
+            "source acc.": _mean_sd(s["source_acc_mean"], s["source_acc_sd"]),
+            "Δ vs source only": "—" if delta is None or s["method"] == "source_only"
+            else f"{100 * delta:+.1f} pts",
+            "transfer": NEGATIVE_TRANSFER if s["negative_transfer"] else "",
+            "seeds": f"{s['seeds_trained']} of {run.n_seeds}{diverged}",
+        })
+    return pd.DataFrame(rows)
+
+
+def results_table(run: AdaptationRun):
+    """:func:`results_frame` as a pandas Styler with the negative-transfer rows highlighted."""
+    frame = results_frame(run)
+    return frame.style.apply(
+        lambda row: [NEGATIVE_ROW_STYLE if row["transfer"] else ""] * len(row), axis=1)
+
+
+# --- decision boundaries -------------------------------------------------------------------
+def _surface_trace(probabilities: np.ndarray, surfaces: DecisionSurfaces) -> list:
+    """p(class 1) as a heatmap plus its 0.5 contour (two classes); else the predicted class,
+    paler where the model is less sure (heatmaps draw much faster than filled contours)."""
+    n_classes = probabilities.shape[-1]
+    if n_classes == 2:
+        p1 = probabilities[..., 1]
+        fill = go.Heatmap(x=surfaces.xs, y=surfaces.ys, z=p1, coloraxis="coloraxis", zsmooth="best",
+                          hovertemplate="x0=%{x:.2f}<br>x1=%{y:.2f}<br>p(class 1)=%{z:.2f}<extra></extra>")
+        line = go.Contour(x=surfaces.xs, y=surfaces.ys, z=p1, showscale=False, hoverinfo="skip", showlegend=False,
+                          contours=dict(start=0.5, end=0.5, size=1.0, coloring="none"),
+                          line=dict(color="#333333", width=1.5))
+        return [fill, line]
+    predicted = probabilities.argmax(axis=-1)
+    confidence = probabilities.max(axis=-1)
+    level = np.clip((confidence - 1.0 / n_classes) / (1.0 - 1.0 / n_classes), 0.0, 0.999)
+    scale = []
+    for k in range(n_classes):
+        scale += [[k / n_classes, _pale(class_colour(k), 0.95)],
+                  [(k + 1) / n_classes - 1e-6, _pale(class_colour(k), 0.6)]]
+    scale[-1][0] = 1.0
+    return [go.Heatmap(x=surfaces.xs, y=surfaces.ys, z=(predicted + level).astype(np.float32), zmin=0,
+                       zmax=n_classes, colorscale=scale, showscale=False, showlegend=False,
+                       customdata=predicted, hovertemplate="x0=%{x:.2f}<br>x1=%{y:.2f}<br>"
+                       "predicted class %{customdata}<extra></extra>")]
+
+
+def _points(x: np.ndarray, y: np.ndarray, prefix: str, hollow: bool, legend: bool,
+            symbol: str | None = None, size: int = 5) -> list:
+    """One scatter per class: filled (source) or hollow (target) markers in the class colour."""
+    traces = []
+    for k in np.unique(y):
+        colour = class_colour(int(k))
+        chosen = x[y == k]
+        traces.append(go.Scatter(
+            x=chosen[:, 0], y=chosen[:, 1], mode="markers", name=f"{prefix} · class {k}",
+            legendgroup=f"{prefix}{k}", showlegend=legend, hoverinfo="skip", opacity=0.9,
+            marker=dict(color=colour, size=size, symbol=symbol or ("circle-open" if hollow else "circle"),
+                        line=dict(width=1.2 if hollow else 0.4, color=colour if hollow else "white"))))
+    return traces
+
+
+def decision_boundary_figure(run: AdaptationRun, data: DomainData, surfaces: DecisionSurfaces,
+                             max_points: int = BOUNDARY_POINTS) -> go.Figure:
+    """One small panel per method on shared, fixed axes: p(y | x) of its first healthy seed, a
+    subsample of source points (filled) and target test points (hollow); for ``ot`` also its
+    transported source points (crosses)."""
+    methods = run.methods
+    n_rows, n_cols = _grid_shape(len(methods))
+    titles = []
+    for method in methods:
+        m = surfaces.models[method]
+        accuracy = None if m is None else run.rows[m]["target_acc"]
+        titles.append(f"<b>{method_label(method)}</b><br>" + ("every seed diverged" if m is None else
+                                                               f"target acc. {accuracy:.1%}"))
+    height = 120 + 280 * n_rows
+    fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=titles, horizontal_spacing=0.05,
+                        vertical_spacing=_vertical_spacing(n_rows, height, 95))
+    seed = data.scenario.seed
+    source = subsample(len(data.source_x), max_points, seed)
+    target = subsample(len(data.target_test_x), max_points, seed + 1)
+    x_range, y_range = plane_ranges(data)
+    for i, method in enumerate(methods):
+        row, col = divmod(i, n_cols)
+        traces = [] if surfaces.probabilities[method] is None else \
+            _surface_trace(surfaces.probabilities[method], surfaces)
+        traces += _points(data.source_x[source], data.source_y[source], "source", False, legend=i == 0)
+        traces += _points(data.target_test_x[target], data.target_test_y[target], "target test", True,
+                          legend=i == 0)
+        if method == "ot" and run.trained.source_transport is not None:
+            traces += _points(run.trained.source_transport[source], data.source_y[source], "transported source",
+                              True, legend=True, symbol="x-thin-open", size=6)
+        for trace in traces:
+            fig.add_trace(trace, row=row + 1, col=col + 1)
+        x_key, y_key = _axis_names(i)
+        fig.layout[x_key].update(range=x_range, constrain="domain", zeroline=False,
+                                 title="x0" if i + n_cols >= len(methods) else None)
+        fig.layout[y_key].update(range=y_range, constrain="domain", zeroline=False,
+                                 scaleanchor=x_key.replace("axis", ""), scaleratio=1,
+                                 title="x1" if col == 0 else None)
+    two_classes = run.trained.n_classes == 2
+    fig.update_layout(
+        title="Decision boundaries (first seed): " + ("colour = p(class 1), line = 0.5" if two_classes else
+                                                      "colour = predicted class, paler = less confident"),
+        height=height, **BASE_LAYOUT)
+    fig.update_annotations(font_size=12)
+    fig.update_layout(
+        coloraxis=dict(cmin=0, cmax=1, colorscale=[[0, _pale(class_colour(0), 0.6)], [0.5, "#FFFFFF"],
+                                                   [1, _pale(class_colour(1), 0.6)]],
+                       colorbar=dict(title=dict(text="p(class 1)", side="right"), len=0.8, thickness=12)),
+        legend=dict(orientation="h", y=-60 / (height - 180), yanchor="top", font=dict(size=11)),
+        margin=dict(t=100, b=80))
+    return fig
+
+
+# --- training curves --------------------------------------------------------------------------
+CURVES = (("task_loss", "Task loss (cross-entropy)", "task loss"),
+          ("alignment_loss", "Alignment term", "alignment loss"),
+          ("domain_accuracy", "Domain classifier (DANN)", "domain-classifier accuracy"))
+
+
+def _curve_methods(run: AdaptationRun, name: str) -> list[str]:
+    """Methods that have this curve: all for the task loss; the others where it is ever non-zero."""
+    if name == "task_loss":
+        return list(run.methods)
+    values = run.trained.curves[name]
+    return [method for method in run.methods
+            if np.any(np.nan_to_num(values[:, [m for m, s in enumerate(run.trained.specs)
+                                               if s.method == method]]) != 0)]
+
+
+def training_curves_figure(run: AdaptationRun) -> go.Figure:
+    """Task loss, alignment term and DANN's domain-classifier accuracy against the step: the mean
+    over the seeds that did not diverge, and their range as a band."""
+    steps = run.trained.curve_steps
+    diverged = run.trained.diverged
+    fig = make_subplots(rows=1, cols=3, subplot_titles=[title for _, title, _ in CURVES], horizontal_spacing=0.09)
+    shown = set()
+    for col, (name, _, axis_title) in enumerate(CURVES, start=1):
+        values = run.trained.curves[name]
+        methods = _curve_methods(run, name)
+        for method in methods:
+            members = [m for m, s in enumerate(run.trained.specs) if s.method == method and not diverged[m]]
+            if not members:
+                continue
+            block = values[:, members]
+            with np.errstate(all="ignore"):
+                mean, low, high = np.nanmean(block, axis=1), np.nanmin(block, axis=1), np.nanmax(block, axis=1)
+            colour = METHOD_COLOURS.get(method, "#333333")
+            if len(members) > 1:
+                fig.add_trace(go.Scatter(x=np.concatenate([steps, steps[::-1]]),
+                                         y=np.concatenate([high, low[::-1]]), fill="toself", mode="lines",
+                                         line=dict(width=0), fillcolor=_rgba(colour, 0.15), hoverinfo="skip",
+                                         showlegend=False, legendgroup=method), row=1, col=col)
+            fig.add_trace(go.Scatter(x=steps, y=mean, mode="lines", name=method_label(method),
+                                     legendgroup=method, showlegend=method not in shown,
+                                     line=dict(color=colour, width=2)), row=1, col=col)
+            shown.add(method)
+        if not methods:
+            fig.add_annotation(text="no method with this term", showarrow=False, x=0.5, y=0.5,
+                               xref=f"x{col} domain", yref=f"y{col} domain", font=dict(color="#777777"))
+        fig.update_xaxes(title_text="training step", row=1, col=col)
+        fig.update_yaxes(title_text=axis_title, row=1, col=col)
+    fig.update_yaxes(type="log", dtick=1, exponentformat="power", row=1, col=1)
+    fig.update_yaxes(type="log", dtick=1, exponentformat="power", row=1, col=2)
+    fig.update_yaxes(range=[0, 1.05], tickformat=".0%", row=1, col=3)
+    if "dann" in _curve_methods(run, "domain_accuracy"):
+        fig.add_hline(y=0.5, line=dict(color="#777777", dash="dot"), annotation_text="chance",
+                      annotation_position="bottom right", row=1, col=3)
+    fig.update_annotations(font_size=13)
+    fig.update_layout(title="Training curves: mean over seeds, band = range over seeds", height=430, **BASE_LAYOUT)
+    fig.update_layout(legend=dict(y=-0.2, yanchor="top"), margin=dict(t=90, b=110))
+    return fig
+
+
+# --- features before and after --------------------------------------------------------------------
+def embedding_figure(embedding: FeatureEmbedding) -> go.Figure:
+    """2 × 2 panels: source only and the adapted method (columns), coloured by domain and by class
+    (rows); source filled, target hollow."""
+    methods = list(embedding.points)
+    name = PROJECTIONS[embedding.projection]
+    titles = [f"{method_label(m)} · by {what}" for what in ("domain", "class") for m in methods]
+    fig = make_subplots(rows=2, cols=len(methods), subplot_titles=titles, horizontal_spacing=0.08,
+                        vertical_spacing=0.14)
+    source, target = embedding.domain == 0, embedding.domain == 1
+    for col, method in enumerate(methods, start=1):
+        points = embedding.points[method]
+        for mask, label, colour, hollow in ((source, "source", SOURCE_GREY, False),
+                                            (target, "target", TARGET_COLOUR, True)):
+            fig.add_trace(go.Scatter(
+                x=points[mask, 0], y=points[mask, 1], mode="markers", name=f"{label} domain",
+                legendgroup=label, showlegend=col == 1, hoverinfo="skip", opacity=0.75,
+                marker=dict(color=colour, size=6, symbol="circle-open" if hollow else "circle",
+                            line=dict(width=1.2 if hollow else 0, color=colour))), row=1, col=col)
+        for k in np.unique(embedding.labels):
+            for mask, label, hollow in ((source, "source", False), (target, "target", True)):
+                chosen = mask & (embedding.labels == k)
+                colour = class_colour(int(k))
+                fig.add_trace(go.Scatter(
+                    x=points[chosen, 0], y=points[chosen, 1], mode="markers", name=f"{label} · class {k}",
+                    legendgroup=f"{label}{k}", showlegend=col == 1, hoverinfo="skip", opacity=0.75,
+                    marker=dict(color=colour, size=6, symbol="circle-open" if hollow else "circle",
+                                line=dict(width=1.2 if hollow else 0, color=colour))), row=2, col=col)
+        for row in (1, 2):
+            if embedding.projection == "pca":
+                ratios = embedding.explained[method]
+                x_title, y_title = f"PC 1 ({ratios[0]:.0%} of variance)", f"PC 2 ({ratios[1]:.0%})"
+            else:
+                x_title, y_title = f"{name} 1", f"{name} 2"
+            fig.update_xaxes(title_text=x_title, zeroline=False, row=row, col=col)
+            fig.update_yaxes(title_text=y_title, zeroline=False, row=row, col=col)
+    fig.update_layout(title=f"Feature layer before and after adaptation ({name} of the last hidden layer, "
+                            "first seed)", height=820, **BASE_LAYOUT)
+    fig.update_layout(legend=dict(y=-0.08, yanchor="top"), margin=dict(t=90, b=100))
+    return fig
+
+
+# --- confusion matrices ---------------------------------------------------------------------------
+def confusion_figure(run: AdaptationRun) -> go.Figure:
+    """One heatmap of target-test counts per method (summed over the seeds that trained)."""
+    methods = run.methods
+    n_rows, n_cols = _grid_shape(len(methods))
+    names = [f"class {k}" for k in run.classes]
+    height = 100 + 300 * n_rows
+    fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=[method_label(m) for m in methods],
+                        horizontal_spacing=0.07, vertical_spacing=_vertical_spacing(n_rows, height, 90, 140))
+    for i, method in enumerate(methods):
+        row, col = divmod(i, n_cols)
+        matrix = run.confusion[method]
+        fig.add_trace(go.Heatmap(z=matrix, x=names, y=names, coloraxis="coloraxis", texttemplate="%{z}",
+                                 hovertemplate="true %{y}<br>predicted %{x}<br>%{z} points<extra></extra>"),
+                      row=row + 1, col=col + 1)
+        fig.update_xaxes(title_text="predicted class", row=row + 1, col=col + 1)
+        fig.update_yaxes(title_text="true class" if col == 0 else None, autorange="reversed",
+                         row=row + 1, col=col + 1)
+    fig.update_layout(title="Confusion matrices on the target test set (counts summed over seeds)",
+                      height=height, **BASE_LAYOUT)
+    fig.update_layout(coloraxis=dict(colorscale="Blues", colorbar=dict(title=dict(text="points"), thickness=12)),
+                      margin=dict(t=90))
+    return fig

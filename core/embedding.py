@@ -1,0 +1,141 @@
+"""Views of trained models for the Adaptation page: decision surfaces on a grid and 2-D
+embeddings (PCA or t-SNE, scikit-learn) of the feature layer. No streamlit, no plotly.
+
+Every random draw (subsamples, t-SNE's initial layout) takes its seed from the Scenario.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+from threadpoolctl import threadpool_limits
+
+from core.adaptation import AdaptationRun
+from core.domains import DomainData
+from core.errors import InputError
+from core.figures import REFERENCE_EXTENT, _fixed_range
+
+PROJECTIONS = {"pca": "PCA", "tsne": "t-SNE"}
+EMBEDDING_POINTS = 250  # per domain: t-SNE is quadratic in the points
+GRID_RESOLUTION = 100
+TSNE_ITERATIONS = 500
+
+
+def subsample(n: int, size: int, seed: int) -> np.ndarray:
+    """Sorted indices of ``min(n, size)`` of ``n`` rows, drawn without replacement from ``seed``."""
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+
+
+def plane_ranges(data: DomainData) -> tuple[list[float], list[float]]:
+    """Fixed x0 and x1 axis ranges of a 2-D scenario: the dataset's reference extent, widened in
+    whole units when points leave it (the rule of :func:`core.figures.domain_scatter`)."""
+    everything = np.concatenate([data.source_x, data.target_pool_x, data.target_labelled_x,
+                                 data.target_test_x])
+    x_ref, y_ref = REFERENCE_EXTENT[data.scenario.dataset]
+    return _fixed_range(everything[:, 0], x_ref), _fixed_range(everything[:, 1], y_ref)
+
+
+def first_healthy_model(run: AdaptationRun, method: str) -> int | None:
+    """Index into ``run.trained.specs`` of the method's first seed that did not diverge."""
+    diverged = run.trained.diverged
+    for m, spec in enumerate(run.trained.specs):
+        if spec.method == method and not diverged[m]:
+            return m
+    return None
+
+
+@dataclass(frozen=True)
+class DecisionSurfaces:
+    """Class probabilities of one model per method on a regular grid of the input plane.
+
+    ``probabilities[method]`` is ``[len(ys), len(xs), K]``, ``None`` where every seed diverged.
+    """
+
+    xs: np.ndarray
+    ys: np.ndarray
+    probabilities: dict[str, np.ndarray | None]
+    models: dict[str, int | None]
+
+
+def decision_surfaces(run: AdaptationRun, data: DomainData, resolution: int = GRID_RESOLUTION
+                      ) -> DecisionSurfaces:
+    """p(y | x) of each method's first healthy seed on a ``resolution`` × ``resolution`` grid.
+
+    Raises
+    ------
+    InputError
+        When the inputs are not 2-D (``feature_map=lift3d``).
+    """
+    if data.n_features != 2:
+        raise InputError("feature_map", "decision boundaries are drawn only for 2-D inputs")
+    x_range, y_range = plane_ranges(data)
+    xs = np.linspace(*x_range, resolution)
+    ys = np.linspace(*y_range, resolution)
+    grid = np.column_stack([np.tile(xs, len(ys)), np.repeat(ys, len(xs))])
+    proba = run.trained.predict_proba(grid)
+    models = {method: first_healthy_model(run, method) for method in run.methods}
+    surfaces = {method: None if m is None else proba[m].reshape(len(ys), len(xs), -1).astype(np.float32)
+                for method, m in models.items()}
+    return DecisionSurfaces(xs, ys, surfaces, models)
+
+
+@dataclass(frozen=True)
+class FeatureEmbedding:
+    """2-D embeddings of the feature layer of two models on the same points.
+
+    ``points[method]`` is ``[n, 2]`` (source rows first, then target test rows);
+    ``domain`` is 0 for source and 1 for target; ``labels`` the true classes (target test
+    labels: reporting only); ``explained[method]`` PCA's explained variance ratios (PCA only).
+    """
+
+    projection: str
+    points: dict[str, np.ndarray]
+    domain: np.ndarray
+    labels: np.ndarray
+    explained: dict[str, tuple[float, float]]
+
+
+def feature_embedding(run: AdaptationRun, data: DomainData, methods: tuple[str, ...],
+                      projection: str = "pca", max_points: int = EMBEDDING_POINTS) -> FeatureEmbedding:
+    """Embed the feature layer of each method's first healthy seed in 2-D.
+
+    Each model has its own feature space, so each is embedded separately, on the same
+    subsample of source points and target test points.
+
+    Raises
+    ------
+    InputError
+        On an unknown projection or a method whose every seed diverged.
+    """
+    if projection not in PROJECTIONS:
+        raise InputError("projection", f"expected one of {', '.join(PROJECTIONS)}, got {projection!r}")
+    seed = data.scenario.seed
+    source = subsample(len(data.source_x), max_points, seed)
+    target = subsample(len(data.target_test_x), max_points, seed + 1)
+    x = np.concatenate([data.source_x[source], data.target_test_x[target]])
+    domain = np.concatenate([np.zeros(len(source), dtype=int), np.ones(len(target), dtype=int)])
+    labels = np.concatenate([data.source_y[source], data.target_test_y[target]])
+    models = {method: first_healthy_model(run, method) for method in methods}
+    for method, m in models.items():
+        if m is None:
+            raise InputError("method", f"every seed of {method} diverged: no features to show")
+    features = run.trained.features(x)
+    points, explained = {}, {}
+    for method, m in models.items():
+        h = features[m].astype(np.float64)
+        if projection == "pca":
+            pca = PCA(n_components=2, random_state=seed).fit(h)
+            points[method] = pca.transform(h)
+            explained[method] = tuple(float(v) for v in np.nan_to_num(pca.explained_variance_ratio_))
+        else:
+            perplexity = float(min(30.0, (len(h) - 1) / 3.0))
+            tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto",
+                        max_iter=TSNE_ITERATIONS, random_state=seed)
+            with threadpool_limits(limits=1, user_api="openmp"):  # idle OpenMP threads spin: 10x slower on 2 cores
+                points[method] = tsne.fit_transform(h)
+    return FeatureEmbedding(projection, points, domain, labels, explained)

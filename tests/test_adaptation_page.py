@@ -1,0 +1,287 @@
+"""The Adaptation page under AppTest: defaults, every method setting at its extremes, the
+scenarios that change what the page can draw, and the results table's builder.
+
+Most runs use a small scenario (200 points per split), 100 steps and four methods, so that
+the module stays quick; one test runs the page at its true defaults.
+"""
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+import core.adaptation
+from core.adaptation_figures import NEGATIVE_TRANSFER, results_frame, results_table
+from core.errors import InputError
+from core.methods import METHODS
+from core.scenario import Scenario
+from core.train import Divergence
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+HOME = str(ROOT / "pages/home.py")
+ADAPTATION = str(ROOT / "pages/adaptation.py")
+TIMEOUT = 300
+SMALL = {"n_source": "200", "n_target": "200", "n_test": "200"}
+FAST = {"adapt_steps": 100, "adapt_methods": ["source_only", "mmd", "dann", "ot"]}
+ALL_METHODS = [m.name for m in METHODS]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Train on one thread: on a shared 2-core machine torch's spinning OpenMP threads make
+    these tiny batches 10-100x slower when another process holds a core."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def run_page(query=None, small=True, **state):
+    """The page with ``query`` in its URL and widget values preset in the session."""
+    at = AppTest.from_file(ADAPTATION, default_timeout=TIMEOUT)
+    for key, value in {**(SMALL if small else {}), **(query or {})}.items():
+        at.query_params[key] = value
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def fast_page(query=None, **state):
+    return run_page(query, **{**FAST, **state})
+
+
+def assert_clean(at):
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def specs(at):
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def titles(at):
+    return [spec["layout"]["title"]["text"] for spec in specs(at)]
+
+
+def table(at):
+    return at.dataframe[0].value
+
+
+def submit(at, **values):
+    """Set form widgets and press "Train"."""
+    for key, value in values.items():
+        widget = next(w for kind in ("slider", "select_slider", "multiselect") for w in at.main.get(kind)
+                      if w.key == key)
+        widget.set_value(value)
+    next(b for b in at.button if b.label == "Train").click()
+    return at.run()
+
+
+def boundary_panels(spec):
+    """Filled p(y | x) traces of the decision-boundary figure, one per method."""
+    return [t for t in spec["data"] if t["type"] == "heatmap"]
+
+
+def test_defaults_show_the_table_and_every_chart():
+    at = run_page(small=False)
+    assert_clean(at)
+    assert at.title[0].value == "Adaptation"
+    assert [t.split(":")[0] for t in titles(at)] == [
+        "Decision boundaries (first seed)", "Training curves", "Feature layer before and after adaptation (PCA of the "
+        "last hidden layer, first seed)", "Confusion matrices on the target test set (counts summed over seeds)"]
+    frame = table(at)
+    assert list(frame["method"]) == [m.label for m in METHODS]
+    assert set(frame["seeds"]) == {"3 of 3"}
+    assert {"target test acc.", "source acc.", "Δ vs source only", "transfer"} <= set(frame.columns)
+    boundaries, curves, features, confusion = specs(at)
+    assert len(boundary_panels(boundaries)) == len(METHODS)
+    ranges = {json.dumps(value["range"]) for key, value in boundaries["layout"].items() if key.startswith("xaxis")}
+    assert len(ranges) == 1  # one shared, fixed x range
+    names = {t.get("name") for t in boundaries["data"]}
+    assert {"source · class 0", "target test · class 1", "transported source · class 0"} <= names
+    assert curves["layout"]["xaxis"]["title"]["text"] == "training step"
+    assert curves["layout"]["yaxis3"]["title"]["text"] == "domain-classifier accuracy"
+    assert {t["name"] for t in curves["data"] if t.get("showlegend") is not False} == {m.label for m in METHODS}
+    assert features["layout"]["xaxis"]["title"]["text"].startswith("PC 1")
+    assert sum(t["type"] == "heatmap" for t in confusion["data"]) == len(METHODS)
+    assert confusion["layout"]["xaxis"]["title"]["text"] == "predicted class"
+    assert confusion["layout"]["yaxis"]["title"]["text"] == "true class"
+    assert len(at.get("download_button")) == 2
+    assert not at.get("progress")  # the bar is gone once training is done
+    assert not at.warning  # no seed diverged at the defaults
+
+
+def test_cached_rerun_replays_without_error_or_stale_progress():
+    at = fast_page()
+    assert_clean(at)
+    before = titles(at)
+    at.run()  # every cache hits: the progress bar's replay must not fail or linger
+    assert_clean(at)
+    assert titles(at) == before
+    assert not at.get("progress")
+
+
+def test_each_method_has_its_loss_in_latex_and_its_weight():
+    at = fast_page(adapt_lam=0.3)
+    assert_clean(at)
+    formulas = [latex.value for latex in at.latex]
+    assert len(formulas) == len(FAST["adapt_methods"])
+    assert any(r"\mathrm{MMD}" in f for f in formulas)
+    text = " ".join(m.value for m in at.markdown)
+    assert "**MMD (DAN)** — here λ = 0.3" in text and "**Source only** — no λ" in text
+
+
+@pytest.mark.parametrize("key, value", [("adapt_seeds", 1), ("adapt_seeds", 5), ("adapt_lam", 0.0),
+                                        ("adapt_lam", 10.0), ("adapt_steps", 100), ("adapt_steps", 1000)])
+def test_every_method_setting_at_its_extremes(key, value):
+    at = fast_page(adapt_methods=["source_only", "dann"])
+    submit(at, **{key: value})
+    assert_clean(at)
+    assert at.session_state["adaptation_settings"][key] == value
+    assert len(specs(at)) == 4
+    seeds = at.session_state["adaptation_settings"]["adapt_seeds"]
+    assert set(table(at)["seeds"]) == {f"{seeds} of {seeds}"}
+
+
+def test_methods_and_their_order_follow_the_form_with_the_baseline_always_in():
+    at = fast_page(adapt_methods=["ot", "coral"])
+    assert_clean(at)
+    assert list(table(at)["method"]) == ["Source only", "Deep CORAL", "Optimal transport (OTDA)"]
+    submit(at, adapt_methods=[])
+    assert_clean(at)
+    assert list(table(at)["method"]) == ["Source only"]
+    assert any("besides source only" in i.value for i in at.info)
+
+
+def test_no_target_labels_skips_the_methods_that_need_them():
+    at = fast_page({"labels_per_class": "0"}, adapt_methods=ALL_METHODS)
+    assert_clean(at)
+    assert "Skipped Target only, Fine-tune" in at.info[0].value
+    methods = list(table(at)["method"])
+    assert "Target only" not in methods and "Fine-tune" not in methods and "DANN" in methods
+
+
+def test_lift3d_has_no_boundaries_but_everything_else():
+    at = fast_page({"feature_map": "lift3d"})
+    assert_clean(at)
+    assert any("only for 2-D inputs" in i.value for i in at.info)
+    assert [t.split(" ")[0] for t in titles(at)] == ["Training", "Feature", "Confusion"]
+
+
+def test_a_shared_url_restores_the_scenario():
+    at = fast_page({"rotation": "35"})
+    assert_clean(at)
+    assert at.session_state["scenario"] == Scenario(rotation=35, n_source=200, n_target=200, n_test=200)
+    assert at.query_params["rotation"] == "35"
+    assert len(specs(at)) == 4
+
+
+def test_three_classes_draw_the_predicted_class():
+    at = fast_page({"dataset": "blobs", "label_space": "new_class"})
+    assert_clean(at)
+    boundaries = specs(at)[0]
+    assert "predicted class" in boundaries["layout"]["title"]["text"]
+    assert sum(t["type"] == "heatmap" for t in boundaries["data"]) == len(FAST["adapt_methods"])
+
+
+def test_boundary_axes_do_not_depend_on_the_methods():
+    first = specs(fast_page({"rotation": "60"}, adapt_methods=["source_only"]))[0]["layout"]
+    second = specs(fast_page({"rotation": "60"}, adapt_methods=["source_only", "coral", "self_training"]))[0]["layout"]
+    assert first["xaxis"]["range"] == second["xaxis"]["range"] and first["yaxis"]["range"] == second["yaxis"]["range"]
+
+
+@pytest.mark.parametrize("projection", ["pca", "tsne"])
+def test_feature_embedding_projections_and_methods(projection):
+    at = fast_page()
+    at.radio(key="adapt_projection").set_value(projection)
+    at.selectbox(key="adapt_embed_method").set_value("ot").run()
+    assert_clean(at)
+    layout = specs(at)[2]["layout"]
+    assert layout["xaxis"]["title"]["text"].startswith("PC 1" if projection == "pca" else "t-SNE 1")
+    assert layout["annotations"][1]["text"] == "Optimal transport (OTDA) · by domain"
+
+
+def test_downloads_hold_the_rows_and_the_json():
+    at = fast_page({"seed": "7"})
+    assert_clean(at)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Download the results per model (CSV)", "Download the run (JSON)"]
+
+
+def test_diverged_seeds_are_warnings_not_tracebacks(monkeypatch):
+    real = core.adaptation.run_adaptation
+
+    def one_seed_diverges(*args, **kwargs):
+        run = real(*args, **kwargs)
+        m = next(i for i, spec in enumerate(run.trained.specs) if spec.method == "dann")
+        spec = run.trained.specs[m]
+        divergence = Divergence(spec.method, spec.seed, 42, m)
+        run.trained.divergences = run.trained.divergences + (divergence,)
+        run.rows[m].update(target_acc=None, source_acc=None, diverged=divergence.message(seed_label=m % run.n_seeds))
+        return run
+
+    monkeypatch.setattr(core.adaptation, "run_adaptation", one_seed_diverges)
+    at = fast_page({"seed": "4242"})  # a scenario no other test trains: a cache miss
+    assert_clean(at)
+    assert any("dann" in w.value and "diverged at step 42" in w.value for w in at.warning)
+    frame = table(at)
+    assert frame.loc[frame["method"] == "DANN", "seeds"].item() == "2 of 3 (1 diverged)"
+
+
+def test_an_input_error_is_one_message_and_the_page_survives(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise InputError("labels_per_class", "finetune trains on target labels: set labels_per_class ≥ 1")
+
+    monkeypatch.setattr(core.adaptation, "run_adaptation", refuse)
+    at = fast_page({"seed": "4243"})
+    assert not at.exception
+    assert [e.value for e in at.error] == ["labels_per_class: finetune trains on target labels: set "
+                                           "labels_per_class ≥ 1"]
+    assert at.title[0].value == "Adaptation" and at.sidebar.get("slider")
+    assert not at.get("progress")  # no bar left behind by the failed run
+
+
+def test_the_router_serves_the_page_and_its_settings_survive_a_page_switch():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in SMALL.items():
+        at.query_params[key] = value
+    at.run()
+    at.session_state["adapt_methods"] = ["source_only"]
+    at.session_state["adapt_steps"] = 100
+    at.switch_page(ADAPTATION).run()
+    assert_clean(at)
+    submit(at, adapt_seeds=2)
+    at.switch_page(HOME).run()
+    at.switch_page(ADAPTATION).run()
+    assert_clean(at)
+    assert at.slider(key="adapt_seeds").value == 2
+    assert set(table(at)["seeds"]) == {"2 of 2"}
+
+
+def _fake_run(summaries, n_seeds=3):
+    return SimpleNamespace(summary=lambda: summaries, n_seeds=n_seeds)
+
+
+def _summary(method, label, target, delta, negative, diverged=0):
+    return {"method": method, "label": label, "target_acc_mean": target, "target_acc_sd": 0.01,
+            "source_acc_mean": 1.0, "source_acc_sd": 0.0, "delta_vs_source_only": delta,
+            "negative_transfer": negative, "seeds_trained": 3 - diverged, "seeds_diverged": diverged}
+
+
+def test_results_table_flags_and_highlights_negative_transfer():
+    run = _fake_run([_summary("source_only", "Source only", 0.8, 0.0, False),
+                     _summary("coral", "Deep CORAL", 0.7, -0.1, True),
+                     _summary("dann", "DANN", 0.9, 0.1, False, diverged=1)])
+    frame = results_frame(run)
+    assert list(frame["transfer"]) == ["", NEGATIVE_TRANSFER, ""]
+    assert list(frame["Δ vs source only"]) == ["—", "-10.0 pts", "+10.0 pts"]
+    assert frame["target test acc."][0] == "80.0% ± 1.0"
+    assert frame["seeds"][2] == "2 of 3 (1 diverged)"
+    html = results_table(run).to_html()
+    css = html[html.index("<style"):html.index("</style>")]
+    assert "background-color: rgba(213, 94, 0, 0.18)" in css
+    assert "_row1_col0" in css and "_row0_col0" not in css and "_row2_col0" not in css  # only the flagged row
