@@ -8,7 +8,8 @@ configure_threads(default=1)  # sessions share the process: one torch thread eac
 st.set_page_config(page_title="Domain Shift Lab", page_icon=":material/explore:", layout="wide")
 
 # Each url_path equals its file's stem: Streamlit still scans pages/ at start-up, and a URL
-# that differs from the stem shows a "Page not found" dialog on a direct link.
+# that differs from the stem shows a "Page not found" dialog on a direct link; each page
+# also calls ui.router.ensure_router(), so that a first visit runs through this router.
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/domain_shift.py", title="Domain shift", icon=":material/scatter_plot:",

@@ -7,7 +7,10 @@ from core.errors import InputError
 from core.methods import METHODS, METHODS_BY_NAME
 from core.train import TrainSettings
 from ui import cached
+from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar
+
+ensure_router()
 
 SETTINGS_KEY = "adaptation_settings"  # survives page switches (widget keys do not)
 DEFAULTS = {"adapt_methods": [m.name for m in METHODS], "adapt_seeds": 3, "adapt_lam": 1.0, "adapt_steps": 300}

@@ -6,7 +6,10 @@ from core.domains import FEATURE_MAP_DESCRIPTIONS, target_class_proportions
 from core.errors import InputError
 from core.shift_report import SWEEP_RANGES
 from ui import cached
+from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar
+
+ensure_router()
 
 FOUR_CASES = r"""
 A **domain** is $\mathcal{D} = \{\mathcal{X}, P(X)\}$, a feature space and a distribution over it;

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS, serve_app
 
 PAGES = {"home": "", "domain_shift": "domain_shift", "adaptation": "adaptation"}
 
@@ -46,3 +46,17 @@ def test_shared_url_restores_the_scenario_in_the_browser(browser, app_url):
     finally:
         page.screenshot(path=str(ARTIFACTS / "page_shared_url.png"), full_page=True)
         page.close()
+
+
+def test_a_first_visit_straight_to_a_page_still_goes_through_the_router(browser):
+    """On a fresh server Streamlit's old pages/ mode would serve the file without app.py."""
+    with serve_app("streamlit_fresh.log") as url:
+        page = open_page(browser, f"{url}/domain_shift?rotation=20", "fresh")
+        try:
+            navigation = " ".join(page.locator("[data-testid='stSidebarNav']").all_inner_texts())
+            assert "Domain shift" in navigation and "Adaptation" in navigation  # the router's titles
+            assert page.title() == "Domain Shift Lab"  # app.py's set_page_config ran
+            assert "rotation=20" in page.url
+        finally:
+            page.screenshot(path=str(ARTIFACTS / "page_fresh_server.png"))
+            page.close()
