@@ -30,7 +30,13 @@ run: $(APP_STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 
-bench: $(APP_STAMP)
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(APP_STAMP) requirements-bench.txt
+	$(BIN)/python -m pip install -q -r requirements-bench.txt
+	touch $@
+
+bench: $(BENCH_STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:

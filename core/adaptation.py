@@ -18,7 +18,7 @@ from core.methods import METHODS_BY_NAME
 from core.scenario import Scenario
 from core.train import ModelSpec, TrainedModels, TrainSettings, train_models
 
-NEGATIVE_TRANSFER_MARGIN = 0.005  # a mean target accuracy this far below source-only is flagged
+NEGATIVE_TRANSFER_MARGIN = 0.01  # a mean target accuracy this far below source-only is flagged (1 point)
 NOT_TRANSFER = ("source_only", "target_only")  # the two baselines: neither transfers anything
 
 

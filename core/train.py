@@ -1,7 +1,7 @@
 """The batched trainer: every (method, seed, lambda) model of a run trained as ONE tensor program.
 
 All models share one :class:`~core.models.BatchedMLP` (weights ``[M, ...]``) and one loop of
-full-batch steps. Methods differ only by per-model weights and schedules: which labelled
+mini-batch steps. Methods differ only by per-model weights and schedules: which labelled
 data a model fits at each step, its alignment term and weight lambda, its learning rate.
 Each model's loss is summed (never averaged) with the others', and :class:`BatchedAdam`
 is elementwise, so model ``m`` follows the trajectory it would follow alone.
@@ -47,7 +47,7 @@ class TrainSettings:
     lam : float
         Alignment weight lambda, in [0, 100].
     steps : int
-        Full-batch optimisation steps, in [10, 5000].
+        Optimisation steps (one mini-batch each), in [10, 5000].
     lr : float
         Adam learning rate, in (0, 1].
     hidden : tuple of int

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core.adaptation import NEGATIVE_TRANSFER_MARGIN
 from core.embedding import PROJECTIONS
 from core.errors import InputError
 from core.methods import METHODS, METHODS_BY_NAME
@@ -36,7 +37,7 @@ def settings_form() -> dict:
         lam.select_slider("Alignment weight λ", LAMBDAS, key="adapt_lam", format_func=lambda v: f"{v:g}",
                           help="Weight of the alignment term of MMD, DANN, CORAL and self-training; OT moves the "
                           "source min(λ, 1) of the way to the target. λ = 0 gives source-only.")
-        steps.slider("Steps", 100, 1000, step=50, key="adapt_steps", help="Full-batch Adam steps per model.")
+        steps.slider("Steps", 100, 1000, step=50, key="adapt_steps", help="Adam steps per model, each on a mini-batch of 64 source and 64 target points.")
         st.form_submit_button("Train", type="primary", icon=":material/model_training:")
     st.session_state[SETTINGS_KEY] = {key: st.session_state[key] for key in DEFAULTS}
     return st.session_state[SETTINGS_KEY]
@@ -68,7 +69,8 @@ def results_section(run, views) -> None:
     st.dataframe(views.table, hide_index=True, width="stretch",
                  column_config={"transfer": st.column_config.TextColumn(width="medium")})
     st.caption("Mean ± sd over seeds, in %; Δ in percentage points against source only. A method is flagged "
-               "⚠️ (row highlighted) when its mean target accuracy is more than 0.5 points below source only's. "
+               f"⚠️ (row highlighted) when its mean target accuracy is more than {NEGATIVE_TRANSFER_MARGIN * 100:g} "
+               "point(s) below source only's. "
                f"{len(run.rows)} models trained on {run.trained.device} in {run.train_seconds:.1f} s.")
     for row in run.rows:
         if row["diverged"]:
