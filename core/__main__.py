@@ -5,6 +5,8 @@ Commands
 shift   every divergence between source and target (``--json`` for one JSON object)
 export  the generated points as CSV (``--out FILE.csv``)
 train   train adaptation methods × seeds as one batch and score them on the target test split
+bound   the terms of the Ben-David bound along a knob (``--vary rotation=0,15,30``)
+sweep   one method over a grid of alignment weights lambda, as one batch
 
 Invalid input prints one line on stderr and exits with status 2; never a traceback.
 """
@@ -53,6 +55,21 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=int, default=TrainSettings.steps, help="optimisation steps")
     train.add_argument("--lr", type=float, default=TrainSettings.lr, help="Adam learning rate")
     train.add_argument("--json", action="store_true", help="print one JSON object")
+
+    bound = commands.add_parser("bound", help="the Ben-David bound's terms along a knob")
+    bound.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
+    bound.add_argument("--vary", default="rotation=0,15,30,45,60,75,90", help="KEY=V1,V2,... (a numeric key)")
+    bound.add_argument("--seeds", type=int, default=3, help="seeds per point (1-10)")
+    bound.add_argument("--adapted", default=None, help="also measure this method's target error")
+    bound.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sweep = commands.add_parser("sweep", help="one method over a grid of lambdas")
+    sweep.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
+    sweep.add_argument("--method", default="mmd", help="mmd or dann")
+    sweep.add_argument("--lambdas", default="0,0.1,0.3,1,3,10", help="comma-separated weights")
+    sweep.add_argument("--seeds", type=int, default=3, help="seeds per lambda (1-10)")
+    sweep.add_argument("--steps", type=int, default=TrainSettings.steps, help="optimisation steps")
+    sweep.add_argument("--json", action="store_true", help="print one JSON object")
 
     export = commands.add_parser("export", help="write the generated points as CSV")
     export.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
@@ -128,11 +145,46 @@ def _train(args: argparse.Namespace, scenario: Scenario) -> None:
             print(f"warning: {row['diverged']}", file=sys.stderr)
 
 
+def _bound(args: argparse.Namespace, scenario: Scenario) -> None:
+    from core import sweeps
+
+    knob, _, values = args.vary.partition("=")
+    knob = sweeps.check_vary_knob(knob.strip())
+    if args.adapted is not None:
+        parse_methods(args.adapted)
+    points = sweeps.ben_david_sweep(scenario, knob, sweeps.parse_numbers(values, "--vary"),
+                                    n_seeds=args.seeds, adapted=args.adapted)
+    answer = sweeps.bound_json(scenario, knob, points)
+    if args.json:
+        print(json.dumps(answer))
+        return
+    print(f"{knob:>12} {'eps_S':>8} {'d/2':>8} {'lambda*':>8} {'bound':>8} {'eps_T':>8}")
+    for row in answer["points"]:
+        print(f"{row[knob]:>12g} {row['source_error']:>8.3f} {row['divergence']:>8.3f} {row['lambda']:>8.3f} "
+              f"{row['bound']:>8.3f} {row['target_error']:>8.3f}")
+
+
+def _sweep(args: argparse.Namespace, scenario: Scenario) -> None:
+    from core import sweeps
+
+    answer = sweeps.lambda_sweep(scenario, args.method, sweeps.parse_numbers(args.lambdas, "--lambdas"),
+                                 n_seeds=args.seeds, settings=TrainSettings(steps=args.steps))
+    if args.json:
+        print(json.dumps(answer))
+        return
+    print(f"{args.method}: {len(answer['points'])} models in {answer['train_seconds']:.2f} s")
+    print(f"{'lambda':>8} {'seed':>5} {'target acc':>11} {'source acc':>11} {'feature MMD²':>13}")
+    for p in answer["points"]:
+        cells = ("diverged",) * 3 if p["diverged"] else (f"{p['target_acc']:.3f}", f"{p['source_acc']:.3f}",
+                                                          f"{p['feature_mmd2']:.4f}")
+        print(f"{p['lambda']:>8g} {p['seed']:>5} {cells[0]:>11} {cells[1]:>11} {cells[2]:>13}")
+
+
 def _mean_sd(mean: float | None, sd: float | None) -> str:
     return "diverged" if mean is None else f"{mean:.3f} ± {sd:.3f}"
 
 
-COMMANDS = {"shift": _shift, "export": _export, "train": _train}
+COMMANDS = {"shift": _shift, "export": _export, "train": _train, "bound": _bound, "sweep": _sweep}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -101,7 +101,7 @@ def _sd(values: np.ndarray) -> float | None:
     return float(np.std(values, ddof=1)) if len(values) > 1 else (0.0 if len(values) else None)
 
 
-def _score(data: DomainData, trained: TrainedModels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def score_models(data: DomainData, trained: TrainedModels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Target-test predictions [M, N] and the target-test and source accuracies [M] of every model."""
     target_pred = trained.predict_proba(data.target_test_x).argmax(axis=-1)
     source_pred = trained.predict_proba(data.source_x).argmax(axis=-1)
@@ -123,7 +123,7 @@ def run_adaptation(scenario: Scenario, methods: Sequence[str], n_seeds: int = 3,
     classes = tuple(sorted(set(data.source_classes) | set(data.target_classes)))
     trained = train_models(data.training_inputs(), specs, settings, n_classes=max(classes) + 1, device=device,
                            progress=progress)
-    target_pred, target_acc, source_acc = _score(data, trained)
+    target_pred, target_acc, source_acc = score_models(data, trained)
     diverged = {d.model: d.message(seed_label=d.model % n_seeds) for d in trained.divergences}
     rows, confusion = [], {}
     for m, spec in enumerate(specs):

@@ -1,0 +1,176 @@
+"""Sweeps of trained models: the alignment weight lambda, and the terms of the Ben-David bound.
+
+``lambda_sweep`` trains a whole lambda grid × seeds as ONE batched job (lambda is a per-model
+tensor in the trainer). ``ben_david_sweep`` estimates, at each value of a scenario knob, the
+terms of Ben-David et al. (2010): ``eps_T(h) <= eps_S(h) + 1/2 d_HΔH(S, T) + lambda*``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from core import divergence
+from core.adaptation import model_seed, score_models
+from core.domains import DomainData, TrainingInputs, generate
+from core.errors import InputError
+from core.scenario import KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario
+from core.train import ModelSpec, TrainSettings, train_models
+
+SWEEP_METHODS = ("mmd", "dann")
+FEATURE_MMD_POINTS = 500  # target test points used for the feature-space MMD² of each model
+
+
+def _n_classes(data: DomainData) -> int:
+    return max(set(data.source_classes) | set(data.target_classes)) + 1
+
+
+def _check_seeds(n_seeds: int) -> int:
+    if not 1 <= int(n_seeds) <= 10:
+        raise InputError("seeds", f"expected an integer in [1, 10], got {n_seeds}")
+    return int(n_seeds)
+
+
+def parse_numbers(text: str, field: str) -> list[float]:
+    """``"0,0.1,1"`` -> ``[0.0, 0.1, 1.0]``; a one-line error names ``field`` otherwise."""
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InputError(field, f"expected comma-separated numbers, got {text!r}") from None
+    if not values or not all(np.isfinite(values)):
+        raise InputError(field, f"expected comma-separated numbers, got {text!r}")
+    return values
+
+
+def feature_mmd2(trained, data: DomainData, seed: int = 0) -> np.ndarray:
+    """Biased MMD² between source and target-test features of every model (median-heuristic σ per model)."""
+    rng = np.random.default_rng(seed)
+    test = data.target_test_x[rng.permutation(len(data.target_test_x))[:FEATURE_MMD_POINTS]]
+    source_features, target_features = trained.features(data.source_x), trained.features(test)
+    return np.array([divergence.mmd2(s, t) for s, t in zip(source_features, target_features)])
+
+
+def lambda_sweep(scenario: Scenario, method: str, lambdas: Sequence[float], n_seeds: int = 3,
+                 settings: TrainSettings = TrainSettings(), device=None, data: DomainData | None = None) -> dict:
+    """Train ``method`` at every lambda × seed as one batch; score each model and its feature MMD².
+
+    Returns ``{"scenario", "method", "train_seconds", "points": [{"lambda", "seed", "target_acc",
+    "source_acc", "feature_mmd2", "diverged"}, ...]}``; lambda = 0 trains exactly like source-only.
+    """
+    if method not in SWEEP_METHODS:
+        raise InputError("--method", "expected one of " + ", ".join(SWEEP_METHODS) + f", got {method!r}")
+    n_seeds = _check_seeds(n_seeds)
+    lambdas = [float(v) for v in lambdas]
+    if not lambdas or not all(0.0 <= v <= 100.0 for v in lambdas):
+        raise InputError("--lambdas", f"expected weights in [0, 100], got {lambdas}")
+    data = data if data is not None else generate(scenario)
+    specs = [ModelSpec(method, model_seed(scenario, s), lam) for lam in lambdas for s in range(n_seeds)]
+    trained = train_models(data.training_inputs(), specs, settings, _n_classes(data), device=device)
+    _, target_acc, source_acc = score_models(data, trained)
+    mmd2 = feature_mmd2(trained, data, seed=scenario.seed)
+    stopped = trained.diverged
+    points = [{"lambda": spec.lam, "seed": m % n_seeds,
+               "target_acc": None if stopped[m] else float(target_acc[m]),
+               "source_acc": None if stopped[m] else float(source_acc[m]),
+               "feature_mmd2": None if stopped[m] else float(mmd2[m]),
+               "diverged": bool(stopped[m])} for m, spec in enumerate(specs)]
+    return {"scenario": scenario.to_dict(), "method": method, "train_seconds": trained.train_seconds,
+            "points": points}
+
+
+@dataclass(frozen=True)
+class BoundPoint:
+    """The Ben-David terms at one knob value, per seed (errors are 1 - accuracy)."""
+
+    value: float
+    source_error: tuple[float, ...]
+    divergence: tuple[float, ...]
+    ideal_joint_error: tuple[float, ...]
+    target_error: tuple[float, ...]
+    adapted_target_error: tuple[float, ...] | None
+
+    def mean(self, name: str) -> float | None:
+        values = getattr(self, name)
+        return None if values is None else float(np.mean(values))
+
+
+def ideal_joint_inputs(data: DomainData) -> TrainingInputs:
+    """ORACLE: labelled source plus the target pool WITH its true labels, for lambda* only.
+
+    Ben-David's lambda* is the error of the best joint hypothesis; estimating it needs target
+    labels, which no method may use. This is the one place that hands the pool's labels to a
+    trainer, and its result is reported as an oracle quantity, never used to choose a model.
+    """
+    return TrainingInputs(source_x=np.concatenate([data.source_x, data.target_pool_x]),
+                          source_y=np.concatenate([data.source_y, data.target_pool_y_oracle]),
+                          target_pool_x=data.target_pool_x,
+                          target_labelled_x=data.target_labelled_x[:0],
+                          target_labelled_y=data.target_labelled_y[:0])
+
+
+def _errors(accuracies: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(1 - a) for a in accuracies)
+
+
+def _bound_point(scenario: Scenario, value: float, n_seeds: int, adapted: str | None,
+                 settings: TrainSettings, device, pad) -> BoundPoint:
+    data = generate(scenario)
+    methods = ["source_only"] + ([adapted] if adapted else [])
+    specs = [ModelSpec(method, model_seed(scenario, s), settings.lam) for method in methods for s in range(n_seeds)]
+    trained = train_models(data.training_inputs(), specs, settings, _n_classes(data), device=device)
+    _, target_acc, source_acc = score_models(data, trained)
+    joint = train_models(ideal_joint_inputs(data), specs[:n_seeds], settings, _n_classes(data), device=device)
+    _, joint_target_acc, joint_source_acc = score_models(data, joint)
+    return BoundPoint(
+        value=value,
+        source_error=_errors(source_acc[:n_seeds]),
+        divergence=tuple(0.5 * v for v in pad.per_seed),
+        ideal_joint_error=tuple(float(2 - s - t) for s, t in zip(joint_source_acc, joint_target_acc)),
+        target_error=_errors(target_acc[:n_seeds]),
+        adapted_target_error=_errors(target_acc[n_seeds:]) if adapted else None,
+    )
+
+
+def check_vary_knob(knob: str) -> str:
+    """The knob a bound sweep varies must be a numeric scenario key."""
+    if knob not in NUMERIC_KNOBS:
+        raise InputError("--vary", f"{knob!r} is not a numeric scenario key; use one of " + ", ".join(NUMERIC_KNOBS))
+    return knob
+
+
+def ben_david_sweep(scenario: Scenario, knob: str, values: Sequence[float], n_seeds: int = 3,
+                    adapted: str | None = None, settings: TrainSettings = TrainSettings(), device=None
+                    ) -> list[BoundPoint]:
+    """The bound's terms at each value of ``knob`` (the other knobs as in ``scenario``).
+
+    Per value and seed: ``eps_S(h)`` and ``eps_T(h)`` of a source-only MLP (and ``eps_T`` of the
+    ``adapted`` method), the divergence term ``1/2 d_A`` from a proxy A-distance with the MLP
+    domain classifier of :func:`core.divergence.proxy_a_distance` (all points' classifiers
+    trained as one batch), and ``lambda* = eps_S(h*) + eps_T(h*)`` of the ideal joint
+    hypothesis (ORACLE: trained on labelled source and labelled target pool together).
+    """
+    check_vary_knob(knob)
+    n_seeds = _check_seeds(n_seeds)
+    scenarios = [scenario.replace(**{knob: KNOBS_BY_NAME[knob].parse(v)}) for v in values]
+    datasets = [generate(s) for s in scenarios]
+    pads = divergence.proxy_a_distance_many([(d.source_x, d.target_x) for d in datasets], classifier="mlp",
+                                            n_seeds=n_seeds, seed=scenario.seed, device=device)
+    return [_bound_point(s, getattr(s, knob), n_seeds, adapted, settings, device, pad)
+            for s, pad in zip(scenarios, pads)]
+
+
+def bound_json(scenario: Scenario, knob: str, points: Sequence[BoundPoint]) -> dict:
+    """``{"scenario", "points": [{knob, "source_error", "divergence", "lambda", "bound", "target_error"}]}``."""
+    out = []
+    for p in points:
+        source, div, joint = p.mean("source_error"), p.mean("divergence"), p.mean("ideal_joint_error")
+        row = {knob: p.value, "source_error": source, "divergence": div, "lambda": joint,
+               "bound": source + div + joint, "target_error": p.mean("target_error"),
+               "per_seed": {"source_error": p.source_error, "divergence": p.divergence,
+                            "lambda": p.ideal_joint_error, "target_error": p.target_error}}
+        if p.adapted_target_error is not None:
+            row["adapted_target_error"] = p.mean("adapted_target_error")
+        out.append(row)
+    return {"scenario": scenario.to_dict(), "points": out}

@@ -1,0 +1,96 @@
+"""Sweeps: the Ben-David bound's terms, and a lambda grid trained as one batch."""
+
+import json
+
+import numpy as np
+import pytest
+
+from core import sweeps
+from core.__main__ import main
+from core.adaptation import run_adaptation
+from core.domains import generate
+from core.errors import InputError
+from core.scenario import Scenario
+from core.train import TrainSettings
+
+SMALL = Scenario(n_source=300, n_target=300, n_test=400)
+QUICK = TrainSettings(steps=150)
+
+
+@pytest.fixture(scope="module")
+def bound_answer():
+    points = sweeps.ben_david_sweep(SMALL, "rotation", [0, 45, 90], n_seeds=2, adapted="dann", settings=QUICK)
+    return sweeps.bound_json(SMALL, "rotation", points)
+
+
+def test_the_bound_is_the_sum_of_its_terms_and_each_lies_in_its_range(bound_answer):
+    for row in bound_answer["points"]:
+        assert row["bound"] == pytest.approx(row["source_error"] + row["divergence"] + row["lambda"])
+        assert 0 <= row["source_error"] <= 1 and 0 <= row["target_error"] <= 1
+        assert 0 <= row["divergence"] <= 1 and 0 <= row["lambda"] <= 2
+        assert 0 <= row["adapted_target_error"] <= 1
+        assert len(row["per_seed"]["divergence"]) == 2
+
+
+def test_the_divergence_term_grows_with_rotation_on_moons(bound_answer):
+    divergence = [row["divergence"] for row in bound_answer["points"]]
+    assert divergence[0] < 0.2 < divergence[1]
+    assert divergence[0] < divergence[1] <= divergence[2] + 0.1
+    target_error = [row["target_error"] for row in bound_answer["points"]]
+    assert target_error[0] < target_error[1] < target_error[2]
+
+
+def test_lambda_star_is_an_oracle_that_uses_the_target_pool_labels():
+    data = generate(SMALL.replace(rotation=30))
+    inputs = sweeps.ideal_joint_inputs(data)
+    np.testing.assert_array_equal(inputs.source_y[len(data.source_y):], data.target_pool_y_oracle)
+    assert len(inputs.target_labelled_y) == 0
+
+
+def test_feature_mmd2_shrinks_as_lambda_grows():
+    answer = sweeps.lambda_sweep(SMALL.replace(rotation=35), "mmd", [0, 0.3, 3], n_seeds=2, settings=QUICK)
+    mean = {lam: np.mean([p["feature_mmd2"] for p in answer["points"] if p["lambda"] == lam]) for lam in (0, 0.3, 3)}
+    assert mean[0] > mean[0.3] > mean[3]
+    assert answer["train_seconds"] > 0 and len(answer["points"]) == 6
+
+
+def test_lambda_zero_in_a_sweep_is_source_only():
+    scenario = SMALL.replace(rotation=35)
+    answer = sweeps.lambda_sweep(scenario, "dann", [0, 1], n_seeds=2, settings=QUICK)
+    baseline = run_adaptation(scenario, ["source_only"], n_seeds=2, settings=QUICK)
+    zero = [p["target_acc"] for p in answer["points"] if p["lambda"] == 0]
+    assert zero == pytest.approx([r["target_acc"] for r in baseline.rows], abs=1e-9)
+
+
+def test_cli_bound_and_sweep_json(capsys):
+    args = ["n_source=200", "n_target=200", "n_test=200"]
+    assert main(["bound", *args, "--vary", "shift_x=0,2", "--seeds", "1", "--json"]) == 0
+    bound = json.loads(capsys.readouterr().out)
+    assert [p["shift_x"] for p in bound["points"]] == [0, 2]
+    assert set(bound["points"][0]) >= {"source_error", "divergence", "lambda", "bound", "target_error"}
+    assert main(["sweep", *args, "--method", "dann", "--lambdas", "0,1", "--seeds", "2", "--steps", "50",
+                 "--json"]) == 0
+    sweep = json.loads(capsys.readouterr().out)
+    assert set(sweep) >= {"scenario", "train_seconds", "points"}
+    assert [(p["lambda"], p["seed"]) for p in sweep["points"]] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert set(sweep["points"][0]) >= {"lambda", "seed", "target_acc", "source_acc", "feature_mmd2"}
+
+
+@pytest.mark.parametrize("args, key", [
+    (["bound", "--vary", "dataset=moons"], "--vary"),
+    (["bound", "--vary", "rotation=a,b"], "--vary"),
+    (["bound", "--adapted", "nope"], "--methods"),
+    (["sweep", "--method", "coral"], "--method"),
+    (["sweep", "--lambdas", "0,500"], "--lambdas"),
+    (["sweep", "--seeds", "11"], "seeds"),
+])
+def test_bad_sweep_input_is_one_line_with_status_2(args, key, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {key}")
+
+
+def test_parse_numbers():
+    assert sweeps.parse_numbers("0, 0.5,1", "x") == [0, 0.5, 1]
+    with pytest.raises(InputError):
+        sweeps.parse_numbers("", "x")
