@@ -15,5 +15,6 @@ PAGES = [
     st.Page("pages/domain_shift.py", title="Domain shift", icon=":material/scatter_plot:",
             url_path="domain_shift"),
     st.Page("pages/adaptation.py", title="Adaptation", icon=":material/model_training:", url_path="adaptation"),
+    st.Page("pages/bound.py", title="Ben-David bound", icon=":material/stacked_line_chart:", url_path="bound"),
 ]
 st.navigation(PAGES).run()

@@ -8,7 +8,7 @@ terms of Ben-David et al. (2010): ``eps_T(h) <= eps_S(h) + 1/2 d_HΔH(S, T) + la
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -92,8 +92,19 @@ class BoundPoint:
     adapted_target_error: tuple[float, ...] | None
 
     def mean(self, name: str) -> float | None:
+        """Mean over seeds of a term (``"bound"`` included)."""
         values = getattr(self, name)
         return None if values is None else float(np.mean(values))
+
+    @property
+    def bound(self) -> tuple[float, ...]:
+        """Per seed: ``eps_S + 1/2 d + lambda*``."""
+        return tuple(float(s + d + j) for s, d, j in zip(self.source_error, self.divergence, self.ideal_joint_error))
+
+    @property
+    def bound_below_measured(self) -> bool:
+        """True when the estimated bound (mean) falls below the measured target error: estimation noise."""
+        return self.mean("bound") < self.mean("target_error")
 
 
 def ideal_joint_inputs(data: DomainData) -> TrainingInputs:
@@ -141,8 +152,8 @@ def check_vary_knob(knob: str) -> str:
 
 
 def ben_david_sweep(scenario: Scenario, knob: str, values: Sequence[float], n_seeds: int = 3,
-                    adapted: str | None = None, settings: TrainSettings = TrainSettings(), device=None
-                    ) -> list[BoundPoint]:
+                    adapted: str | None = None, settings: TrainSettings = TrainSettings(), device=None,
+                    progress: Callable[[float], None] | None = None) -> list[BoundPoint]:
     """The bound's terms at each value of ``knob`` (the other knobs as in ``scenario``).
 
     Per value and seed: ``eps_S(h)`` and ``eps_T(h)`` of a source-only MLP (and ``eps_T`` of the
@@ -150,6 +161,7 @@ def ben_david_sweep(scenario: Scenario, knob: str, values: Sequence[float], n_se
     domain classifier of :func:`core.divergence.proxy_a_distance` (all points' classifiers
     trained as one batch), and ``lambda* = eps_S(h*) + eps_T(h*)`` of the ideal joint
     hypothesis (ORACLE: trained on labelled source and labelled target pool together).
+    ``progress`` is called with the share of points done.
     """
     check_vary_knob(knob)
     n_seeds = _check_seeds(n_seeds)
@@ -157,17 +169,22 @@ def ben_david_sweep(scenario: Scenario, knob: str, values: Sequence[float], n_se
     datasets = [generate(s) for s in scenarios]
     pads = divergence.proxy_a_distance_many([(d.source_x, d.target_x) for d in datasets], classifier="mlp",
                                             n_seeds=n_seeds, seed=scenario.seed, device=device)
-    return [_bound_point(s, getattr(s, knob), n_seeds, adapted, settings, device, pad)
-            for s, pad in zip(scenarios, pads)]
+    points = []
+    for done, (point_scenario, pad) in enumerate(zip(scenarios, pads), start=1):
+        points.append(_bound_point(point_scenario, getattr(point_scenario, knob), n_seeds, adapted, settings,
+                                   device, pad))
+        if progress is not None:
+            progress(done / len(scenarios))
+    return points
 
 
 def bound_json(scenario: Scenario, knob: str, points: Sequence[BoundPoint]) -> dict:
     """``{"scenario", "points": [{knob, "source_error", "divergence", "lambda", "bound", "target_error"}]}``."""
     out = []
     for p in points:
-        source, div, joint = p.mean("source_error"), p.mean("divergence"), p.mean("ideal_joint_error")
-        row = {knob: p.value, "source_error": source, "divergence": div, "lambda": joint,
-               "bound": source + div + joint, "target_error": p.mean("target_error"),
+        row = {knob: p.value, "source_error": p.mean("source_error"), "divergence": p.mean("divergence"),
+               "lambda": p.mean("ideal_joint_error"), "bound": p.mean("bound"), "target_error": p.mean("target_error"),
+               "bound_below_measured": p.bound_below_measured,
                "per_seed": {"source_error": p.source_error, "divergence": p.divergence,
                             "lambda": p.ideal_joint_error, "target_error": p.target_error}}
         if p.adapted_target_error is not None:

@@ -14,9 +14,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import adaptation, adaptation_figures, domains, embedding, figures, shift_report
+from core import adaptation, adaptation_figures, bound_figures, domains, embedding, figures, shift_report, sweeps
 from core.adaptation import AdaptationRun
-from core.scenario import Scenario
+from core.methods import METHODS_BY_NAME
+from core.scenario import KNOBS_BY_NAME, Scenario
 from core.train import TrainSettings
 
 
@@ -57,6 +58,30 @@ def sweep_figure(scenario: Scenario, knob: str, n_points: int) -> go.Figure:
     """The divergence-growth chart (read-only, shared)."""
     points = divergence_sweep(scenario, knob, n_points)
     return figures.divergence_sweep_figure(points, knob, getattr(scenario, knob))
+
+
+# --- the Ben-David bound page -------------------------------------------------------------
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def bound_sweep(scenario: Scenario, knob: str, values: tuple[float, ...], n_seeds: int,
+                adapted: str | None) -> list[sweeps.BoundPoint]:
+    """The bound's terms along ``knob``, with a progress bar made here (see :func:`adaptation_run`)."""
+    bar = st.progress(0.0, text=f"Estimating the bound at {len(values)} values of {knob}…")
+    try:
+        return sweeps.ben_david_sweep(scenario, knob, values, n_seeds=n_seeds, adapted=adapted,
+                                      progress=lambda share: bar.progress(share, text=f"{share:.0%} of the points"))
+    finally:
+        bar.empty()
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def bound_figure(scenario: Scenario, knob: str, values: tuple[float, ...], n_seeds: int,
+                 adapted: str | None) -> go.Figure:
+    """The bound chart (read-only, shared)."""
+    points = bound_sweep(scenario, knob, values, n_seeds, adapted)
+    adapted_label = METHODS_BY_NAME[adapted].label if adapted else None
+    return bound_figures.bound_figure(points, KNOBS_BY_NAME[knob].label, adapted_label)
 
 
 # --- the Adaptation page ------------------------------------------------------------------
@@ -129,3 +154,53 @@ def embedding_figure(scenario: Scenario, methods: tuple[str, ...], n_seeds: int,
     """The features-before-and-after chart (read-only, shared)."""
     return adaptation_figures.embedding_figure(
         feature_embedding(scenario, methods, n_seeds, settings, shown, projection, _run))
+
+
+# --- the MMD-vs-lambda page ---------------------------------------------------------------
+# Keys are (scenario, method, lambdas, n_seeds, settings). One cached call trains the whole
+# grid as one batch and keeps the models, so the boundary animation never trains again.
+
+from core import lambda_models, sweep_figures  # noqa: E402  (imported here: this section is the page's own)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def lambda_sweep_run(scenario: Scenario, method: str, lambdas: tuple[float, ...], n_seeds: int,
+                     settings: TrainSettings) -> tuple[dict, lambda_models.TrainedModels]:
+    """``core.sweeps.lambda_sweep``'s dict and the trained models, with a progress bar while training
+    (made and removed in here for the reason given in :func:`adaptation_run`)."""
+    total = len(lambdas) * n_seeds
+    bar = st.progress(0.0, text=f"Training {total} models ({len(lambdas)} values of λ × {n_seeds} seeds)…")
+    try:
+        return lambda_models.lambda_sweep_with_models(
+            scenario, method, lambdas, n_seeds, settings, data=generate(scenario),
+            progress=lambda fraction: bar.progress(min(1.0, fraction), text=f"Training {total} models: "
+                                                   f"step {round(fraction * settings.steps)} of {settings.steps}"))
+    finally:
+        bar.empty()
+
+
+@dataclass(frozen=True)
+class LambdaViews:
+    """What the MMD-vs-lambda page draws from one sweep (read-only, shared)."""
+
+    summary: lambda_models.LambdaSummary
+    chart: go.Figure
+    animation: go.Figure | None  # None when the inputs are not 2-D
+    points_csv: bytes
+
+
+@st.cache_resource(max_entries=16, show_spinner="Drawing the sweep…")
+def lambda_views(scenario: Scenario, method: str, lambdas: tuple[float, ...], n_seeds: int,
+                 settings: TrainSettings, _sweep: tuple[dict, lambda_models.TrainedModels]) -> LambdaViews:
+    """The sweep chart, the decision-boundary animation and the points as CSV (read-only, shared)."""
+    answer, trained = _sweep
+    data = generate(scenario)
+    summary = lambda_models.summarise(answer["points"])
+    animation = None
+    if data.n_features == 2:
+        accuracy = {m: p["target_acc"] for m, p in enumerate(answer["points"])}
+        animation = sweep_figures.decision_boundary_animation(
+            lambda_models.lambda_surfaces(trained, data), data, method, accuracy, trained.n_classes)
+    frame = pd.DataFrame(answer["points"]).assign(method=method)
+    return LambdaViews(summary, sweep_figures.lambda_sweep_figure(summary, method), animation,
+                       frame.to_csv(index=False).encode())

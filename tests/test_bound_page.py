@@ -1,0 +1,67 @@
+"""The Ben-David bound page under AppTest: defaults, widget extremes, a 3-D scenario."""
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "pages" / "bound.py")
+SMALL = {"n_source": "200", "n_target": "200", "n_test": "200"}
+
+
+def run_page(query=None, widgets=None):
+    at = AppTest.from_file(PAGE, default_timeout=300)
+    for key, value in {**SMALL, **(query or {})}.items():
+        at.query_params[key] = value
+    at.run()
+    for key, value in (widgets or {}).items():
+        at.session_state[key] = value
+    if widgets:
+        at.run()
+    return at
+
+
+def assert_clean(at):
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def bound_spec(at):
+    return json.loads(at.get("plotly_chart")[0].proto.spec)
+
+
+def test_defaults_show_the_stacked_terms_the_bound_and_the_measured_error():
+    at = run_page()
+    assert_clean(at)
+    spec = bound_spec(at)
+    names = [trace.get("name", "") for trace in spec["data"]]
+    assert any(name.startswith("ε_S(h)") for name in names)
+    assert any(name.startswith("λ*") and "oracle" in name for name in names)
+    assert any(name.startswith("bound") for name in names)
+    assert any("measured ε_T(h), source-only" in name for name in names)
+    assert any("DANN" in name for name in names)
+    stacked = [trace for trace in spec["data"] if trace.get("stackgroup") == "terms"]
+    assert len(stacked) == 3 and len(stacked[0]["x"]) == 7
+    assert spec["layout"]["xaxis"]["title"]["text"] == "Rotation (°)"
+    assert "oracle" in " ".join(m.value for m in at.markdown)
+    assert at.latex
+
+
+@pytest.mark.parametrize("widgets", [
+    {"bound_points": 3, "bound_seeds": 1, "bound_adapted": None},
+    {"bound_points": 9, "bound_seeds": 5, "bound_knob": "concept", "bound_adapted": "ot"},
+    {"bound_knob": "shift_x", "bound_points": 3, "bound_seeds": 1},
+])
+def test_widget_extremes(widgets):
+    at = run_page(widgets=widgets)
+    assert_clean(at)
+    spec = bound_spec(at)
+    stacked = [trace for trace in spec["data"] if trace.get("stackgroup") == "terms"]
+    assert len(stacked[0]["x"]) == widgets.get("bound_points", 7)
+
+
+def test_a_three_feature_scenario_runs():
+    at = run_page(query={"feature_map": "lift3d"}, widgets={"bound_points": 3, "bound_seeds": 1})
+    assert_clean(at)
