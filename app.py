@@ -16,5 +16,6 @@ PAGES = [
             url_path="domain_shift"),
     st.Page("pages/adaptation.py", title="Adaptation", icon=":material/model_training:", url_path="adaptation"),
     st.Page("pages/bound.py", title="Ben-David bound", icon=":material/stacked_line_chart:", url_path="bound"),
+    st.Page("pages/lambda_sweep.py", title="MMD vs λ", icon=":material/tune:", url_path="lambda_sweep"),
 ]
 st.navigation(PAGES).run()

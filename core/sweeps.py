@@ -17,7 +17,7 @@ from core.adaptation import model_seed, score_models
 from core.domains import DomainData, TrainingInputs, generate
 from core.errors import InputError
 from core.scenario import KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario
-from core.train import ModelSpec, TrainSettings, train_models
+from core.train import ModelSpec, TrainedModels, TrainSettings, train_models
 
 SWEEP_METHODS = ("mmd", "dann")
 FEATURE_MMD_POINTS = 500  # target test points used for the feature-space MMD² of each model
@@ -59,6 +59,17 @@ def lambda_sweep(scenario: Scenario, method: str, lambdas: Sequence[float], n_se
     Returns ``{"scenario", "method", "train_seconds", "points": [{"lambda", "seed", "target_acc",
     "source_acc", "feature_mmd2", "diverged"}, ...]}``; lambda = 0 trains exactly like source-only.
     """
+    return lambda_sweep_with_models(scenario, method, lambdas, n_seeds, settings, device, data)[0]
+
+
+def lambda_sweep_with_models(scenario: Scenario, method: str, lambdas: Sequence[float], n_seeds: int = 3,
+                             settings: TrainSettings = TrainSettings(), device=None,
+                             data: DomainData | None = None,
+                             progress: Callable[[float], None] | None = None) -> tuple[dict, TrainedModels]:
+    """:func:`lambda_sweep`'s answer and the trained models (for drawing each lambda's boundary).
+
+    ``progress`` receives the fraction of training done.
+    """
     if method not in SWEEP_METHODS:
         raise InputError("--method", "expected one of " + ", ".join(SWEEP_METHODS) + f", got {method!r}")
     n_seeds = _check_seeds(n_seeds)
@@ -67,7 +78,8 @@ def lambda_sweep(scenario: Scenario, method: str, lambdas: Sequence[float], n_se
         raise InputError("--lambdas", f"expected weights in [0, 100], got {lambdas}")
     data = data if data is not None else generate(scenario)
     specs = [ModelSpec(method, model_seed(scenario, s), lam) for lam in lambdas for s in range(n_seeds)]
-    trained = train_models(data.training_inputs(), specs, settings, _n_classes(data), device=device)
+    trained = train_models(data.training_inputs(), specs, settings, _n_classes(data), device=device,
+                           progress=progress)
     _, target_acc, source_acc = score_models(data, trained)
     mmd2 = feature_mmd2(trained, data, seed=scenario.seed)
     stopped = trained.diverged
@@ -76,8 +88,9 @@ def lambda_sweep(scenario: Scenario, method: str, lambdas: Sequence[float], n_se
                "source_acc": None if stopped[m] else float(source_acc[m]),
                "feature_mmd2": None if stopped[m] else float(mmd2[m]),
                "diverged": bool(stopped[m])} for m, spec in enumerate(specs)]
-    return {"scenario": scenario.to_dict(), "method": method, "train_seconds": trained.train_seconds,
-            "points": points}
+    answer = {"scenario": scenario.to_dict(), "method": method, "train_seconds": trained.train_seconds,
+              "points": points}
+    return answer, trained
 
 
 @dataclass(frozen=True)

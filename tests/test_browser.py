@@ -4,7 +4,7 @@ import pytest
 
 from tests.conftest import ARTIFACTS, serve_app
 
-PAGES = {"home": "", "domain_shift": "domain_shift", "adaptation": "adaptation", "bound": "bound"}
+PAGES = {"home": "", "domain_shift": "domain_shift", "adaptation": "adaptation", "bound": "bound", "lambda_sweep": "lambda_sweep"}
 
 
 def wait_for_script(page, timeout=90_000):

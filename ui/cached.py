@@ -171,7 +171,7 @@ def lambda_sweep_run(scenario: Scenario, method: str, lambdas: tuple[float, ...]
     total = len(lambdas) * n_seeds
     bar = st.progress(0.0, text=f"Training {total} models ({len(lambdas)} values of λ × {n_seeds} seeds)…")
     try:
-        return lambda_models.lambda_sweep_with_models(
+        return sweeps.lambda_sweep_with_models(
             scenario, method, lambdas, n_seeds, settings, data=generate(scenario),
             progress=lambda fraction: bar.progress(min(1.0, fraction), text=f"Training {total} models: "
                                                    f"step {round(fraction * settings.steps)} of {settings.steps}"))

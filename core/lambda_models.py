@@ -1,0 +1,111 @@
+"""What the MMD-vs-lambda page needs beyond :func:`core.sweeps.lambda_sweep_with_models`:
+the default grid, per-lambda summaries and each lambda's decision surface. No streamlit, no plotly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from core.adaptation import NEGATIVE_TRANSFER_MARGIN
+from core.domains import DomainData
+from core.embedding import plane_ranges
+from core.errors import InputError
+from core.train import TrainedModels
+
+LAMBDA_LOW, LAMBDA_HIGH = 0.01, 10.0  # the positive part of the default grid
+ANIMATION_RESOLUTION = 70  # grid points per axis of each animation frame (frames travel as JSON)
+METRICS = ("target_acc", "source_acc", "feature_mmd2")  # the per-model numbers a sweep summarises
+
+
+def lambda_grid(n_lambdas: int, low: float = LAMBDA_LOW, high: float = LAMBDA_HIGH) -> tuple[float, ...]:
+    """``0`` followed by ``n_lambdas - 1`` log-spaced weights from ``low`` to ``high`` (3 significant digits)."""
+    if not 3 <= int(n_lambdas) <= 32:
+        raise InputError("lambdas", f"expected a grid of 3 to 32 weights, got {n_lambdas}")
+    positive = np.logspace(np.log10(low), np.log10(high), int(n_lambdas) - 1)
+    return (0.0,) + tuple(float(f"{v:.3g}") for v in positive)
+
+
+@dataclass(frozen=True)
+class LambdaSummary:
+    """Per-lambda statistics over the seeds that trained (NaN where every seed diverged).
+
+    ``mean``, ``low`` and ``high`` map each of :data:`METRICS` to ``[L]`` arrays (``low`` and
+    ``high``: the min and max over seeds, the band drawn). ``negative[i]`` is True where the
+    mean target accuracy at ``lambdas[i] > 0`` lies more than ``margin`` below lambda = 0's
+    (source-only training); ``best`` indexes the lambda with the highest mean target accuracy.
+    """
+
+    lambdas: np.ndarray
+    mean: dict[str, np.ndarray]
+    low: dict[str, np.ndarray]
+    high: dict[str, np.ndarray]
+    diverged: np.ndarray
+    n_seeds: int
+    baseline: float | None
+    negative: np.ndarray
+    best: int | None
+    margin: float
+
+
+def summarise(points: Sequence[dict], margin: float = NEGATIVE_TRANSFER_MARGIN) -> LambdaSummary:
+    """Reduce a sweep's points to per-lambda mean, min and max over seeds, the baseline and the best lambda."""
+    lambdas = np.array(sorted({p["lambda"] for p in points}), dtype=float)
+    mean, low, high = ({name: np.full(len(lambdas), np.nan) for name in METRICS} for _ in range(3))
+    diverged = np.zeros(len(lambdas), dtype=int)
+    for i, lam in enumerate(lambdas):
+        rows = [p for p in points if p["lambda"] == lam]
+        diverged[i] = sum(p["diverged"] for p in rows)
+        for name in METRICS:
+            values = np.array([p[name] for p in rows if p[name] is not None], dtype=float)
+            if values.size:
+                mean[name][i], low[name][i], high[name][i] = values.mean(), values.min(), values.max()
+    target = mean["target_acc"]
+    baseline = float(target[0]) if lambdas[0] == 0.0 and np.isfinite(target[0]) else None
+    negative = np.zeros(len(lambdas), dtype=bool)
+    if baseline is not None:
+        negative = (lambdas > 0) & np.isfinite(target) & (target < baseline - margin)
+    best = int(np.nanargmax(target)) if np.isfinite(target).any() else None
+    return LambdaSummary(lambdas, mean, low, high, diverged, len(points) // max(1, len(lambdas)), baseline,
+                         negative, best, margin)
+
+
+@dataclass(frozen=True)
+class LambdaSurfaces:
+    """p(y | x) on a grid of the input plane for the first healthy seed at each lambda.
+
+    ``probabilities[i]`` is ``[len(ys), len(xs), K]`` (``None`` where every seed diverged);
+    ``models[i]`` the model's index into the sweep's specs.
+    """
+
+    lambdas: tuple[float, ...]
+    xs: np.ndarray
+    ys: np.ndarray
+    probabilities: tuple[np.ndarray | None, ...]
+    models: tuple[int | None, ...]
+
+
+def lambda_surfaces(trained: TrainedModels, data: DomainData, resolution: int = ANIMATION_RESOLUTION
+                    ) -> LambdaSurfaces:
+    """Decision surfaces of each lambda's first healthy seed, on the fixed axes of :func:`plane_ranges`.
+
+    Raises
+    ------
+    InputError
+        When the inputs are not 2-D (``feature_map=lift3d``).
+    """
+    if data.n_features != 2:
+        raise InputError("feature_map", "decision boundaries are drawn only for 2-D inputs")
+    x_range, y_range = plane_ranges(data)
+    xs, ys = np.linspace(*x_range, resolution), np.linspace(*y_range, resolution)
+    grid = np.column_stack([np.tile(xs, len(ys)), np.repeat(ys, len(xs))])
+    proba = trained.predict_proba(grid)
+    lambdas = tuple(dict.fromkeys(spec.lam for spec in trained.specs))
+    diverged = trained.diverged
+    models = tuple(next((m for m, spec in enumerate(trained.specs) if spec.lam == lam and not diverged[m]), None)
+                   for lam in lambdas)
+    surfaces = tuple(None if m is None else proba[m].reshape(len(ys), len(xs), -1).astype(np.float32)
+                     for m in models)
+    return LambdaSurfaces(lambdas, xs, ys, surfaces, models)
