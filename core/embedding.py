@@ -17,6 +17,7 @@ from core.adaptation import AdaptationRun
 from core.domains import DomainData
 from core.errors import InputError
 from core.figures import REFERENCE_EXTENT, _fixed_range
+from core.train import TrainedModels
 
 PROJECTIONS = {"pca": "PCA", "tsne": "t-SNE"}
 EMBEDDING_POINTS = 250  # per domain: t-SNE is quadratic in the points
@@ -71,17 +72,29 @@ def decision_surfaces(run: AdaptationRun, data: DomainData, resolution: int = GR
     InputError
         When the inputs are not 2-D (``feature_map=lift3d``).
     """
+    xs, ys, proba = grid_probabilities(run.trained, data, resolution)
+    models = {method: first_healthy_model(run, method) for method in run.methods}
+    return DecisionSurfaces(xs, ys, {method: None if m is None else proba[m] for method, m in models.items()}, models)
+
+
+def grid_probabilities(trained: TrainedModels, data: DomainData, resolution: int
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every model's p(y | x) on a ``resolution`` × ``resolution`` grid over :func:`plane_ranges`.
+
+    Returns ``xs``, ``ys`` and float32 probabilities ``[M, len(ys), len(xs), K]``.
+
+    Raises
+    ------
+    InputError
+        When the inputs are not 2-D (``feature_map=lift3d``).
+    """
     if data.n_features != 2:
         raise InputError("feature_map", "decision boundaries are drawn only for 2-D inputs")
     x_range, y_range = plane_ranges(data)
-    xs = np.linspace(*x_range, resolution)
-    ys = np.linspace(*y_range, resolution)
+    xs, ys = np.linspace(*x_range, resolution), np.linspace(*y_range, resolution)
     grid = np.column_stack([np.tile(xs, len(ys)), np.repeat(ys, len(xs))])
-    proba = run.trained.predict_proba(grid)
-    models = {method: first_healthy_model(run, method) for method in run.methods}
-    surfaces = {method: None if m is None else proba[m].reshape(len(ys), len(xs), -1).astype(np.float32)
-                for method, m in models.items()}
-    return DecisionSurfaces(xs, ys, surfaces, models)
+    proba = trained.predict_proba(grid)
+    return xs, ys, proba.reshape(len(proba), len(ys), len(xs), -1).astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import numpy as np
 
 from core.adaptation import NEGATIVE_TRANSFER_MARGIN
 from core.domains import DomainData
-from core.embedding import plane_ranges
+from core.embedding import grid_probabilities
 from core.errors import InputError
 from core.train import TrainedModels
 
@@ -89,23 +89,17 @@ class LambdaSurfaces:
 
 def lambda_surfaces(trained: TrainedModels, data: DomainData, resolution: int = ANIMATION_RESOLUTION
                     ) -> LambdaSurfaces:
-    """Decision surfaces of each lambda's first healthy seed, on the fixed axes of :func:`plane_ranges`.
+    """Decision surfaces of each lambda's first healthy seed, on the fixed axes of :func:`core.embedding.plane_ranges`.
 
     Raises
     ------
     InputError
         When the inputs are not 2-D (``feature_map=lift3d``).
     """
-    if data.n_features != 2:
-        raise InputError("feature_map", "decision boundaries are drawn only for 2-D inputs")
-    x_range, y_range = plane_ranges(data)
-    xs, ys = np.linspace(*x_range, resolution), np.linspace(*y_range, resolution)
-    grid = np.column_stack([np.tile(xs, len(ys)), np.repeat(ys, len(xs))])
-    proba = trained.predict_proba(grid)
+    xs, ys, proba = grid_probabilities(trained, data, resolution)
     lambdas = tuple(dict.fromkeys(spec.lam for spec in trained.specs))
     diverged = trained.diverged
     models = tuple(next((m for m, spec in enumerate(trained.specs) if spec.lam == lam and not diverged[m]), None)
                    for lam in lambdas)
-    surfaces = tuple(None if m is None else proba[m].reshape(len(ys), len(xs), -1).astype(np.float32)
-                     for m in models)
+    surfaces = tuple(None if m is None else proba[m] for m in models)
     return LambdaSurfaces(lambdas, xs, ys, surfaces, models)

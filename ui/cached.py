@@ -7,8 +7,10 @@ and building a plotly figure costs more than the rest of a cached rerun together
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
+from typing import Callable, Iterator
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -18,7 +20,29 @@ from core import adaptation, adaptation_figures, bound_figures, domains, embeddi
 from core.adaptation import AdaptationRun
 from core.methods import METHODS_BY_NAME
 from core.scenario import KNOBS_BY_NAME, Scenario
-from core.train import TrainSettings
+from core.train import TrainedModels, TrainSettings
+
+
+@contextlib.contextmanager
+def progress_bar(text: str, steps: int | None = None) -> Iterator[Callable[[float], None]]:
+    """A progress bar made and removed inside a cached function; yields its update callback.
+
+    Made outside, a bar that a cached function updates makes st.cache_data's replay fail on
+    every cache hit (CacheReplayClosureError); made here, a hit replays the bar's updates and
+    its removal, so nothing stale is left. Each update is also where Streamlit can stop a run
+    that a newer widget change made obsolete, so rapid slider moves do not pile up training.
+    With ``steps``, the text counts training steps; otherwise it gives the share done.
+    """
+    bar = st.progress(0.0, text=text)
+
+    def update(fraction: float) -> None:
+        done = f"step {round(fraction * steps)} of {steps}" if steps else f"{fraction:.0%} done"
+        bar.progress(min(1.0, fraction), text=f"{text} {done}")
+
+    try:
+        yield update
+    finally:
+        bar.empty()
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -66,13 +90,9 @@ def sweep_figure(scenario: Scenario, knob: str, n_points: int) -> go.Figure:
 @st.cache_data(max_entries=16, show_spinner=False)
 def bound_sweep(scenario: Scenario, knob: str, values: tuple[float, ...], n_seeds: int,
                 adapted: str | None) -> list[sweeps.BoundPoint]:
-    """The bound's terms along ``knob``, with a progress bar made here (see :func:`adaptation_run`)."""
-    bar = st.progress(0.0, text=f"Estimating the bound at {len(values)} values of {knob}…")
-    try:
-        return sweeps.ben_david_sweep(scenario, knob, values, n_seeds=n_seeds, adapted=adapted,
-                                      progress=lambda share: bar.progress(share, text=f"{share:.0%} of the points"))
-    finally:
-        bar.empty()
+    """The bound's terms along ``knob``, with a progress bar."""
+    with progress_bar(f"Estimating the bound at {len(values)} values of {knob}:") as update:
+        return sweeps.ben_david_sweep(scenario, knob, values, n_seeds=n_seeds, adapted=adapted, progress=update)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -92,23 +112,11 @@ def bound_figure(scenario: Scenario, knob: str, values: tuple[float, ...], n_see
 @st.cache_data(max_entries=16, show_spinner=False)
 def adaptation_run(scenario: Scenario, methods: tuple[str, ...], n_seeds: int,
                    settings: TrainSettings) -> AdaptationRun:
-    """Train and score ``methods`` × ``n_seeds`` models, with a progress bar while training.
-
-    The bar is created inside this function on purpose: a progress callback that updates a
-    block made outside a cached function makes st.cache_data's replay fail on every cache hit
-    (CacheReplayClosureError). Made here, the hit replays the bar's updates and its removal,
-    so nothing stale is left. Each update is also where Streamlit can stop a run that a newer
-    widget change made obsolete, so rapid slider moves do not pile up training.
-    """
-    total = len(methods) * n_seeds
-    bar = st.progress(0.0, text=f"Training {total} models ({len(methods)} methods × {n_seeds} seeds)…")
-    try:
-        return adaptation.run_adaptation(
-            scenario, methods, n_seeds, settings, data=generate(scenario),
-            progress=lambda fraction: bar.progress(min(1.0, fraction), text=f"Training {total} models: "
-                                                   f"step {round(fraction * settings.steps)} of {settings.steps}"))
-    finally:
-        bar.empty()
+    """Train and score ``methods`` × ``n_seeds`` models, with a progress bar (:func:`progress_bar`)."""
+    text = f"Training {len(methods) * n_seeds} models ({len(methods)} methods × {n_seeds} seeds):"
+    with progress_bar(text, settings.steps) as update:
+        return adaptation.run_adaptation(scenario, methods, n_seeds, settings, data=generate(scenario),
+                                         progress=update)
 
 
 @dataclass(frozen=True)
@@ -165,18 +173,12 @@ from core import lambda_models, sweep_figures  # noqa: E402  (imported here: thi
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def lambda_sweep_run(scenario: Scenario, method: str, lambdas: tuple[float, ...], n_seeds: int,
-                     settings: TrainSettings) -> tuple[dict, lambda_models.TrainedModels]:
-    """``core.sweeps.lambda_sweep``'s dict and the trained models, with a progress bar while training
-    (made and removed in here for the reason given in :func:`adaptation_run`)."""
-    total = len(lambdas) * n_seeds
-    bar = st.progress(0.0, text=f"Training {total} models ({len(lambdas)} values of λ × {n_seeds} seeds)…")
-    try:
-        return sweeps.lambda_sweep_with_models(
-            scenario, method, lambdas, n_seeds, settings, data=generate(scenario),
-            progress=lambda fraction: bar.progress(min(1.0, fraction), text=f"Training {total} models: "
-                                                   f"step {round(fraction * settings.steps)} of {settings.steps}"))
-    finally:
-        bar.empty()
+                     settings: TrainSettings) -> tuple[dict, TrainedModels]:
+    """``core.sweeps.lambda_sweep``'s dict and the trained models, with a progress bar (:func:`progress_bar`)."""
+    text = f"Training {len(lambdas) * n_seeds} models ({len(lambdas)} values of λ × {n_seeds} seeds):"
+    with progress_bar(text, settings.steps) as update:
+        return sweeps.lambda_sweep_with_models(scenario, method, lambdas, n_seeds, settings, data=generate(scenario),
+                                               progress=update)
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,7 @@ class LambdaViews:
 
 @st.cache_resource(max_entries=16, show_spinner="Drawing the sweep…")
 def lambda_views(scenario: Scenario, method: str, lambdas: tuple[float, ...], n_seeds: int,
-                 settings: TrainSettings, _sweep: tuple[dict, lambda_models.TrainedModels]) -> LambdaViews:
+                 settings: TrainSettings, _sweep: tuple[dict, TrainedModels]) -> LambdaViews:
     """The sweep chart, the decision-boundary animation and the points as CSV (read-only, shared)."""
     answer, trained = _sweep
     data = generate(scenario)
