@@ -94,3 +94,16 @@ def test_parse_numbers():
     assert sweeps.parse_numbers("0, 0.5,1", "x") == [0, 0.5, 1]
     with pytest.raises(InputError):
         sweeps.parse_numbers("", "x")
+
+
+def test_the_chart_says_where_the_estimated_bound_falls_below_the_measured_error():
+    from core.bound_figures import bound_figure
+
+    fine = sweeps.BoundPoint(0.0, (0.0, 0.0), (0.1, 0.1), (0.0, 0.0), (0.05, 0.05), None)
+    noisy = sweeps.BoundPoint(90.0, (0.0, 0.0), (0.3, 0.4), (0.1, 0.1), (0.8, 0.8), None)
+    assert not fine.bound_below_measured and noisy.bound_below_measured
+    assert noisy.bound == pytest.approx((0.4, 0.5))
+    figure = bound_figure([fine, noisy], "Rotation (°)")
+    marked = [trace for trace in figure.data if "below the measured error" in (trace.name or "")]
+    assert len(marked) == 1 and list(marked[0].x) == [90.0]
+    assert sweeps.bound_json(Scenario(), "rotation", [fine, noisy])["points"][1]["bound_below_measured"] is True
