@@ -15,8 +15,8 @@ from plotly.subplots import make_subplots
 
 from core.adaptation import AdaptationRun
 from core.domains import DomainData
-from core.embedding import PROJECTIONS, DecisionSurfaces, FeatureEmbedding, plane_ranges, subsample
-from core.figures import BASE_LAYOUT, SOURCE_GREY, TARGET_COLOUR, class_colour
+from core.embedding import PROJECTIONS, DecisionSurfaces, FeatureEmbedding, subsample
+from core.figures import BASE_LAYOUT, SOURCE_GREY, TARGET_COLOUR, class_colour, plane_ranges
 from core.methods import METHODS_BY_NAME
 
 METHOD_COLOURS = {"source_only": "#000000", "target_only": "#999999", "finetune": "#CC79A7",
@@ -37,14 +37,14 @@ def _grid_shape(n: int, max_cols: int = 4) -> tuple[int, int]:
     return math.ceil(n / cols), cols
 
 
-def _pale(colour: str, white_share: float) -> str:
+def pale(colour: str, white_share: float) -> str:
     """``colour`` (hex) mixed with white."""
     rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
     mixed = [round(c + (255 - c) * white_share) for c in rgb]
     return f"rgb({mixed[0]},{mixed[1]},{mixed[2]})"
 
 
-def _rgba(colour: str, alpha: float) -> str:
+def rgba(colour: str, alpha: float) -> str:
     rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
     return f"rgba({rgb[0]},{rgb[1]},{rgb[2]},{alpha})"
 
@@ -92,7 +92,7 @@ def results_table(run: AdaptationRun):
 
 
 # --- decision boundaries -------------------------------------------------------------------
-def _surface_trace(probabilities: np.ndarray, surfaces: DecisionSurfaces) -> list:
+def surface_traces(probabilities: np.ndarray, surfaces: DecisionSurfaces) -> list:
     """p(class 1) as a heatmap plus its 0.5 contour (two classes); else the predicted class,
     paler where the model is less sure (heatmaps draw much faster than filled contours)."""
     n_classes = probabilities.shape[-1]
@@ -109,8 +109,8 @@ def _surface_trace(probabilities: np.ndarray, surfaces: DecisionSurfaces) -> lis
     level = np.clip((confidence - 1.0 / n_classes) / (1.0 - 1.0 / n_classes), 0.0, 0.999)
     scale = []
     for k in range(n_classes):
-        scale += [[k / n_classes, _pale(class_colour(k), 0.95)],
-                  [(k + 1) / n_classes - 1e-6, _pale(class_colour(k), 0.6)]]
+        scale += [[k / n_classes, pale(class_colour(k), 0.95)],
+                  [(k + 1) / n_classes - 1e-6, pale(class_colour(k), 0.6)]]
     scale[-1][0] = 1.0
     return [go.Heatmap(x=surfaces.xs, y=surfaces.ys, z=(predicted + level).astype(np.float32), zmin=0,
                        zmax=n_classes, colorscale=scale, showscale=False, showlegend=False,
@@ -118,7 +118,7 @@ def _surface_trace(probabilities: np.ndarray, surfaces: DecisionSurfaces) -> lis
                        "predicted class %{customdata}<extra></extra>")]
 
 
-def _points(x: np.ndarray, y: np.ndarray, prefix: str, hollow: bool, legend: bool,
+def scatter_points(x: np.ndarray, y: np.ndarray, prefix: str, hollow: bool, legend: bool,
             symbol: str | None = None, size: int = 5) -> list:
     """One scatter per class: filled (source) or hollow (target) markers in the class colour."""
     traces = []
@@ -156,12 +156,12 @@ def decision_boundary_figure(run: AdaptationRun, data: DomainData, surfaces: Dec
     for i, method in enumerate(methods):
         row, col = divmod(i, n_cols)
         traces = [] if surfaces.probabilities[method] is None else \
-            _surface_trace(surfaces.probabilities[method], surfaces)
-        traces += _points(data.source_x[source], data.source_y[source], "source", False, legend=i == 0)
-        traces += _points(data.target_test_x[target], data.target_test_y[target], "target test", True,
+            surface_traces(surfaces.probabilities[method], surfaces)
+        traces += scatter_points(data.source_x[source], data.source_y[source], "source", False, legend=i == 0)
+        traces += scatter_points(data.target_test_x[target], data.target_test_y[target], "target test", True,
                           legend=i == 0)
         if method == "ot" and run.trained.source_transport is not None:
-            traces += _points(run.trained.source_transport[source], data.source_y[source], "transported source",
+            traces += scatter_points(run.trained.source_transport[source], data.source_y[source], "transported source",
                               True, legend=True, symbol="x-thin-open", size=6)
         for trace in traces:
             fig.add_trace(trace, row=row + 1, col=col + 1)
@@ -178,8 +178,8 @@ def decision_boundary_figure(run: AdaptationRun, data: DomainData, surfaces: Dec
         height=height, **BASE_LAYOUT)
     fig.update_annotations(font_size=12)
     fig.update_layout(
-        coloraxis=dict(cmin=0, cmax=1, colorscale=[[0, _pale(class_colour(0), 0.6)], [0.5, "#FFFFFF"],
-                                                   [1, _pale(class_colour(1), 0.6)]],
+        coloraxis=dict(cmin=0, cmax=1, colorscale=[[0, pale(class_colour(0), 0.6)], [0.5, "#FFFFFF"],
+                                                   [1, pale(class_colour(1), 0.6)]],
                        colorbar=dict(title=dict(text="p(class 1)", side="right"), len=0.8, thickness=12)),
         legend=dict(orientation="h", y=-60 / (height - 180), yanchor="top", font=dict(size=11)),
         margin=dict(t=100, b=80))
@@ -223,7 +223,7 @@ def training_curves_figure(run: AdaptationRun) -> go.Figure:
             if len(members) > 1:
                 fig.add_trace(go.Scatter(x=np.concatenate([steps, steps[::-1]]),
                                          y=np.concatenate([high, low[::-1]]), fill="toself", mode="lines",
-                                         line=dict(width=0), fillcolor=_rgba(colour, 0.15), hoverinfo="skip",
+                                         line=dict(width=0), fillcolor=rgba(colour, 0.15), hoverinfo="skip",
                                          showlegend=False, legendgroup=method), row=1, col=col)
             fig.add_trace(go.Scatter(x=steps, y=mean, mode="lines", name=method_label(method),
                                      legendgroup=method, showlegend=method not in shown,

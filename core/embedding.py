@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 from core.adaptation import AdaptationRun
 from core.domains import DomainData
 from core.errors import InputError
-from core.figures import REFERENCE_EXTENT, _fixed_range
+from core.figures import plane_ranges
 from core.train import TrainedModels
 
 PROJECTIONS = {"pca": "PCA", "tsne": "t-SNE"}
@@ -30,15 +30,6 @@ def subsample(n: int, size: int, seed: int) -> np.ndarray:
     if n <= size:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
-
-
-def plane_ranges(data: DomainData) -> tuple[list[float], list[float]]:
-    """Fixed x0 and x1 axis ranges of a 2-D scenario: the dataset's reference extent, widened in
-    whole units when points leave it (the rule of :func:`core.figures.domain_scatter`)."""
-    everything = np.concatenate([data.source_x, data.target_pool_x, data.target_labelled_x,
-                                 data.target_test_x])
-    x_ref, y_ref = REFERENCE_EXTENT[data.scenario.dataset]
-    return _fixed_range(everything[:, 0], x_ref), _fixed_range(everything[:, 1], y_ref)
 
 
 def first_healthy_model(run: AdaptationRun, method: str) -> int | None:

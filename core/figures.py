@@ -47,6 +47,14 @@ REFERENCE_EXTENT: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
 }
 
 
+def plane_ranges(data: DomainData) -> tuple[list[float], list[float]]:
+    """Fixed x0 and x1 axis ranges of a 2-D scenario: the dataset's reference extent, widened in
+    whole units only when points leave it. Every plane drawn for a scenario uses them."""
+    everything = np.concatenate([data.source_x, data.target_pool_x, data.target_labelled_x, data.target_test_x])
+    x_ref, y_ref = REFERENCE_EXTENT[data.scenario.dataset]
+    return _fixed_range(everything[:, 0], x_ref), _fixed_range(everything[:, 1], y_ref)
+
+
 def _scatter_trace(x: np.ndarray, name: str, colour: str, hollow: bool, group: str,
                    symbol: str | None = None, size: int = 6, three_d: bool = False):
     marker = dict(color=colour, size=size if not three_d else 3,
@@ -84,11 +92,9 @@ def domain_scatter(data: DomainData, show_concept_line: bool = True) -> go.Figur
         fig.update_layout(scene=dict(xaxis_title="x0", yaxis_title="x1", zaxis_title="x2",
                                      aspectmode="data"))
     else:
-        everything = np.concatenate([data.source_x, data.target_pool_x, data.target_labelled_x])
-        (x_ref, y_ref) = REFERENCE_EXTENT[data.scenario.dataset]
-        fig.update_xaxes(title="x0", range=_fixed_range(everything[:, 0], x_ref), zeroline=False)
-        fig.update_yaxes(title="x1", range=_fixed_range(everything[:, 1], y_ref), zeroline=False,
-                         scaleanchor="x", scaleratio=1)
+        x_range, y_range = plane_ranges(data)
+        fig.update_xaxes(title="x0", range=x_range, zeroline=False)
+        fig.update_yaxes(title="x1", range=y_range, zeroline=False, scaleanchor="x", scaleratio=1)
         if show_concept_line and math.isfinite(data.concept_threshold):
             _add_concept_line(fig, data)
     fig.update_layout(title=title, height=520, **BASE_LAYOUT)

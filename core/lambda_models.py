@@ -89,7 +89,7 @@ class LambdaSurfaces:
 
 def lambda_surfaces(trained: TrainedModels, data: DomainData, resolution: int = ANIMATION_RESOLUTION
                     ) -> LambdaSurfaces:
-    """Decision surfaces of each lambda's first healthy seed, on the fixed axes of :func:`core.embedding.plane_ranges`.
+    """Decision surfaces of each lambda's first healthy seed, on the fixed axes of :func:`core.figures.plane_ranges`.
 
     Raises
     ------

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from core.adaptation_figures import _pale, _points, _rgba, _surface_trace, method_label
+from core.adaptation_figures import method_label, pale, rgba, scatter_points, surface_traces
 from core.domains import DomainData
-from core.embedding import plane_ranges, subsample
-from core.figures import BASE_LAYOUT, class_colour
+from core.embedding import subsample
+from core.figures import BASE_LAYOUT, class_colour, plane_ranges
 from core.lambda_models import LambdaSummary, LambdaSurfaces
 
 TARGET_LINE, SOURCE_LINE, MMD_LINE = "#D55E00", "#0072B2", "#7F7F7F"
@@ -40,7 +40,7 @@ def _band(x, low, high, colour, name, yaxis="y") -> list:
     upper = go.Scatter(x=x[keep], y=high[keep], mode="lines", line=dict(width=0), hoverinfo="skip",
                        showlegend=False, legendgroup=name, yaxis=yaxis)
     lower = go.Scatter(x=x[keep], y=low[keep], mode="lines", line=dict(width=0), fill="tonexty",
-                       fillcolor=_rgba(colour, 0.18), hoverinfo="skip", showlegend=False, legendgroup=name,
+                       fillcolor=rgba(colour, 0.18), hoverinfo="skip", showlegend=False, legendgroup=name,
                        yaxis=yaxis)
     return [upper, lower]
 
@@ -142,7 +142,7 @@ def _surface(probabilities: np.ndarray | None, surfaces: LambdaSurfaces, n_class
     """The frame's surface traces, rounded (frames travel as JSON); blank where every seed diverged."""
     if probabilities is None:
         probabilities = np.full((len(surfaces.ys), len(surfaces.xs), n_classes), np.nan, dtype=np.float32)
-    traces = _surface_trace(np.round(probabilities, 3), surfaces)
+    traces = surface_traces(np.round(probabilities, 3), surfaces)
     if n_classes == 2:
         traces[0].update(name="p(class 1)")
     return traces
@@ -165,8 +165,8 @@ def decision_boundary_animation(surfaces: LambdaSurfaces, data: DomainData, meth
     first = _surface(surfaces.probabilities[0], surfaces, n_classes)
     n_surface = len(first)
     fig = go.Figure(data=first
-                    + _points(data.source_x[source], data.source_y[source], "source", False, legend=True)
-                    + _points(data.target_test_x[target], data.target_test_y[target], "target test", True,
+                    + scatter_points(data.source_x[source], data.source_y[source], "source", False, legend=True)
+                    + scatter_points(data.target_test_x[target], data.target_test_y[target], "target test", True,
                               legend=True))
     fig.frames = [go.Frame(name=name, data=_surface(p, surfaces, n_classes), traces=list(range(n_surface)),
                            layout=dict(title=dict(text=title)))
@@ -191,8 +191,8 @@ def decision_boundary_animation(surfaces: LambdaSurfaces, data: DomainData, meth
                                                      transition=dict(duration=0))]) for name in names])])
     if two_classes:
         fig.update_layout(coloraxis=dict(
-            cmin=0, cmax=1, colorscale=[[0, _pale(class_colour(0), 0.6)], [0.5, "#FFFFFF"],
-                                        [1, _pale(class_colour(1), 0.6)]],
+            cmin=0, cmax=1, colorscale=[[0, pale(class_colour(0), 0.6)], [0.5, "#FFFFFF"],
+                                        [1, pale(class_colour(1), 0.6)]],
             colorbar=dict(title=dict(text="p(class 1)", side="right"), len=0.8, thickness=12)))
     fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0.0, font=dict(size=11)))
     return fig
