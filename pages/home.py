@@ -25,9 +25,19 @@ st.markdown(
     "- **Reproducible**: every knob lives in the address bar, so a link reproduces the view, and "
     "`python -m core shift KEY=VALUE ... --json` gives the same numbers on the command line."
 )
-scenario_page_link("pages/domain_shift.py", "domain_shift", "Open the Domain shift page", ":material/scatter_plot:",
-                   current_scenario())
-scenario_page_link("pages/adaptation.py", "adaptation", "Open the Adaptation page", ":material/model_training:",
-                   current_scenario())
+LINKS = (  # (file, url path, label, icon, what the page answers)
+    ("pages/domain_shift.py", "domain_shift", "Domain shift", ":material/scatter_plot:",
+     "How far apart are the domains, and which of the four kinds of shift is it?"),
+    ("pages/adaptation.py", "adaptation", "Adaptation", ":material/model_training:",
+     "What do source-only, MMD, DANN, CORAL, self-training, optimal transport and fine-tuning make of it?"),
+    ("pages/bound.py", "bound", "Ben-David bound", ":material/stacked_line_chart:",
+     "Which term of the bound grows as the target moves away?"),
+    ("pages/lambda_sweep.py", "lambda_sweep", "MMD vs λ", ":material/tune:",
+     "How much alignment is enough, and when does it turn negative?"),
+)
+scenario = current_scenario()
+for path, url_path, label, icon, question in LINKS:
+    scenario_page_link(path, url_path, label, icon, scenario)
+    st.caption(question)
 st.caption("Built with Streamlit, PyTorch, scikit-learn and Plotly. Source and target are synthetic "
            "2-D problems (moons, blobs, circles, xor, spirals) so that every shift can be drawn.")
