@@ -33,3 +33,24 @@ def median_seconds(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
         value = fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times), value
+
+
+def page_seconds(page: str, repeats: int) -> tuple[float, float]:
+    """``pages/<page>.py``'s first (uncached) run and the median of its cached reruns, via AppTest.
+
+    A page for another data seed runs first, so that imports and lazy initialisation, which a
+    served app has done long before, are not counted as the page's work.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    path = str(ROOT / "pages" / f"{page}.py")
+    warm = AppTest.from_file(path, default_timeout=600)
+    warm.query_params["seed"] = "1"
+    warm.run()
+    app = AppTest.from_file(path, default_timeout=600)
+    start = time.perf_counter()
+    app.run()
+    first = time.perf_counter() - start
+    if app.exception:
+        raise RuntimeError(f"{page}: {app.exception[0].value}")
+    return first, median_seconds(app.run, repeats)[0]

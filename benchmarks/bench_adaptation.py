@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-import time
-
-from _common import ROOT, median_seconds, setup
+from _common import median_seconds, page_seconds, setup
 from core.adaptation import run_adaptation
 from core.domains import generate
 from core.methods import METHODS_BY_NAME
@@ -33,25 +31,6 @@ def sixteen_specs() -> list[ModelSpec]:
     return [ModelSpec(method, seed, 1.0) for method in BATCH_METHODS for seed in range(4)]
 
 
-def page_seconds(repeats: int) -> tuple[float, float]:
-    """The Adaptation page's first (uncached) run and the median of its cached reruns, via AppTest.
-
-    A page for another seed runs first, so that imports and lazy initialisation, which a
-    served app has done long before, are not counted as the page's work.
-    """
-    from streamlit.testing.v1 import AppTest
-
-    path = str(ROOT / "pages" / "adaptation.py")
-    warm = AppTest.from_file(path, default_timeout=300)
-    warm.query_params["seed"] = "1"
-    warm.run()
-    app = AppTest.from_file(path, default_timeout=300)
-    start = time.perf_counter()
-    app.run()
-    first = time.perf_counter() - start
-    return first, median_seconds(app.run, repeats)[0]
-
-
 def batching_ratio(inputs, specs, settings, repeats: int) -> tuple[float, float]:
     """Seconds for ``specs`` trained as one batch and one after another (same code)."""
     batched, _ = median_seconds(lambda: train_models(inputs, specs, settings, n_classes=2), repeats)
@@ -68,7 +47,7 @@ def main() -> None:
     inputs = generate(SCENARIO).training_inputs()
     settings = TrainSettings()
 
-    first, rerun = page_seconds(args.repeats)
+    first, rerun = page_seconds("adaptation", args.repeats)
     print(f"Adaptation page at its defaults (AppTest, whole script incl. figures): first run {first:.3f} s "
           f"(budget 3 s), cached rerun {rerun:.4f} s (budget 0.1 s, ratio {rerun / 0.1:.2f})")
     wall, train_seconds = median_seconds(default_run, args.repeats)

@@ -7,6 +7,9 @@ export  the generated points as CSV (``--out FILE.csv``)
 train   train adaptation methods × seeds as one batch and score them on the target test split
 bound   the terms of the Ben-David bound along a knob (``--vary rotation=0,15,30``)
 sweep   one method over a grid of alignment weights lambda, as one batch
+efficiency    fine-tuning strategies × labels per class × seeds: target and source accuracy
+transfer-map  the same along a shift knob: where transfer beats or loses to scratch training
+distill       a large teacher, students from soft targets and from hard labels
 
 Invalid input prints one line on stderr and exits with status 2; never a traceback.
 """
@@ -18,7 +21,9 @@ import json
 import sys
 from typing import Sequence
 
+from core.distillation import DistillSettings
 from core.errors import InputError
+from core.finetune import STRATEGIES_BY_NAME, FinetuneSettings, parse_strategies
 from core.methods import METHODS_BY_NAME, parse_methods
 from core.scenario import KNOBS, Scenario
 from core.train import TrainSettings
@@ -71,10 +76,46 @@ def _build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--steps", type=int, default=TrainSettings.steps, help="optimisation steps")
     sweep.add_argument("--json", action="store_true", help="print one JSON object")
 
+    efficiency = commands.add_parser("efficiency", help="fine-tuning strategies against labels per class")
+    _finetune_arguments(efficiency, "scratch,feature_extraction,finetune,progressive,l2sp", "1,2,5,10,20,50")
+
+    transfer_map = commands.add_parser("transfer-map", help="gain of transfer over scratch along a shift knob")
+    _finetune_arguments(transfer_map, "scratch,feature_extraction,finetune", "1,2,5,10,20,50")
+    transfer_map.add_argument("--vary", default="rotation=0,30,60,90,120,150,180", help="KEY=V1,V2,...")
+
+    distill = commands.add_parser("distill", help="knowledge distillation to a small student")
+    distill.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
+    distill.add_argument("--temperature", type=float, default=DistillSettings.temperature, help="in [1, 20]")
+    distill.add_argument("--alpha", type=float, default=DistillSettings.alpha, help="soft-target weight in [0, 1]")
+    distill.add_argument("--seeds", type=int, default=3, help="seeds (1-10)")
+    distill.add_argument("--json", action="store_true", help="print one JSON object")
+
     export = commands.add_parser("export", help="write the generated points as CSV")
     export.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
     export.add_argument("--out", required=True, help="the CSV file to write")
     return parser
+
+
+def _finetune_arguments(parser: argparse.ArgumentParser, strategies: str, labels: str) -> None:
+    defaults = FinetuneSettings()
+    parser.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
+    parser.add_argument("--strategies", default=strategies, help="comma-separated: " + ", ".join(STRATEGIES_BY_NAME))
+    parser.add_argument("--labels", default=labels, help="labels per class, comma-separated, each in [1, 100]")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per cell (1-10)")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="fine-tuning epochs (full-batch steps)")
+    parser.add_argument("--partial-layers", type=int, default=defaults.partial_layers,
+                        help="partial: how many top layers train")
+    parser.add_argument("--unfreeze-every", type=int, default=defaults.unfreeze_every,
+                        help="progressive: epochs between unfreezing layers")
+    parser.add_argument("--l2sp-weight", type=float, default=defaults.l2sp_weight, help="l2sp: strength alpha")
+    parser.add_argument("--adapt-method", default=defaults.adapt_method, help="adapt_finetune: the first stage")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _finetune_settings(args: argparse.Namespace) -> FinetuneSettings:
+    return FinetuneSettings(epochs=args.epochs, partial_layers=args.partial_layers,
+                            unfreeze_every=args.unfreeze_every, l2sp_weight=args.l2sp_weight,
+                            adapt_method=args.adapt_method)
 
 
 def _check_count(name: str, value: int, low: int, high: int) -> int:
@@ -180,11 +221,102 @@ def _sweep(args: argparse.Namespace, scenario: Scenario) -> None:
         print(f"{p['lambda']:>8g} {p['seed']:>5} {cells[0]:>11} {cells[1]:>11} {cells[2]:>13}")
 
 
+def _efficiency(args: argparse.Namespace, scenario: Scenario) -> None:
+    from core.efficiency import efficiency_curves, labels_to_match
+    from core.finetune_runs import parse_labels, run_finetuning
+
+    run = run_finetuning(scenario, parse_strategies(args.strategies), parse_labels(args.labels), n_seeds=args.seeds,
+                         settings=_finetune_settings(args))
+    if args.json:
+        print(json.dumps(run.to_json()))
+        return
+    curves = efficiency_curves(run)
+    print(f"scenario {scenario.to_query() or '(defaults)'}; {len(run.points)} models on {run.device} in "
+          f"{run.train_seconds:.2f} s; mean target test accuracy over {run.n_seeds} seeds")
+    print(f"{'strategy':<20}" + "".join(f"{n:>8}" for n in run.labels) + "   (labels per class)")
+    for i, strategy in enumerate(run.strategies):
+        print(f"{strategy:<20}" + "".join(_cell(v) for v in curves.mean["target_acc"][i]))
+    for strategy in run.strategies:
+        readout = labels_to_match(curves, strategy) if strategy != "scratch" else []
+        if readout:
+            print(f"scratch needs, to match {strategy}: "
+                  + ", ".join(f"{r.text()} (vs {r.labels})" for r in readout))
+    _warn_diverged(run.points)
+
+
+def _transfer_map(args: argparse.Namespace, scenario: Scenario) -> None:
+    from core import sweeps
+    from core.finetune_runs import parse_labels, run_finetuning
+    from core.negative_transfer import SIMILAR_DROP, SMALL_LABELS, gain_map, rule_checks
+
+    knob, _, values = args.vary.partition("=")
+    strategies = parse_strategies(args.strategies)
+    if "scratch" not in strategies:
+        raise InputError("--strategies", "the map compares with scratch: include scratch")
+    run = run_finetuning(scenario, strategies, parse_labels(args.labels), n_seeds=args.seeds,
+                         settings=_finetune_settings(args), knob=knob.strip(),
+                         values=sweeps.parse_numbers(values, "--vary"))
+    if args.json:
+        print(json.dumps(run.to_json()))
+        return
+    grid = gain_map(run)
+    for strategy in grid.transfer_strategies:
+        print(f"{strategy} minus scratch (mean target test accuracy over {run.n_seeds} seeds; * negative)")
+        print(f"{run.knob:>12}" + "".join(f"{n:>9}" for n in run.labels))
+        for v, value in enumerate(grid.values):
+            cells = "".join(f"{g:>+8.3f}{'*' if neg else ' '}" for g, neg in
+                            zip(grid.gain[strategy][v], grid.negative(strategy)[v]))
+            print(f"{value:>12g}{cells}")
+    print(f"rules of thumb (small: at most {SMALL_LABELS} labels per class; similar: the pretrained network loses at "
+          f"most {SIMILAR_DROP:.0%} on the target; similar at {run.knob} = "
+          f"{', '.join(f'{v:g}' for v in grid.values[grid.similar]) or 'none'}):")
+    for check in rule_checks(grid):
+        verdict = (f"holds in {check.holds} of {check.cells} cells" if check.checked and check.cells
+                   else "no cells" if check.checked else "not checked: train " + " or ".join(check.recommended))
+        print(f"  {check.advice}: {verdict}")
+    _warn_diverged(run.points)
+
+
+def _distill(args: argparse.Namespace, scenario: Scenario) -> None:
+    from core.distillation import run_distillation
+
+    run = run_distillation(scenario, n_seeds=args.seeds,
+                           settings=DistillSettings(temperature=args.temperature, alpha=args.alpha))
+    if args.json:
+        print(json.dumps(run.to_json()))
+        return
+    print(f"scenario {scenario.to_query() or '(defaults)'}; teacher {run.teacher_parameters} parameters, student "
+          f"{run.student_parameters}; T = {run.settings.temperature:g}, alpha = {run.settings.alpha:g}")
+    for role, name in (("teacher", "teacher"), ("student_soft", "student from soft targets"),
+                       ("student_hard", "student from hard labels")):
+        target, source = run.accuracies(role), run.accuracies(role, metric="source_acc")
+        print(f"{name:<28}{_mean_sd(*_stats(target)):>18}{_mean_sd(*_stats(source)):>18}")
+
+
+def _stats(values) -> tuple[float | None, float | None]:
+    import numpy as np
+
+    if not len(values):
+        return None, None
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def _cell(value: float) -> str:
+    return f"{'diverged':>8}" if value != value else f"{value:>8.3f}"
+
+
+def _warn_diverged(points) -> None:
+    for point in points:
+        if point["diverged"]:
+            print(f"warning: {point['diverged']}", file=sys.stderr)
+
+
 def _mean_sd(mean: float | None, sd: float | None) -> str:
     return "diverged" if mean is None else f"{mean:.3f} ± {sd:.3f}"
 
 
-COMMANDS = {"shift": _shift, "export": _export, "train": _train, "bound": _bound, "sweep": _sweep}
+COMMANDS = {"shift": _shift, "export": _export, "train": _train, "bound": _bound, "sweep": _sweep,
+            "efficiency": _efficiency, "transfer-map": _transfer_map, "distill": _distill}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,3 +11,11 @@ class InputError(ValueError):
     def __init__(self, field: str, message: str):
         self.field = field
         super().__init__(f"{field}: {message}")
+
+
+def check_fields(owner: object, checks: list[tuple[str, bool, str]]) -> None:
+    """Raise an :class:`InputError` for the first ``(field, ok, allowed)`` that is not ok, naming the
+    field, what is allowed and the value ``owner`` has there."""
+    for name, ok, allowed in checks:
+        if not ok:
+            raise InputError(name, f"expected {allowed}, got {getattr(owner, name)!r}")

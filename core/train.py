@@ -23,9 +23,9 @@ import torch.nn.functional as F
 from core import alignment
 from core.device import pick_device
 from core.domains import TrainingInputs
-from core.errors import InputError
+from core.errors import InputError, check_fields
 from core.methods import METHODS_BY_NAME
-from core.models import BatchedMLP, seeded_generator
+from core.models import BatchedMLP, Networks, seeded_generator
 from core.optim import BatchedAdam
 from core.transport import wasserstein_procrustes
 
@@ -71,9 +71,7 @@ class TrainSettings:
              "one or more widths in [1, 1024]"),
             ("batch_size", 2 <= self.batch_size <= 4096, "an integer in [2, 4096]"),
         ]
-        for name, ok, allowed in checks:
-            if not ok:
-                raise InputError(name, f"expected {allowed}, got {getattr(self, name)!r}")
+        check_fields(self, checks)
 
 
 @dataclass(frozen=True)
@@ -124,27 +122,25 @@ class TrainedModels:
     device: str
     source_transport: np.ndarray | None = field(default=None, repr=False)
 
+    def as_networks(self) -> Networks:
+        """The trained networks with their (shared) input standardisation."""
+        n_models = len(self.specs)
+        return Networks(self.hidden, self.n_features, self.n_classes, self.weights, self.biases,
+                        np.tile(self.input_mean, (n_models, 1)), np.tile(self.input_std, (n_models, 1)))
+
     def network(self) -> BatchedMLP:
         """A CPU :class:`BatchedMLP` holding the trained weights."""
-        net = BatchedMLP(len(self.specs), self.n_features, self.hidden, self.n_classes, device="cpu")
-        with torch.no_grad():
-            for param, value in zip(list(net.weights) + list(net.biases), self.weights + self.biases):
-                param.copy_(torch.from_numpy(value))
-        return net
-
-    def _standardised(self, x: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor((np.asarray(x, dtype=np.float64) - self.input_mean) / self.input_std,
-                               dtype=torch.float32)
+        return self.as_networks().network()
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities ``[M, N, K]`` of every model for inputs ``[N, d]``."""
-        with torch.no_grad():
-            return torch.softmax(self.network()(self._standardised(x)), dim=-1).numpy()
+        return self.as_networks().predict_proba(x)
 
     def features(self, x: np.ndarray) -> np.ndarray:
         """Feature-layer activations ``[M, N, H]`` of every model."""
+        networks = self.as_networks()
         with torch.no_grad():
-            return self.network().features(self._standardised(x)).numpy()
+            return networks.network().features(torch.from_numpy(networks.standardised(x))).numpy()
 
     @property
     def diverged(self) -> np.ndarray:

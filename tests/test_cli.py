@@ -128,3 +128,50 @@ def test_train_bad_input_is_one_line_with_status_2(args, key, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {key}")
+
+
+def test_efficiency_json_has_the_promised_shape(capsys):
+    assert main(["efficiency", "rotation=35", "n_source=200", "n_target=200", "n_test=300", "--labels", "1,5",
+                 "--strategies", "scratch,finetune,progressive", "--seeds", "2", "--epochs", "50", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert {"scenario", "train_seconds", "points"} <= set(answer)
+    assert Scenario.from_mapping(answer["scenario"]) == Scenario(rotation=35, n_source=200, n_target=200, n_test=300)
+    assert len(answer["points"]) == 3 * 2 * 2
+    for point in answer["points"]:
+        assert {"strategy", "labels_per_class", "seed", "target_acc", "source_acc"} <= set(point)
+        assert 0 <= point["target_acc"] <= 1 and point["labels_per_class"] in (1, 5)
+    assert answer["settings"]["epochs"] == 50
+
+
+def test_efficiency_table_transfer_map_and_distill_print_their_tables(capsys):
+    small = ["n_source=200", "n_target=200", "n_test=300"]
+    assert main(["efficiency", *small, "--labels", "1,5", "--strategies", "scratch,finetune", "--seeds", "1",
+                 "--epochs", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "scratch needs, to match finetune" in out and "labels per class" in out
+    assert main(["transfer-map", *small, "--vary", "concept=0,1", "--labels", "1,5", "--seeds", "1",
+                 "--epochs", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "finetune minus scratch" in out and "concept" in out
+    assert main(["distill", *small, "--seeds", "1", "--temperature", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "student from soft targets" in out and "T = 2" in out
+
+
+@pytest.mark.parametrize("args, key", [
+    (["efficiency", "--labels", "0,5"], "--labels"),
+    (["efficiency", "--labels", "two"], "--labels"),
+    (["efficiency", "--strategies", "scratch,nope"], "--strategies"),
+    (["efficiency", "--partial-layers", "9"], "partial_layers"),
+    (["efficiency", "--adapt-method", "magic"], "adapt_method"),
+    (["efficiency", "--seeds", "0"], "seeds"),
+    (["transfer-map", "--vary", "label_space=1"], "--vary"),
+    (["transfer-map", "--strategies", "finetune"], "--strategies"),
+    (["distill", "--alpha", "2"], "alpha"),
+])
+def test_fine_tuning_commands_reject_bad_input_with_one_line_and_status_2(args, key):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {key}:"), result.stderr
+    assert "Traceback" not in result.stderr

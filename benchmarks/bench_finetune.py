@@ -1,0 +1,89 @@
+"""Timings of the fine-tuning lab: the efficiency grid, batching, the maps, distillation and the pages.
+
+Run ``python benchmarks/bench_finetune.py [--repeats 3] [--no-pages]``. Prints medians, side by
+side in one run: (1) the issue's efficiency grid, 5 strategies × 6 label counts × 3 seeds = 90
+models with pretraining, against its 10 s budget; (2) the fine-tuning phase of those 90 models
+as one batch against the same 90 models trained one at a time with the same code; (3) the
+Fine-tuning page's default grid (all 8 strategies, DANN pretraining included), the Negative
+transfer page's two maps and the Distillation page's default run; (4) each page's first run and
+cached rerun under AppTest. Set ``DSL_TORCH_THREADS=1`` for the served app's thread count and
+``DSL_DEVICE=cuda`` (or let it pick) on a GPU machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import numpy as np
+
+from _common import median_seconds, page_seconds, setup
+from core.distillation import run_distillation
+from core.finetune import STRATEGIES, FinetuneSettings, fit_batched
+from core.finetune_runs import prepare_finetuning, run_finetuning
+from core.scenario import Scenario
+
+SCENARIO = Scenario(rotation=35)  # moons, noise 0.1, 500 source + 500 target pool, 1,000 test
+GRID_STRATEGIES = ("scratch", "feature_extraction", "finetune", "progressive", "l2sp")
+LABELS = (1, 2, 5, 10, 20, 50)
+MAP_STRATEGIES = ("scratch", "feature_extraction", "finetune")
+MAPS = (("rotation", (0, 30, 60, 90, 120, 150, 180)), ("concept", (0, 0.25, 0.5, 0.75, 1.0)))
+
+
+def batching_ratio(repeats: int) -> tuple[float, float, int]:
+    """Seconds of the grid's fine-tuning phase: all models in one batch, and one model at a time."""
+    prepared = prepare_finetuning(SCENARIO, GRID_STRATEGIES, LABELS, 3)
+    n_models = len(prepared.plan)
+
+    def batched() -> None:
+        fit_batched(prepared.starts.network(prepared.device), prepared.problem)
+
+    def one_at_a_time() -> None:
+        for m in range(n_models):
+            fit_batched(prepared.starts.select([m]).network(prepared.device), prepared.problem.select([m]))
+
+    return median_seconds(batched, repeats)[0], median_seconds(one_at_a_time, max(1, repeats // 2))[0], n_models
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-pages", action="store_true", help="skip the AppTest page timings")
+    args = parser.parse_args()
+    print(f"{setup()}; medians of {args.repeats}")
+
+    wall, run = median_seconds(lambda: run_finetuning(SCENARIO, GRID_STRATEGIES, LABELS, 3), args.repeats)
+    print(f"efficiency grid, {len(GRID_STRATEGIES)} strategies × {len(LABELS)} label counts × 3 seeds = "
+          f"{len(run.points)} models (pretraining included) on {run.device}: {wall:.3f} s; budget 10 s, "
+          f"ratio {wall / 10:.2f}")
+
+    batched, one_by_one, n_models = batching_ratio(args.repeats)
+    print(f"  its fine-tuning phase, {n_models} models × {FinetuneSettings().epochs} epochs: one batch {batched:.3f} s, "
+          f"one at a time {one_by_one:.3f} s, speed-up {one_by_one / batched:.1f}×")
+
+    every = tuple(s.name for s in STRATEGIES)
+    wall, run = median_seconds(lambda: run_finetuning(SCENARIO, every, LABELS, 3), args.repeats)
+    print(f"Fine-tuning page's default grid, all {len(every)} strategies (DANN pretraining for adapt_finetune) = "
+          f"{len(run.points)} models: {wall:.3f} s")
+
+    def both_maps():
+        return [run_finetuning(Scenario(), MAP_STRATEGIES, LABELS, 3, knob=knob, values=values)
+                for knob, values in MAPS]
+
+    wall, runs = median_seconds(both_maps, args.repeats)
+    print(f"Negative transfer page's two maps ({' and '.join(k for k, _ in MAPS)}), "
+          f"{sum(len(r.points) for r in runs)} models: {wall:.3f} s")
+
+    wall, run = median_seconds(lambda: run_distillation(SCENARIO, 3), args.repeats)
+    students = len(run.rows) - 3
+    print(f"distillation default, 3 teachers ({run.teacher_parameters} parameters) and {students} students "
+          f"({run.student_parameters} parameters): {wall:.3f} s; soft student target acc. "
+          f"{np.mean(run.accuracies('student_soft')):.3f}")
+
+    if not args.no_pages:
+        for page in ("finetune", "negative_transfer", "distillation"):
+            first, rerun = page_seconds(page, args.repeats)
+            print(f"page {page} (AppTest, whole script incl. figures): first run {first:.3f} s, "
+                  f"cached rerun {rerun:.4f} s (budget 0.1 s, ratio {rerun / 0.1:.2f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""Knowledge distillation (Hinton et al., 2015): a large teacher's soft targets carried to a small student.
+
+The teacher (a wide network) is trained on the labelled source plus the labelled target samples.
+Students are small networks:
+
+- from soft targets: ``alpha · T² · CE(softmax(z_t / T), softmax(z_s / T))`` averaged over the
+  transfer set (labelled source, the UNLABELLED target pool and the labelled target samples:
+  the teacher labels the pool, so the student sees the target domain), plus
+  ``(1 - alpha) · CE(y, softmax(z_s))`` on the labelled points;
+- from hard labels: the same small network on the labelled points alone (the teacher's data).
+
+The teacher and both students weigh the two labelled domains equally (half the hard-label loss
+on the source, half on the few labelled target samples), so that a handful of target labels
+is not drowned by hundreds of source points.
+
+Students at several temperatures train in the same batch, so the page can show accuracy
+against T. Every network of a run (teachers, then students) trains as one batched program.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core.adaptation import model_seed
+from core.device import pick_device
+from core.domains import generate
+from core.errors import InputError, check_fields
+from core.finetune import FitProblem, fit_batched, input_statistics
+from core.models import BatchedMLP, Networks, seeded_generator
+from core.scenario import Scenario
+
+TEMPERATURE_CURVE = (1.0, 2.0, 4.0, 8.0, 16.0)
+STUDENT_SEED_OFFSET = 70_001
+ROLES = ("teacher", "student_soft", "student_hard")
+
+
+@dataclass(frozen=True)
+class DistillSettings:
+    """Teacher, student and the distillation loss.
+
+    Parameters
+    ----------
+    temperature : float
+        Softmax temperature ``T`` of the soft targets, in [1, 20].
+    alpha : float
+        Weight of the soft-target term, in [0, 1] (0: hard labels only).
+    teacher_hidden, student_hidden : tuple of int
+        Hidden widths of the two networks.
+    steps : int
+        Full-batch Adam steps of each network.
+    lr : float
+        Adam rate.
+    """
+
+    temperature: float = 4.0
+    alpha: float = 0.9
+    teacher_hidden: tuple[int, ...] = (64, 64, 64)
+    student_hidden: tuple[int, ...] = (8,)
+    steps: int = 300
+    lr: float = 0.01
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("temperature", 1.0 <= self.temperature <= 20.0, "a number in [1, 20]"),
+            ("alpha", 0.0 <= self.alpha <= 1.0, "a number in [0, 1]"),
+            ("teacher_hidden", len(self.teacher_hidden) >= 1 and all(1 <= h <= 1024 for h in self.teacher_hidden),
+             "one or more widths in [1, 1024]"),
+            ("student_hidden", len(self.student_hidden) >= 1 and all(1 <= h <= 1024 for h in self.student_hidden),
+             "one or more widths in [1, 1024]"),
+            ("steps", isinstance(self.steps, int) and 10 <= self.steps <= 5000, "an integer in [10, 5000]"),
+            ("lr", 0.0 < self.lr <= 1.0, "a number in (0, 1]"),
+        ]
+        check_fields(self, checks)
+
+    def to_json(self) -> dict:
+        return {"temperature": self.temperature, "alpha": self.alpha, "teacher_hidden": list(self.teacher_hidden),
+                "student_hidden": list(self.student_hidden), "steps": self.steps, "lr": self.lr}
+
+
+@dataclass
+class DistillRun:
+    """Scores of a distillation run.
+
+    ``rows``: one dict per network, ``role`` (teacher, student_soft, student_hard), ``seed``,
+    ``temperature`` (students from soft targets; None otherwise), ``target_acc``, ``source_acc``.
+    The ``student_soft`` rows at ``settings.temperature`` are the headline student; the others
+    draw the temperature curve.
+    """
+
+    scenario: Scenario
+    settings: DistillSettings
+    n_seeds: int
+    rows: list[dict]
+    teacher_parameters: int
+    student_parameters: int
+    train_seconds: float
+    device: str
+
+    def accuracies(self, role: str, temperature: float | None = None, metric: str = "target_acc") -> np.ndarray:
+        """Per seed: the accuracies of one role (students from soft targets at ``temperature``)."""
+        if role == "student_soft" and temperature is None:
+            temperature = self.settings.temperature
+        return np.array([r[metric] for r in self.rows if r["role"] == role
+                         and (temperature is None or r["temperature"] == temperature) and r[metric] is not None])
+
+    @property
+    def temperatures(self) -> tuple[float, ...]:
+        return tuple(sorted({r["temperature"] for r in self.rows if r["role"] == "student_soft"}))
+
+    def to_json(self) -> dict:
+        return {"scenario": self.scenario.to_dict(), "device": self.device, "train_seconds": self.train_seconds,
+                "settings": self.settings.to_json(), "teacher_parameters": self.teacher_parameters,
+                "student_parameters": self.student_parameters, "results": self.rows}
+
+
+def _train(x: np.ndarray, hard_weight: np.ndarray, y: np.ndarray, hidden: tuple[int, ...], seeds: list[int],
+           n_classes: int, settings: DistillSettings, device: torch.device, soft: np.ndarray | None = None,
+           alpha: np.ndarray | None = None, temperature: np.ndarray | None = None) -> tuple[BatchedMLP, set[int]]:
+    """Networks (one per seed) on standardised inputs ``x``: cross-entropy with ``y`` weighted by
+    ``hard_weight`` (times ``1 - alpha``), plus the soft-target term (weight ``alpha``) when given."""
+    n_models, n = len(seeds), len(x)
+    net = BatchedMLP(n_models, x.shape[1], hidden, n_classes, generator=[seeded_generator(s) for s in seeds],
+                     device=device)
+    hard_share = np.ones(n_models) if alpha is None else 1.0 - alpha
+    as_tensor = lambda a, dtype=torch.float32: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
+    problem = FitProblem(as_tensor(x).expand(n_models, -1, -1), as_tensor(y, torch.long).expand(n_models, -1),
+                         as_tensor(np.outer(hard_share, hard_weight)),
+                         torch.full((settings.steps, n_models, net.n_layers), settings.lr, device=device))
+    if soft is not None:
+        problem.soft_targets = as_tensor(soft)
+        problem.soft_weights = as_tensor(np.outer(alpha, np.full(n, 1.0 / n)))
+        problem.temperature = as_tensor(temperature)
+    stopped = fit_batched(net, problem)
+    return net, {m for m, _ in stopped}
+
+
+def domain_balanced_weights(n_source: int, n_target: int, n_unlabelled: int = 0) -> np.ndarray:
+    """Per-point weights: half the loss on the source points, half on the labelled target ones
+    (all on the source when there are none), zero on unlabelled points."""
+    share = 0.5 if n_target else 1.0
+    parts = [np.full(n_source, share / n_source), np.full(n_target, (1 - share) / max(1, n_target)),
+             np.zeros(n_unlabelled)]
+    return np.concatenate(parts)
+
+
+def run_distillation(scenario: Scenario, n_seeds: int = 3, settings: DistillSettings = DistillSettings(),
+                     device=None) -> DistillRun:
+    """Train teachers, students from soft targets (at :data:`TEMPERATURE_CURVE` and ``settings.temperature``)
+    and students from hard labels, one per seed each; score them on the target test split."""
+    if not 1 <= int(n_seeds) <= 10:
+        raise InputError("seeds", f"expected an integer in [1, 10], got {n_seeds}")
+    device = torch.device(device) if device is not None else pick_device()
+    started = time.perf_counter()
+    data = generate(scenario)
+    n_classes = max(data.source_classes + data.target_classes) + 1
+    mean, std = input_statistics(np.concatenate([data.source_x, data.target_pool_x]))
+    labelled_x = (np.concatenate([data.source_x, data.target_labelled_x]) - mean) / std
+    labelled_y = np.concatenate([data.source_y, data.target_labelled_y])
+    n_source, n_target, n_pool = len(data.source_x), len(data.target_labelled_x), len(data.target_pool_x)
+    seeds = [model_seed(scenario, s) for s in range(n_seeds)]
+    teacher, teacher_stopped = _train(labelled_x, domain_balanced_weights(n_source, n_target), labelled_y,
+                                      settings.teacher_hidden, seeds, n_classes, settings, device)
+
+    # students: per seed, one per temperature (soft targets) and one from hard labels (alpha = 0);
+    # their transfer set adds the unlabelled target pool, which only the soft term sees
+    transfer_x = np.concatenate([labelled_x, (data.target_pool_x - mean) / std])
+    transfer_y = np.concatenate([labelled_y, np.zeros(n_pool, dtype=np.int64)])
+    temperatures = tuple(sorted(set(TEMPERATURE_CURVE) | {float(settings.temperature)}))
+    plan = [(s, t) for s in range(n_seeds) for t in temperatures] + [(s, None) for s in range(n_seeds)]
+    with torch.no_grad():
+        logits = teacher(torch.as_tensor(transfer_x, dtype=torch.float32, device=device))
+        soft = torch.stack([torch.softmax(logits[s] / (t or 1.0), dim=-1) for s, t in plan]).cpu().numpy()
+    student, student_stopped = _train(
+        transfer_x, domain_balanced_weights(n_source, n_target, n_pool), transfer_y, settings.student_hidden,
+        [seeds[s] + STUDENT_SEED_OFFSET for s, _ in plan], n_classes, settings, device, soft=soft,
+        alpha=np.array([settings.alpha if t is not None else 0.0 for _, t in plan]),
+        temperature=np.array([t or 1.0 for _, t in plan]))
+
+    rows = []
+    for net, stopped, members in ((teacher, teacher_stopped, [(s, "teacher") for s in range(n_seeds)]),
+                                  (student, student_stopped, plan)):
+        networks = Networks.from_net(net, np.tile(mean, (net.n_models, 1)), np.tile(std, (net.n_models, 1)))
+        target = networks.accuracy(data.target_test_x, data.target_test_y)
+        source = networks.accuracy(data.source_x, data.source_y)
+        for m, (s, t) in enumerate(members):
+            role = "teacher" if t == "teacher" else "student_soft" if t is not None else "student_hard"
+            rows.append({"role": role, "seed": s, "temperature": t if role == "student_soft" else None,
+                         "target_acc": None if m in stopped else float(target[m]),
+                         "source_acc": None if m in stopped else float(source[m]), "diverged": m in stopped})
+    return DistillRun(scenario, settings, int(n_seeds), rows, teacher.parameter_count(), student.parameter_count(),
+                      time.perf_counter() - started, str(device))

@@ -1,0 +1,318 @@
+"""Fine-tuning strategies: which layers train, at what rate, from which weights; one batched loop.
+
+A strategy is fully described by three things, so that all strategies, label counts, seeds and
+shift magnitudes of an experiment train together as ONE tensor program (weights ``[M, ...]``):
+
+- its starting weights: random (``scratch``), the pretrained source network (with a new,
+  re-initialised head for ``feature_extraction``), or an adapted network (``adapt_finetune``);
+- its learning-rate schedule, a ``[epochs, layers]`` table per model (:func:`layer_rate_schedule`);
+  a rate of 0 freezes a layer exactly (:class:`~core.optim.BatchedAdam` leaves its weights and
+  its Adam state untouched);
+- an optional pull towards the source weights (``l2sp``), applied as a decoupled proximal step.
+
+Fine-tuning is full-batch: the labelled target set is small (``labels_per_class × classes``
+points), so one epoch is one step. The pretrained source network is trained full-batch on the
+labelled source with inputs standardised by the source's own statistics, as a pretrained model
+ships with its preprocessing; fine-tuning keeps that preprocessing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core.errors import InputError, check_fields
+from core.models import BatchedMLP, Networks, seeded_generator
+from core.optim import BatchedAdam
+
+DIVERGENCE_LOSS = 1e6
+ADAPT_METHODS = ("dann", "mmd", "coral", "self_training", "ot")
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """One way of using a pretrained network for the target task.
+
+    Attributes
+    ----------
+    name, label : str
+        Key (URLs, command line, JSON) and human name.
+    summary : str
+        One sentence on what it does.
+    loss : str
+        The fine-tuning objective in LaTeX.
+    start : str
+        ``"random"``, ``"source"`` or ``"adapted"``: where the weights start.
+    """
+
+    name: str
+    label: str
+    summary: str
+    loss: str
+    start: str = "source"
+
+
+_TARGET = r"\frac{1}{n_L}\sum_{j} \ell\big(f_\theta(x^L_j), y^L_j\big)"
+STRATEGIES: tuple[Strategy, ...] = (
+    Strategy("scratch", "Scratch", "A new network trained on the labelled target samples alone: no transfer.",
+             r"\min_{\theta}\; " + _TARGET + r",\quad \theta_0 \text{ random}", start="random"),
+    Strategy("feature_extraction", "Feature extraction",
+             "The source body is frozen; a new, randomly initialised head is trained on its features.",
+             r"\min_{\theta_{L}}\; " + _TARGET + r",\quad \theta_{1..L-1} = \theta^S_{1..L-1} \text{ frozen}"),
+    Strategy("partial", "Partial fine-tuning",
+             "Only the last k layers are trained (at the fine-tuning rate); the lower layers stay frozen.",
+             r"\min_{\theta_{L-k+1..L}}\; " + _TARGET + r",\quad \theta_0 = \theta^S"),
+    Strategy("finetune", "Full fine-tuning", "Every layer is trained, from the source weights, at the fine-tuning "
+             "rate.", r"\min_{\theta}\; " + _TARGET + r",\quad \theta_0 = \theta^S"),
+    Strategy("progressive", "Progressive unfreezing",
+             "Training starts with the head alone; every few epochs the next layer down is unfrozen (ULMFiT).",
+             r"\min_{\theta_{l}:\, t \ge (L-l)\,E}\; " + _TARGET + r",\quad \theta_0 = \theta^S"),
+    Strategy("discriminative", "Discriminative rates",
+             "Every layer trains, lower layers more slowly: the rate is divided by the decay factor per layer "
+             "down (ULMFiT).", r"\eta_l = \eta\, \delta^{-(L-l)},\quad \min_{\theta}\; " + _TARGET
+             + r",\quad \theta_0 = \theta^S"),
+    Strategy("l2sp", "L2-SP", "Full fine-tuning with a pull towards the source weights, of strength α "
+             "(Li et al., 2018), applied as a decoupled proximal step so that any α is stable.",
+             r"\min_{\theta}\; " + _TARGET + r" + \frac{\alpha}{2}\,\big\|\theta - \theta^S\big\|_2^2,"
+             r"\quad \theta_0 = \theta^S"),
+    Strategy("adapt_finetune", "Adapt, then fine-tune",
+             "A network adapted without target labels (DANN, MMD, ...) on source and target pool, then fully "
+             "fine-tuned on the labelled target samples.",
+             r"\min_{\theta}\; " + _TARGET + r",\quad \theta_0 = \theta^{\mathrm{adapted}}", start="adapted"),
+)
+STRATEGIES_BY_NAME: dict[str, Strategy] = {s.name: s for s in STRATEGIES}
+
+
+def parse_strategies(text: str, field: str = "--strategies") -> tuple[str, ...]:
+    """``"scratch,finetune"`` -> names in the order given, repeats dropped; one-line error otherwise."""
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if not names:
+        raise InputError(field, "give at least one strategy: " + ", ".join(STRATEGIES_BY_NAME))
+    for name in names:
+        if name not in STRATEGIES_BY_NAME:
+            raise InputError(field, f"unknown strategy {name!r}; allowed: " + ", ".join(STRATEGIES_BY_NAME))
+    return names
+
+
+@dataclass(frozen=True)
+class FinetuneSettings:
+    """How the pretrained and fine-tuned networks are trained (the domains are the Scenario's).
+
+    Parameters
+    ----------
+    hidden : tuple of int
+        Hidden widths; the network has ``len(hidden) + 1`` layers (the last is the head).
+    pretrain_steps : int
+        Full-batch Adam steps of the source (and adapted) pretraining.
+    epochs : int
+        Fine-tuning epochs; full-batch, so one step each.
+    lr : float
+        Adam rate of pretraining, of scratch and of a new head.
+    finetune_lr : float
+        Adam rate of a pretrained layer being fine-tuned (a third of ``lr`` by default, as the adaptation engine's ``finetune``).
+    partial_layers : int
+        ``partial``: how many of the top layers train (1 = the head only).
+    unfreeze_every : int
+        ``progressive``: epochs between unfreezing one layer and the next one down.
+    discriminative_decay : float
+        ``discriminative``: the rate is divided by this per layer down (2.6 in ULMFiT).
+    l2sp_weight : float
+        ``l2sp``: strength α of the pull towards the source weights.
+    adapt_method : str
+        ``adapt_finetune``: the unsupervised adaptation method of the first stage.
+    """
+
+    hidden: tuple[int, ...] = (32, 32, 32)
+    pretrain_steps: int = 300
+    epochs: int = 200
+    lr: float = 0.01
+    finetune_lr: float = 0.003
+    partial_layers: int = 2
+    unfreeze_every: int = 25
+    discriminative_decay: float = 2.6
+    l2sp_weight: float = 1.0
+    adapt_method: str = "dann"
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("hidden", len(self.hidden) >= 1 and all(1 <= h <= 512 for h in self.hidden),
+             "one or more widths in [1, 512]"),
+            ("pretrain_steps", isinstance(self.pretrain_steps, int) and 10 <= self.pretrain_steps <= 5000,
+             "an integer in [10, 5000]"),
+            ("epochs", isinstance(self.epochs, int) and 1 <= self.epochs <= 5000, "an integer in [1, 5000]"),
+            ("lr", 0.0 < self.lr <= 1.0, "a number in (0, 1]"),
+            ("finetune_lr", 0.0 < self.finetune_lr <= 1.0, "a number in (0, 1]"),
+            ("partial_layers", isinstance(self.partial_layers, int) and 1 <= self.partial_layers <= self.n_layers,
+             f"an integer in [1, {self.n_layers}] (the network's layers)"),
+            ("unfreeze_every", isinstance(self.unfreeze_every, int) and 1 <= self.unfreeze_every <= 5000,
+             "an integer in [1, 5000]"),
+            ("discriminative_decay", 1.0 <= self.discriminative_decay <= 10.0, "a number in [1, 10]"),
+            ("l2sp_weight", 0.0 <= self.l2sp_weight <= 1e6, "a number in [0, 1e6]"),
+            ("adapt_method", self.adapt_method in ADAPT_METHODS, "one of " + ", ".join(ADAPT_METHODS)),
+        ]
+        check_fields(self, checks)
+
+    @property
+    def n_layers(self) -> int:
+        """Affine layers of the network (hidden layers + the head)."""
+        return len(self.hidden) + 1
+
+    def to_json(self) -> dict:
+        return {"hidden": list(self.hidden), "pretrain_steps": self.pretrain_steps, "epochs": self.epochs,
+                "lr": self.lr, "finetune_lr": self.finetune_lr, "partial_layers": self.partial_layers,
+                "unfreeze_every": self.unfreeze_every, "discriminative_decay": self.discriminative_decay,
+                "l2sp_weight": self.l2sp_weight, "adapt_method": self.adapt_method}
+
+
+def layer_rate_schedule(strategy: str, settings: FinetuneSettings) -> np.ndarray:
+    """Learning rate of every layer at every fine-tuning epoch: ``[epochs, layers]``, 0 = frozen.
+
+    Layer 0 is the lowest (it reads the inputs), layer ``L - 1`` the head.
+    """
+    if strategy not in STRATEGIES_BY_NAME:
+        raise InputError("strategy", f"unknown strategy {strategy!r}; allowed: " + ", ".join(STRATEGIES_BY_NAME))
+    n_layers, epochs, tuned = settings.n_layers, settings.epochs, settings.finetune_lr
+    rates = np.full((epochs, n_layers), tuned)
+    depth_from_top = np.arange(n_layers)[::-1]  # the head is 0 layers from the top
+    if strategy == "scratch":
+        rates[:] = settings.lr
+    elif strategy == "feature_extraction":
+        rates[:] = 0.0
+        rates[:, -1] = settings.lr  # the new head learns at the base rate
+    elif strategy == "partial":
+        rates[:, depth_from_top >= settings.partial_layers] = 0.0
+    elif strategy == "progressive":
+        unfrozen_at = depth_from_top * settings.unfreeze_every
+        rates[np.arange(epochs)[:, None] < unfrozen_at[None, :]] = 0.0
+    elif strategy == "discriminative":
+        rates = rates / settings.discriminative_decay ** depth_from_top[None, :]
+    return rates
+
+
+# --- the batched supervised loop ------------------------------------------------------------------
+
+
+@dataclass
+class FitProblem:
+    """What every model of one batched fit sees: ``M`` models, up to ``N`` points each.
+
+    ``inputs`` ``[M, N, d]`` are already standardised for their model; ``weights`` ``[M, N]``
+    weigh each point's cross-entropy with ``labels`` (0 for padding); ``rates`` ``[T, M, L]``
+    is every model's per-layer rate at each step. Optional: ``soft_targets`` ``[M, N, K]`` with
+    ``soft_weights`` ``[M, N]`` and a per-model ``temperature`` ``[M]`` add the distillation term
+    ``temperature² · weight · CE(soft target, softmax(logits / temperature))``; ``anchor_strength``
+    ``[M]`` pulls each model towards the weights it started from (L2-SP).
+    """
+
+    inputs: torch.Tensor
+    labels: torch.Tensor
+    weights: torch.Tensor
+    rates: torch.Tensor
+    soft_targets: torch.Tensor | None = None
+    soft_weights: torch.Tensor | None = None
+    temperature: torch.Tensor | None = None
+    anchor_strength: torch.Tensor | None = None
+
+    def select(self, models: Sequence[int]) -> "FitProblem":
+        """The same problem for a subset of the models (e.g. to train them one at a time)."""
+        rows = torch.as_tensor(list(models), dtype=torch.long, device=self.inputs.device)
+        pick = lambda t, axis=0: None if t is None else t.index_select(axis, rows)  # noqa: E731
+        return FitProblem(pick(self.inputs), pick(self.labels), pick(self.weights), pick(self.rates, 1),
+                          pick(self.soft_targets), pick(self.soft_weights), pick(self.temperature),
+                          pick(self.anchor_strength))
+
+
+def fit_batched(net: BatchedMLP, problem: FitProblem,
+                progress: Callable[[float], None] | None = None) -> list[tuple[int, int]]:
+    """Train every model of ``net`` on its own data and schedule, full-batch, in place.
+
+    Each model's loss is summed with the others' (never averaged), so model ``m`` follows the
+    trajectory it would follow alone. A model whose loss turns NaN or exceeds 1e6 is stopped.
+
+    Returns
+    -------
+    stopped : list of (model, step)
+        The models stopped for diverging, and when.
+    """
+    steps, n_models, n_layers = problem.rates.shape
+    if n_models != net.n_models or n_layers != net.n_layers:
+        raise InputError("rates", f"expected [T, {net.n_models}, {net.n_layers}], got {list(problem.rates.shape)}")
+    optimizer = BatchedAdam(list(net.weights) + list(net.biases))
+    anchors = None
+    if problem.anchor_strength is not None and bool((problem.anchor_strength > 0).any()):
+        anchors = [p.detach().clone() for p in optimizer.params]
+    alive = torch.ones(n_models, dtype=torch.bool, device=problem.rates.device)
+    stopped: list[tuple[int, int]] = []
+    flat_labels = problem.labels.flatten()
+    for step in range(steps):
+        optimizer.zero_grad()
+        logits = net(problem.inputs)
+        per_model = (F.cross_entropy(logits.flatten(0, 1), flat_labels, reduction="none")
+                     .view(n_models, -1) * problem.weights).sum(dim=1)
+        if problem.soft_targets is not None:
+            temperature = problem.temperature.view(-1, 1, 1)
+            log_student = torch.log_softmax(logits / temperature, dim=-1)
+            soft = -(problem.soft_targets * log_student).sum(dim=-1)
+            per_model = per_model + (soft * problem.soft_weights).sum(dim=1) * problem.temperature ** 2
+        healthy = torch.isfinite(per_model) & (per_model.abs() < DIVERGENCE_LOSS)
+        if not bool(healthy[alive].all()):
+            stopped += [(m, step) for m in torch.nonzero(alive & ~healthy).flatten().tolist()]
+            alive &= healthy
+        torch.where(alive, per_model, torch.zeros_like(per_model)).sum().backward()
+        layer_rates = [problem.rates[step, :, layer] * alive for layer in range(n_layers)]
+        optimizer.step(layer_rates + layer_rates)  # weights, then biases, of each layer
+        if anchors is not None:
+            _pull_towards(optimizer.params, anchors, layer_rates + layer_rates, problem.anchor_strength)
+        if progress is not None and (step + 1) % max(1, steps // 20) == 0:
+            progress((step + 1) / steps)
+    return stopped
+
+
+@torch.no_grad()
+def _pull_towards(params: list[torch.Tensor], anchors: list[torch.Tensor], rates: list[torch.Tensor],
+                  strength: torch.Tensor) -> None:
+    """Proximal step of ``alpha/2 ||w - anchor||²`` with step size ``rate``: ``w <- (w + c a) / (1 + c)``,
+    ``c = rate · alpha``; stable for any alpha (alpha → ∞ gives the anchor), like AdamW's decoupled decay."""
+    for p, anchor, rate in zip(params, anchors, rates):
+        c = (rate * strength).view(-1, *([1] * (p.dim() - 1)))
+        p.add_(c * anchor).div_(1.0 + c)
+
+
+def input_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation per feature (a constant feature keeps std 1)."""
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    return mean, np.where(std > 1e-12, std, 1.0)
+
+
+def padded_batch(sets: Sequence[tuple[np.ndarray, np.ndarray]], device: torch.device
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-model labelled sets of different sizes as ``[M, N, d]`` inputs, ``[M, N]`` labels and
+    ``[M, N]`` weights (``1 / n_m`` on a model's own points, 0 on the padding)."""
+    width = max(len(y) for _, y in sets)
+    n_features = sets[0][0].shape[1]
+    inputs = np.zeros((len(sets), width, n_features), dtype=np.float32)
+    labels = np.zeros((len(sets), width), dtype=np.int64)
+    weights = np.zeros((len(sets), width), dtype=np.float32)
+    for m, (x, y) in enumerate(sets):
+        inputs[m, :len(y)], labels[m, :len(y)], weights[m, :len(y)] = x, y, 1.0 / max(1, len(y))
+    return (torch.from_numpy(inputs).to(device), torch.from_numpy(labels).to(device),
+            torch.from_numpy(weights).to(device))
+
+
+def train_from_scratch(x: np.ndarray, y: np.ndarray, seeds: Sequence[int], hidden: tuple[int, ...],
+                       n_classes: int, steps: int, lr: float, device: torch.device) -> Networks:
+    """Full-batch Adam on one labelled set (standardised with its own statistics), one network per seed."""
+    mean, std = input_statistics(x)
+    inputs = torch.as_tensor((x - mean) / std, dtype=torch.float32, device=device)
+    n_models = len(seeds)
+    net = BatchedMLP(n_models, x.shape[1], hidden, n_classes, generator=[seeded_generator(s) for s in seeds],
+                     device=device)
+    rates = torch.full((steps, n_models, net.n_layers), lr, device=device)
+    weights = torch.full((n_models, len(y)), 1.0 / len(y), device=device)
+    labels = torch.as_tensor(y, dtype=torch.long, device=device).expand(n_models, -1)
+    fit_batched(net, FitProblem(inputs.expand(n_models, -1, -1), labels, weights, rates))
+    return Networks.from_net(net, np.tile(mean, (n_models, 1)), np.tile(std, (n_models, 1)))

@@ -1,0 +1,311 @@
+"""A fine-tuning experiment: strategies × label counts × seeds (× shift magnitudes), trained as ONE batch.
+
+This is what the Fine-tuning and Negative transfer pages and ``python -m core efficiency`` /
+``python -m core transfer-map`` call. Per seed, the pretrained source network is trained once
+(on the labelled source, which no shift knob changes) and shared by every strategy, label
+count and shift magnitude; ``adapt_finetune`` adds one adapted network per shift magnitude and
+seed, trained by the adaptation engine (:func:`core.train.train_models`).
+
+Labelled target samples: the target's labelled split is drawn once with 100 points per class
+(the most a Scenario allows); seed ``s`` takes the first ``n`` per class of its own shuffle of
+it. So a seed's larger label sets contain its smaller ones, its ``n``-label set is the same in
+every experiment, and the spread over seeds includes the luck of which points were labelled. Scores use the target TEST split (and the labelled source
+sample for source accuracy, as in the adaptation engine).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from core.adaptation import model_seed
+from core.device import pick_device
+from core.domains import DomainData, generate
+from core.errors import InputError
+from core.finetune import (STRATEGIES_BY_NAME, FinetuneSettings, FitProblem, fit_batched, input_statistics,
+                           layer_rate_schedule, padded_batch, train_from_scratch)
+from core.models import BatchedMLP, Networks, seeded_generator
+from core.scenario import KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario
+from core.train import ModelSpec, TrainSettings, train_models
+
+LABEL_SUBSET_STREAM = 11  # numpy stream of the per-seed shuffles of the labelled reservoir
+MAX_LABELS = 100  # the Scenario's own limit on labels_per_class
+SCRATCH_SEED_OFFSET = 30_011
+NEW_HEAD_SEED_OFFSET = 50_021
+PRETRAIN_SHARE = 0.25  # share of the progress bar given to pretraining
+
+
+@dataclass(frozen=True)
+class PlannedModel:
+    """One fine-tuned model: its strategy, shift magnitude (index into the values), label count and seed."""
+
+    strategy: str
+    value_index: int
+    labels: int
+    seed: int
+
+
+@dataclass
+class ExperimentDesign:
+    """What an experiment varies: strategies × label counts × seeds, and optionally a knob's values."""
+
+    scenario: Scenario
+    strategies: tuple[str, ...]
+    labels: tuple[int, ...]
+    n_seeds: int
+    settings: FinetuneSettings
+    knob: str | None
+    values: tuple[float, ...]
+
+
+@dataclass
+class FinetuneRun(ExperimentDesign):
+    """The trained models of an experiment and their scores.
+
+    ``points`` has one dict per fine-tuned model: ``strategy``, ``labels_per_class``, ``seed``,
+    ``target_acc``, ``source_acc``, ``diverged`` (and the knob's value when one was varied).
+    ``pretrained`` has one dict per shift magnitude and seed for the pretrained source network
+    before fine-tuning: ``target_acc`` and ``source_acc`` (and the knob's value).
+    """
+
+    points: list[dict]
+    pretrained: list[dict]
+    train_seconds: float
+    device: str
+    networks: Networks = field(repr=False)
+    plan: tuple[PlannedModel, ...] = field(repr=False)
+
+    def to_json(self) -> dict:
+        """``scenario``, ``device``, ``train_seconds``, ``settings``, ``points`` and ``pretrained``."""
+        answer = {"scenario": self.scenario.to_dict(), "device": self.device, "train_seconds": self.train_seconds,
+                  "settings": self.settings.to_json(), "strategies": list(self.strategies),
+                  "labels": list(self.labels), "seeds": self.n_seeds}
+        if self.knob is not None:
+            answer["vary"] = {"knob": self.knob, "values": list(self.values)}
+        return {**answer, "points": self.points, "pretrained": self.pretrained}
+
+
+def parse_labels(text: str, field: str = "--labels") -> tuple[int, ...]:
+    """``"1,2,5"`` -> sorted distinct label counts in [1, 100]; a one-line error otherwise."""
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InputError(field, f"expected comma-separated integers in [1, {MAX_LABELS}], got {text!r}") from None
+    return check_labels(values, field)
+
+
+def check_labels(values: Sequence[float], field: str = "labels") -> tuple[int, ...]:
+    if not values or not all(float(v).is_integer() and 1 <= v <= MAX_LABELS for v in values):
+        raise InputError(field, f"expected integers in [1, {MAX_LABELS}], got {list(values)}")
+    return tuple(sorted({int(v) for v in values}))
+
+
+def labelled_subset(data: DomainData, n: int, seed_index: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` labelled target points per class of seed ``seed_index``'s shuffle (nested in ``n``)."""
+    rng = np.random.default_rng([data.scenario.seed, LABEL_SUBSET_STREAM, seed_index])
+    picks = []
+    for k in data.target_classes:
+        members = np.flatnonzero(data.target_labelled_y == k)
+        picks.append(members[rng.permutation(len(members))[:n]])
+    rows = np.concatenate(picks)
+    return data.target_labelled_x[rows], data.target_labelled_y[rows]
+
+
+def _n_classes(datasets: Sequence[DomainData]) -> int:
+    return max(max(d.source_classes + d.target_classes) for d in datasets) + 1
+
+
+def _pretrain_sources(datasets: Sequence[DomainData], seeds: Sequence[int], settings: FinetuneSettings,
+                      n_classes: int, device: torch.device) -> tuple[list[int], list[Networks]]:
+    """One pretrained source network per seed and distinct source sample; returns which sample each
+    dataset uses and the networks of each sample."""
+    keys: dict[bytes, int] = {}
+    which, networks = [], []
+    for data in datasets:
+        key = data.source_x.tobytes() + data.source_y.tobytes()
+        if key not in keys:
+            keys[key] = len(networks)
+            networks.append(train_from_scratch(data.source_x, data.source_y, seeds, settings.hidden, n_classes,
+                                               settings.pretrain_steps, settings.lr, device))
+        which.append(keys[key])
+    return which, networks
+
+
+def _adapt(data: DomainData, seeds: Sequence[int], settings: FinetuneSettings, n_classes: int,
+           device: torch.device) -> Networks:
+    """Networks adapted without target labels by the adaptation engine (one per seed)."""
+    specs = [ModelSpec(settings.adapt_method, seed, 1.0) for seed in seeds]
+    trained = train_models(data.training_inputs(), specs,
+                           TrainSettings(hidden=settings.hidden, steps=settings.pretrain_steps), n_classes,
+                           device=device)
+    return trained.as_networks()
+
+
+def _random_networks(seeds: Sequence[int], n_features: int, settings: FinetuneSettings, n_classes: int,
+                     mean: np.ndarray, std: np.ndarray) -> Networks:
+    net = BatchedMLP(len(seeds), n_features, settings.hidden, n_classes,
+                     generator=[seeded_generator(s) for s in seeds], device="cpu")
+    return Networks.from_net(net, mean, std)
+
+
+def _starting_networks(plan: Sequence[PlannedModel], datasets: Sequence[DomainData], seeds: Sequence[int],
+                       sources: tuple[list[int], list[Networks]], adapted: dict[int, Networks],
+                       settings: FinetuneSettings, n_classes: int) -> Networks:
+    """Every planned model's starting weights and input standardisation, stacked in plan order."""
+    which_source, source_nets = sources
+    n_features = datasets[0].n_features
+    rows: list[Networks] = []
+    for model in plan:
+        data, seed = datasets[model.value_index], seeds[model.seed]
+        start = STRATEGIES_BY_NAME[model.strategy].start
+        if start == "random":  # standardised with the target pool's statistics: the data it is for
+            mean, std = input_statistics(data.target_pool_x)
+            rows.append(_random_networks([seed + SCRATCH_SEED_OFFSET], n_features, settings, n_classes,
+                                         mean[None], std[None]))
+            continue
+        source = adapted[model.value_index] if start == "adapted" else source_nets[which_source[model.value_index]]
+        network = source.select([model.seed])
+        if model.strategy == "feature_extraction":  # a new head on the frozen source body
+            head = _random_networks([seed + NEW_HEAD_SEED_OFFSET], n_features, settings, n_classes,
+                                    network.mean, network.std)
+            network.weights[-1], network.biases[-1] = head.weights[-1], head.biases[-1]
+        rows.append(network)
+    return Networks(rows[0].hidden, n_features, n_classes,
+                    [np.concatenate([r.weights[i] for r in rows]) for i in range(settings.n_layers)],
+                    [np.concatenate([r.biases[i] for r in rows]) for i in range(settings.n_layers)],
+                    np.concatenate([r.mean for r in rows]), np.concatenate([r.std for r in rows]))
+
+
+def _check(strategies: Sequence[str], labels: Sequence[int], n_seeds: int, knob: str | None,
+           values: Sequence[float] | None) -> tuple[tuple[str, ...], tuple[int, ...], int]:
+    strategies = tuple(dict.fromkeys(strategies))
+    if not strategies or any(s not in STRATEGIES_BY_NAME for s in strategies):
+        raise InputError("strategies", f"expected names among {', '.join(STRATEGIES_BY_NAME)}, got {list(strategies)}")
+    if not 1 <= int(n_seeds) <= 10:
+        raise InputError("seeds", f"expected an integer in [1, 10], got {n_seeds}")
+    if knob is not None:
+        if knob not in NUMERIC_KNOBS or knob == "labels_per_class":
+            raise InputError("--vary", f"{knob!r} cannot be varied; use a numeric scenario key such as rotation")
+        if not values:
+            raise InputError("--vary", "give at least one value")
+    return strategies, check_labels(labels), int(n_seeds)
+
+
+@dataclass
+class PreparedRun(ExperimentDesign):
+    """Everything an experiment trains, before training: the plan, the data and one :class:`FitProblem`."""
+
+    datasets: list[DomainData]
+    sources: tuple[list[int], list[Networks]]
+    plan: tuple[PlannedModel, ...]
+    starts: Networks
+    problem: FitProblem
+    device: torch.device
+
+
+def prepare_finetuning(scenario: Scenario, strategies: Sequence[str], labels: Sequence[int], n_seeds: int = 3,
+                       settings: FinetuneSettings = FinetuneSettings(), knob: str | None = None,
+                       values: Sequence[float] | None = None, device=None) -> PreparedRun:
+    """Generate the domains, pretrain (and adapt) the starting networks, and lay out the batch."""
+    strategies, labels, n_seeds = _check(strategies, labels, n_seeds, knob, values)
+    device = torch.device(device) if device is not None else pick_device()
+    values = tuple(float(KNOBS_BY_NAME[knob].parse(v)) for v in values) if knob is not None else (float("nan"),)
+    scenarios = [scenario.replace(**{knob: v}) for v in values] if knob is not None else [scenario]
+    datasets = [generate(s.replace(labels_per_class=MAX_LABELS)) for s in scenarios]
+    n_classes = _n_classes(datasets)
+    seeds = [model_seed(scenario, s) for s in range(n_seeds)]
+
+    sources = _pretrain_sources(datasets, seeds, settings, n_classes, device)
+    adapted = {}
+    if "adapted" in {STRATEGIES_BY_NAME[s].start for s in strategies}:
+        adapted = {v: _adapt(data, seeds, settings, n_classes, device) for v, data in enumerate(datasets)}
+    plan = tuple(PlannedModel(strategy, v, n, s) for v in range(len(datasets)) for n in labels
+                 for strategy in strategies for s in range(n_seeds))
+    starts = _starting_networks(plan, datasets, seeds, sources, adapted, settings, n_classes)
+    labelled = [labelled_subset(datasets[m.value_index], m.labels, m.seed) for m in plan]
+    inputs, targets, weights = padded_batch(
+        [((x - starts.mean[i]) / starts.std[i], y) for i, (x, y) in enumerate(labelled)], device)
+    schedules = {s: layer_rate_schedule(s, settings) for s in strategies}
+    rates = torch.as_tensor(np.stack([schedules[m.strategy] for m in plan], axis=1), dtype=torch.float32,
+                            device=device)
+    anchor = torch.tensor([settings.l2sp_weight if m.strategy == "l2sp" else 0.0 for m in plan], device=device)
+    return PreparedRun(scenario, strategies, labels, n_seeds, settings, knob, values if knob else (), datasets,
+                       sources, plan, starts, FitProblem(inputs, targets, weights, rates, anchor_strength=anchor),
+                       device)
+
+
+def run_finetuning(scenario: Scenario, strategies: Sequence[str], labels: Sequence[int], n_seeds: int = 3,
+                   settings: FinetuneSettings = FinetuneSettings(), knob: str | None = None,
+                   values: Sequence[float] | None = None, device=None,
+                   progress: Callable[[float], None] | None = None) -> FinetuneRun:
+    """Fine-tune ``strategies`` × ``labels`` × seeds (× ``values`` of ``knob``) as one batch and score them.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The domains; its ``labels_per_class`` is replaced by each of ``labels``.
+    strategies : sequence of str
+        Names from :data:`core.finetune.STRATEGIES`.
+    labels : sequence of int
+        Labelled target samples per class, each in [1, 100].
+    n_seeds : int, default=3
+        Seeds per cell, in [1, 10]: initialisation, pretraining and which points are labelled.
+    settings : FinetuneSettings
+    knob, values : str and sequence of float, optional
+        Also vary a numeric scenario key over ``values`` (the negative-transfer map).
+    device : torch.device or str, optional
+        Default :func:`core.device.pick_device`.
+    progress : callable, optional
+        Called with the share done.
+    """
+    started = time.perf_counter()
+    prepared = prepare_finetuning(scenario, strategies, labels, n_seeds, settings, knob, values, device)
+    if progress is not None:
+        progress(PRETRAIN_SHARE)
+    net = prepared.starts.network(prepared.device)
+    stopped = fit_batched(net, prepared.problem, progress=None if progress is None else
+                          (lambda share: progress(PRETRAIN_SHARE + (1 - PRETRAIN_SHARE) * share)))
+    tuned = Networks.from_net(net, prepared.starts.mean, prepared.starts.std)
+    knob, values = prepared.knob, prepared.values
+    points = _score(prepared.plan, prepared.datasets, tuned, dict(stopped), knob, values)
+    pretrained = _score_pretrained(prepared.datasets, prepared.sources, knob, values, prepared.n_seeds)
+    return FinetuneRun(scenario, prepared.strategies, prepared.labels, prepared.n_seeds, settings, knob, values,
+                       points, pretrained, time.perf_counter() - started, str(prepared.device), tuned, prepared.plan)
+
+
+def _score(plan: Sequence[PlannedModel], datasets: Sequence[DomainData], tuned: Networks, stopped: dict[int, int],
+           knob: str | None, values: Sequence[float]) -> list[dict]:
+    target_acc, source_acc = np.zeros(len(plan)), np.zeros(len(plan))
+    for v, data in enumerate(datasets):
+        members = [m for m, model in enumerate(plan) if model.value_index == v]
+        chosen = tuned.select(members)
+        target_acc[members] = chosen.accuracy(data.target_test_x, data.target_test_y)
+        source_acc[members] = chosen.accuracy(data.source_x, data.source_y)
+    points = []
+    for m, model in enumerate(plan):
+        diverged = m in stopped
+        point = {"strategy": model.strategy, "labels_per_class": model.labels, "seed": model.seed,
+                 "target_acc": None if diverged else float(target_acc[m]),
+                 "source_acc": None if diverged else float(source_acc[m]),
+                 "diverged": (f"{model.strategy} (seed {model.seed}, {model.labels} labels per class) diverged at "
+                              f"step {stopped[m]}") if diverged else None}
+        points.append({knob: values[model.value_index], **point} if knob else point)
+    return points
+
+
+def _score_pretrained(datasets: Sequence[DomainData], sources: tuple[list[int], list[Networks]],
+                      knob: str | None, values: Sequence[float], n_seeds: int) -> list[dict]:
+    which, networks = sources
+    rows = []
+    for v, data in enumerate(datasets):
+        net = networks[which[v]]
+        target, source = net.accuracy(data.target_test_x, data.target_test_y), net.accuracy(data.source_x,
+                                                                                            data.source_y)
+        for s in range(n_seeds):
+            row = {"seed": s, "target_acc": float(target[s]), "source_acc": float(source[s])}
+            rows.append({knob: values[v], **row} if knob else row)
+    return rows
