@@ -17,5 +17,9 @@ PAGES = [
     st.Page("pages/adaptation.py", title="Adaptation", icon=":material/model_training:", url_path="adaptation"),
     st.Page("pages/bound.py", title="Ben-David bound", icon=":material/stacked_line_chart:", url_path="bound"),
     st.Page("pages/lambda_sweep.py", title="MMD vs λ", icon=":material/tune:", url_path="lambda_sweep"),
+    st.Page("pages/finetune.py", title="Fine-tuning", icon=":material/layers:", url_path="finetune"),
+    st.Page("pages/negative_transfer.py", title="Negative transfer", icon=":material/trending_down:",
+            url_path="negative_transfer"),
+    st.Page("pages/distillation.py", title="Distillation", icon=":material/school:", url_path="distillation"),
 ]
 st.navigation(PAGES).run()

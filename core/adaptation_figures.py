@@ -32,7 +32,7 @@ def method_label(method: str) -> str:
     return METHODS_BY_NAME[method].label
 
 
-def _grid_shape(n: int, max_cols: int = 4) -> tuple[int, int]:
+def grid_shape(n: int, max_cols: int = 4) -> tuple[int, int]:
     cols = max(1, min(max_cols, n))
     return math.ceil(n / cols), cols
 
@@ -49,7 +49,7 @@ def rgba(colour: str, alpha: float) -> str:
     return f"rgba({rgb[0]},{rgb[1]},{rgb[2]},{alpha})"
 
 
-def _vertical_spacing(n_rows: int, height: int, gap_px: int, margins_px: int = 180) -> float:
+def vertical_spacing(n_rows: int, height: int, gap_px: int, margins_px: int = 180) -> float:
     """make_subplots' vertical spacing (a share of the plot height) for a gap of ``gap_px`` pixels."""
     return 0.0 if n_rows == 1 else min(0.5 / (n_rows - 1), gap_px / max(1, height - margins_px))
 
@@ -139,7 +139,7 @@ def decision_boundary_figure(run: AdaptationRun, data: DomainData, surfaces: Dec
     subsample of source points (filled) and target test points (hollow); for ``ot`` also its
     transported source points (crosses)."""
     methods = run.methods
-    n_rows, n_cols = _grid_shape(len(methods))
+    n_rows, n_cols = grid_shape(len(methods))
     titles = []
     for method in methods:
         m = surfaces.models[method]
@@ -148,7 +148,7 @@ def decision_boundary_figure(run: AdaptationRun, data: DomainData, surfaces: Dec
                                                                f"target acc. {accuracy:.1%}"))
     height = 120 + 280 * n_rows
     fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=titles, horizontal_spacing=0.05,
-                        vertical_spacing=_vertical_spacing(n_rows, height, 95))
+                        vertical_spacing=vertical_spacing(n_rows, height, 95))
     seed = data.scenario.seed
     source = subsample(len(data.source_x), max_points, seed)
     target = subsample(len(data.target_test_x), max_points, seed + 1)
@@ -292,11 +292,11 @@ def embedding_figure(embedding: FeatureEmbedding) -> go.Figure:
 def confusion_figure(run: AdaptationRun) -> go.Figure:
     """One heatmap of target-test counts per method (summed over the seeds that trained)."""
     methods = run.methods
-    n_rows, n_cols = _grid_shape(len(methods))
+    n_rows, n_cols = grid_shape(len(methods))
     names = [f"class {k}" for k in run.classes]
     height = 100 + 300 * n_rows
     fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=[method_label(m) for m in methods],
-                        horizontal_spacing=0.07, vertical_spacing=_vertical_spacing(n_rows, height, 90, 140))
+                        horizontal_spacing=0.07, vertical_spacing=vertical_spacing(n_rows, height, 90, 140))
     for i, method in enumerate(methods):
         row, col = divmod(i, n_cols)
         matrix = run.confusion[method]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ from core.scenario import Scenario
 TEMPERATURE_CURVE = (1.0, 2.0, 4.0, 8.0, 16.0)
 STUDENT_SEED_OFFSET = 70_001
 ROLES = ("teacher", "student_soft", "student_hard")
+TEACHER_SHARE = 0.4  # of the progress bar
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,22 @@ class DistillSettings:
                 "student_hidden": list(self.student_hidden), "steps": self.steps, "lr": self.lr}
 
 
+@dataclass(frozen=True)
+class RoleStatistics:
+    """Mean, sample sd (0 with one seed) and count of one role's accuracies over the seeds that trained."""
+
+    mean: float | None
+    sd: float | None
+    seeds: int
+
+    def text(self) -> str:
+        return "diverged" if self.mean is None else f"{self.mean:.1%} ± {100 * self.sd:.1f}"
+
+    def points_above(self, other: "RoleStatistics") -> float | None:
+        """This mean minus ``other``'s, in percentage points (None when either diverged)."""
+        return None if self.mean is None or other.mean is None else 100 * (self.mean - other.mean)
+
+
 @dataclass
 class DistillRun:
     """Scores of a distillation run.
@@ -107,6 +125,15 @@ class DistillRun:
         return np.array([r[metric] for r in self.rows if r["role"] == role
                          and (temperature is None or r["temperature"] == temperature) and r[metric] is not None])
 
+    def statistics(self, role: str, metric: str = "target_acc", temperature: float | None = None) -> RoleStatistics:
+        """Mean and sd over seeds of one role (students from soft targets at ``temperature``, by default
+        the chosen one)."""
+        values = self.accuracies(role, temperature, metric)
+        if not len(values):
+            return RoleStatistics(None, None, 0)
+        return RoleStatistics(float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+                              len(values))
+
     @property
     def temperatures(self) -> tuple[float, ...]:
         return tuple(sorted({r["temperature"] for r in self.rows if r["role"] == "student_soft"}))
@@ -119,7 +146,8 @@ class DistillRun:
 
 def _train(x: np.ndarray, hard_weight: np.ndarray, y: np.ndarray, hidden: tuple[int, ...], seeds: list[int],
            n_classes: int, settings: DistillSettings, device: torch.device, soft: np.ndarray | None = None,
-           alpha: np.ndarray | None = None, temperature: np.ndarray | None = None) -> tuple[BatchedMLP, set[int]]:
+           alpha: np.ndarray | None = None, temperature: np.ndarray | None = None,
+           progress: Callable[[float], None] | None = None) -> tuple[BatchedMLP, set[int]]:
     """Networks (one per seed) on standardised inputs ``x``: cross-entropy with ``y`` weighted by
     ``hard_weight`` (times ``1 - alpha``), plus the soft-target term (weight ``alpha``) when given."""
     n_models, n = len(seeds), len(x)
@@ -134,8 +162,14 @@ def _train(x: np.ndarray, hard_weight: np.ndarray, y: np.ndarray, hidden: tuple[
         problem.soft_targets = as_tensor(soft)
         problem.soft_weights = as_tensor(np.outer(alpha, np.full(n, 1.0 / n)))
         problem.temperature = as_tensor(temperature)
-    stopped = fit_batched(net, problem)
+    stopped = fit_batched(net, problem, progress)
     return net, {m for m, _ in stopped}
+
+
+def _scaled(progress: Callable[[float], None] | None, start: float, end: float
+            ) -> Callable[[float], None] | None:
+    """``progress`` for one stage, mapping its share done onto ``[start, end]`` of the whole."""
+    return None if progress is None else (lambda share: progress(start + (end - start) * share))
 
 
 def domain_balanced_weights(n_source: int, n_target: int, n_unlabelled: int = 0) -> np.ndarray:
@@ -148,9 +182,10 @@ def domain_balanced_weights(n_source: int, n_target: int, n_unlabelled: int = 0)
 
 
 def run_distillation(scenario: Scenario, n_seeds: int = 3, settings: DistillSettings = DistillSettings(),
-                     device=None) -> DistillRun:
+                     device=None, progress: Callable[[float], None] | None = None) -> DistillRun:
     """Train teachers, students from soft targets (at :data:`TEMPERATURE_CURVE` and ``settings.temperature``)
-    and students from hard labels, one per seed each; score them on the target test split."""
+    and students from hard labels, one per seed each; score them on the target test split.
+    ``progress`` is called with the share done (the teachers take the first :data:`TEACHER_SHARE`)."""
     if not 1 <= int(n_seeds) <= 10:
         raise InputError("seeds", f"expected an integer in [1, 10], got {n_seeds}")
     device = torch.device(device) if device is not None else pick_device()
@@ -163,7 +198,8 @@ def run_distillation(scenario: Scenario, n_seeds: int = 3, settings: DistillSett
     n_source, n_target, n_pool = len(data.source_x), len(data.target_labelled_x), len(data.target_pool_x)
     seeds = [model_seed(scenario, s) for s in range(n_seeds)]
     teacher, teacher_stopped = _train(labelled_x, domain_balanced_weights(n_source, n_target), labelled_y,
-                                      settings.teacher_hidden, seeds, n_classes, settings, device)
+                                      settings.teacher_hidden, seeds, n_classes, settings, device,
+                                      progress=_scaled(progress, 0.0, TEACHER_SHARE))
 
     # students: per seed, one per temperature (soft targets) and one from hard labels (alpha = 0);
     # their transfer set adds the unlabelled target pool, which only the soft term sees
@@ -178,7 +214,7 @@ def run_distillation(scenario: Scenario, n_seeds: int = 3, settings: DistillSett
         transfer_x, domain_balanced_weights(n_source, n_target, n_pool), transfer_y, settings.student_hidden,
         [seeds[s] + STUDENT_SEED_OFFSET for s, _ in plan], n_classes, settings, device, soft=soft,
         alpha=np.array([settings.alpha if t is not None else 0.0 for _, t in plan]),
-        temperature=np.array([t or 1.0 for _, t in plan]))
+        temperature=np.array([t or 1.0 for _, t in plan]), progress=_scaled(progress, TEACHER_SHARE, 1.0))
 
     rows = []
     for net, stopped, members in ((teacher, teacher_stopped, [(s, "teacher") for s in range(n_seeds)]),

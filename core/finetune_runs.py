@@ -9,8 +9,9 @@ seed, trained by the adaptation engine (:func:`core.train.train_models`).
 Labelled target samples: the target's labelled split is drawn once with 100 points per class
 (the most a Scenario allows); seed ``s`` takes the first ``n`` per class of its own shuffle of
 it. So a seed's larger label sets contain its smaller ones, its ``n``-label set is the same in
-every experiment, and the spread over seeds includes the luck of which points were labelled. Scores use the target TEST split (and the labelled source
-sample for source accuracy, as in the adaptation engine).
+every experiment, and the spread over seeds includes the luck of which points were labelled.
+Scores use the target TEST split (and the labelled source sample for source accuracy, as in the
+adaptation engine).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from core.adaptation import model_seed
 from core.device import pick_device
 from core.domains import DomainData, generate
 from core.errors import InputError
-from core.finetune import (STRATEGIES_BY_NAME, FinetuneSettings, FitProblem, fit_batched, input_statistics,
+from core.finetune import (STRATEGIES_BY_NAME, FinetuneSettings, FitProblem, fit_by_size, input_statistics,
                            layer_rate_schedule, padded_batch, train_from_scratch)
 from core.models import BatchedMLP, Networks, seeded_generator
 from core.scenario import KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario
@@ -174,10 +175,7 @@ def _starting_networks(plan: Sequence[PlannedModel], datasets: Sequence[DomainDa
                                     network.mean, network.std)
             network.weights[-1], network.biases[-1] = head.weights[-1], head.biases[-1]
         rows.append(network)
-    return Networks(rows[0].hidden, n_features, n_classes,
-                    [np.concatenate([r.weights[i] for r in rows]) for i in range(settings.n_layers)],
-                    [np.concatenate([r.biases[i] for r in rows]) for i in range(settings.n_layers)],
-                    np.concatenate([r.mean for r in rows]), np.concatenate([r.std for r in rows]))
+    return Networks.concatenate(rows)
 
 
 def _check(strategies: Sequence[str], labels: Sequence[int], n_seeds: int, knob: str | None,
@@ -212,10 +210,11 @@ def prepare_finetuning(scenario: Scenario, strategies: Sequence[str], labels: Se
                        values: Sequence[float] | None = None, device=None) -> PreparedRun:
     """Generate the domains, pretrain (and adapt) the starting networks, and lay out the batch."""
     strategies, labels, n_seeds = _check(strategies, labels, n_seeds, knob, values)
+    scenario = scenario.replace(labels_per_class=MAX_LABELS)  # the pool every label count is drawn from
     device = torch.device(device) if device is not None else pick_device()
     values = tuple(float(KNOBS_BY_NAME[knob].parse(v)) for v in values) if knob is not None else (float("nan"),)
     scenarios = [scenario.replace(**{knob: v}) for v in values] if knob is not None else [scenario]
-    datasets = [generate(s.replace(labels_per_class=MAX_LABELS)) for s in scenarios]
+    datasets = [generate(s) for s in scenarios]
     n_classes = _n_classes(datasets)
     seeds = [model_seed(scenario, s) for s in range(n_seeds)]
 
@@ -247,7 +246,8 @@ def run_finetuning(scenario: Scenario, strategies: Sequence[str], labels: Sequen
     Parameters
     ----------
     scenario : Scenario
-        The domains; its ``labels_per_class`` is replaced by each of ``labels``.
+        The domains. Its ``labels_per_class`` plays no part: the run's scenario has 100 there, the
+        labelled pool that each of ``labels`` is drawn from.
     strategies : sequence of str
         Names from :data:`core.finetune.STRATEGIES`.
     labels : sequence of int
@@ -266,15 +266,14 @@ def run_finetuning(scenario: Scenario, strategies: Sequence[str], labels: Sequen
     prepared = prepare_finetuning(scenario, strategies, labels, n_seeds, settings, knob, values, device)
     if progress is not None:
         progress(PRETRAIN_SHARE)
-    net = prepared.starts.network(prepared.device)
-    stopped = fit_batched(net, prepared.problem, progress=None if progress is None else
-                          (lambda share: progress(PRETRAIN_SHARE + (1 - PRETRAIN_SHARE) * share)))
-    tuned = Networks.from_net(net, prepared.starts.mean, prepared.starts.std)
+    tuned, stopped = fit_by_size(prepared.starts, prepared.problem, prepared.device, progress=None if progress is None
+                                 else (lambda share: progress(PRETRAIN_SHARE + (1 - PRETRAIN_SHARE) * share)))
     knob, values = prepared.knob, prepared.values
     points = _score(prepared.plan, prepared.datasets, tuned, dict(stopped), knob, values)
     pretrained = _score_pretrained(prepared.datasets, prepared.sources, knob, values, prepared.n_seeds)
-    return FinetuneRun(scenario, prepared.strategies, prepared.labels, prepared.n_seeds, settings, knob, values,
-                       points, pretrained, time.perf_counter() - started, str(prepared.device), tuned, prepared.plan)
+    return FinetuneRun(prepared.scenario, prepared.strategies, prepared.labels, prepared.n_seeds, settings, knob,
+                       values, points, pretrained, time.perf_counter() - started, str(prepared.device), tuned,
+                       prepared.plan)
 
 
 def _score(plan: Sequence[PlannedModel], datasets: Sequence[DomainData], tuned: Networks, stopped: dict[int, int],

@@ -273,6 +273,15 @@ class Networks:
                         [b[rows] for b in self.biases], self.mean[rows], self.std[rows])
 
     @classmethod
+    def concatenate(cls, parts: Sequence["Networks"]) -> "Networks":
+        """The models of ``parts``, one after the other."""
+        first = parts[0]
+        return cls(first.hidden, first.n_features, first.n_classes,
+                   [np.concatenate([p.weights[i] for p in parts]) for i in range(len(first.weights))],
+                   [np.concatenate([p.biases[i] for p in parts]) for i in range(len(first.biases))],
+                   np.concatenate([p.mean for p in parts]), np.concatenate([p.std for p in parts]))
+
+    @classmethod
     def from_net(cls, net: BatchedMLP, mean: np.ndarray, std: np.ndarray) -> "Networks":
         return cls(net.hidden, net.in_features, net.out_features,
                    [w.detach().cpu().numpy() for w in net.weights], [b.detach().cpu().numpy() for b in net.biases],

@@ -75,7 +75,8 @@ def gain_map(run: FinetuneRun) -> GainMap:
     per_seed = {s: np.full(shape, np.nan) for s in run.strategies}
     for p in run.points:
         if p["target_acc"] is not None:
-            v, j = int(np.flatnonzero(values == p[run.knob])[0]), int(np.flatnonzero(labels == p["labels_per_class"])[0])
+            v = int(np.flatnonzero(values == p[run.knob])[0])
+            j = int(np.flatnonzero(labels == p["labels_per_class"])[0])
             per_seed[p["strategy"]][v, j, p["seed"]] = p["target_acc"]
     with np.errstate(all="ignore"):
         accuracy = {s: np.nanmean(a, axis=2) for s, a in per_seed.items()}
@@ -85,11 +86,15 @@ def gain_map(run: FinetuneRun) -> GainMap:
         high = {s: np.nanmax(d, axis=2) for s, d in paired.items()}
     stacked = np.stack([np.nan_to_num(accuracy[s], nan=-1.0) for s in run.strategies])
     best = np.array(run.strategies, dtype=object)[stacked.argmax(axis=0)]
-    pretrained_target = np.array([np.mean([p["target_acc"] for p in run.pretrained if p[run.knob] == v]) for v in values])
-    pretrained_source = np.array([np.mean([p["source_acc"] for p in run.pretrained if p[run.knob] == v]) for v in values])
+    pretrained_target, pretrained_source = (_pretrained_mean(run, metric) for metric in ("target_acc", "source_acc"))
     similar = (pretrained_source - pretrained_target) <= SIMILAR_DROP
     return GainMap(run.knob, values, labels, run.strategies, accuracy, gain, low, high, best, pretrained_target,
                    pretrained_source, similar)
+
+
+def _pretrained_mean(run: FinetuneRun, metric: str) -> np.ndarray:
+    """``[V]``: the pretrained source network's mean ``metric`` over seeds at each knob value."""
+    return np.array([np.mean([p[metric] for p in run.pretrained if p[run.knob] == v]) for v in run.values])
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def _fmt(lam: float) -> str:
     return f"{lam:g}"
 
 
-def _band(x, low, high, colour, name, yaxis="y") -> list:
+def band(x, low, high, colour, name, yaxis="y") -> list:
     """A filled min-max band over seeds (two traces: upper edge, then lower edge filled to it)."""
     keep = np.isfinite(low) & np.isfinite(high)
     upper = go.Scatter(x=x[keep], y=high[keep], mode="lines", line=dict(width=0), hoverinfo="skip",
@@ -79,7 +79,7 @@ def lambda_sweep_figure(summary: LambdaSummary, method: str) -> go.Figure:
     for key, name, colour, yaxis, dash in series:
         mean, low, high = summary.mean[key], summary.low[key], summary.high[key]
         if summary.n_seeds > 1:
-            fig.add_traces(_band(x[positive], low[positive], high[positive], colour, name, yaxis))
+            fig.add_traces(band(x[positive], low[positive], high[positive], colour, name, yaxis))
         number = ".1%" if yaxis == "y" else ".4f"
         customdata = np.column_stack([lambdas, low, high])
         hover = (f"λ=%{{customdata[0]:g}}<br>{name.split(' (')[0]}: %{{y:{number}}}"

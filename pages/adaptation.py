@@ -10,6 +10,7 @@ from core.train import TrainSettings
 from ui import cached
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar
+from ui.widgets import saved_form
 
 ensure_router()
 
@@ -25,10 +26,7 @@ def label(method: str) -> str:
 
 def settings_form() -> dict:
     """Method settings in a form: nothing retrains until "Train" is pressed."""
-    saved = st.session_state.setdefault(SETTINGS_KEY, dict(DEFAULTS))
-    for key, value in saved.items():
-        st.session_state.setdefault(key, value)
-    with st.form("adaptation_settings_form", border=True):
+    with saved_form("adaptation_settings_form", SETTINGS_KEY, DEFAULTS) as values:
         st.multiselect("Methods", [m.name for m in METHODS], format_func=label, key="adapt_methods",
                        help="Source only is always trained: it is the baseline every method is compared with.")
         seeds, lam, steps = st.columns([2, 3, 3])
@@ -39,8 +37,7 @@ def settings_form() -> dict:
                           "source min(λ, 1) of the way to the target. λ = 0 gives source-only.")
         steps.slider("Steps", 100, 1000, step=50, key="adapt_steps", help="Adam steps per model, each on a mini-batch of 64 source and 64 target points.")
         st.form_submit_button("Train", type="primary", icon=":material/model_training:")
-    st.session_state[SETTINGS_KEY] = {key: st.session_state[key] for key in DEFAULTS}
-    return st.session_state[SETTINGS_KEY]
+    return values
 
 
 def chosen_methods(scenario, names) -> tuple[str, ...]:

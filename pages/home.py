@@ -22,6 +22,9 @@ st.markdown(
     "- **Divergences you can trust**: MMD² (biased and unbiased, with a permutation test), the proxy "
     "A-distance of a held-out domain classifier, and the CORAL distance, each computed on the points "
     "you see.\n"
+    "- **Transfer in practice**: eight fine-tuning strategies from feature extraction to L2-SP, how many "
+    "target labels each saves against training from scratch, where transfer turns negative, and what "
+    "a small student keeps of a large teacher.\n"
     "- **Reproducible**: every knob lives in the address bar, so a link reproduces the view, and "
     "`python -m core shift KEY=VALUE ... --json` gives the same numbers on the command line."
 )
@@ -34,6 +37,12 @@ LINKS = (  # (file, url path, label, icon, what the page answers)
      "Which term of the bound grows as the target moves away?"),
     ("pages/lambda_sweep.py", "lambda_sweep", "MMD vs λ", ":material/tune:",
      "How much alignment is enough, and when does it turn negative?"),
+    ("pages/finetune.py", "finetune", "Fine-tuning", ":material/layers:",
+     "Which layers to freeze, how many labels transfer saves, what fine-tuning forgets?"),
+    ("pages/negative_transfer.py", "negative_transfer", "Negative transfer", ":material/trending_down:",
+     "When does transfer hurt, and do the rules of thumb hold?"),
+    ("pages/distillation.py", "distillation", "Distillation", ":material/school:",
+     "How much of a large teacher can a small student keep?"),
 )
 scenario = current_scenario()
 for path, url_path, label, icon, question in LINKS:

@@ -10,6 +10,7 @@ from core.train import TrainSettings
 from ui import cached
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar
+from ui.widgets import saved_form
 
 ensure_router()
 
@@ -19,10 +20,7 @@ DEFAULTS = {"lam_method": "mmd", "lam_count": 12, "lam_seeds": 3, "lam_steps": 3
 
 def settings_form() -> dict:
     """Sweep settings in a form: nothing retrains until "Train the sweep" is pressed."""
-    saved = st.session_state.setdefault(SETTINGS_KEY, dict(DEFAULTS))
-    for key, value in saved.items():
-        st.session_state.setdefault(key, value)
-    with st.form("lambda_settings_form", border=True):
+    with saved_form("lambda_settings_form", SETTINGS_KEY, DEFAULTS) as values:
         method, count, seeds, steps = st.columns([2, 3, 2, 3])
         method.radio("Method", SWEEP_METHODS, key="lam_method", horizontal=True,
                      format_func=lambda name: METHODS_BY_NAME[name].label,
@@ -36,8 +34,7 @@ def settings_form() -> dict:
         steps.slider("Steps", 100, 1000, step=50, key="lam_steps",
                      help="Adam steps per model, each on a mini-batch of 64 source and 64 target points.")
         st.form_submit_button("Train the sweep", type="primary", icon=":material/model_training:")
-    st.session_state[SETTINGS_KEY] = {key: st.session_state[key] for key in DEFAULTS}
-    return st.session_state[SETTINGS_KEY]
+    return values
 
 
 def sweep_section(views, answer, method: str) -> None:

@@ -55,6 +55,18 @@ def serve_app(log_name: str = "streamlit.log"):
             server.wait(timeout=20)
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Train on one thread for a module: on a shared 2-core machine torch's spinning OpenMP threads
+    make tiny batches 10-100x slower when another process holds a core."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def app_url():
     """One served app for the browser tests of a session."""

@@ -10,7 +10,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 import core.adaptation
@@ -30,14 +29,7 @@ FAST = {"adapt_steps": 100, "adapt_methods": ["source_only", "mmd", "dann", "ot"
 ALL_METHODS = [m.name for m in METHODS]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Train on one thread: on a shared 2-core machine torch's spinning OpenMP threads make
-    these tiny batches 10-100x slower when another process holds a core."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py: one torch thread
 
 
 def run_page(query=None, small=True, **state):

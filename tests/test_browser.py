@@ -4,7 +4,10 @@ import pytest
 
 from tests.conftest import ARTIFACTS, serve_app
 
-PAGES = {"home": "", "domain_shift": "domain_shift", "adaptation": "adaptation", "bound": "bound", "lambda_sweep": "lambda_sweep"}
+PAGES = {"home": "", "domain_shift": "domain_shift", "adaptation": "adaptation", "bound": "bound",
+         "lambda_sweep": "lambda_sweep", "finetune": "finetune", "negative_transfer": "negative_transfer",
+         "distillation": "distillation"}
+CHARTS = {"domain_shift": 4, "adaptation": 4, "finetune": 3, "negative_transfer": 4, "distillation": 2}  # to wait for
 
 
 def wait_for_script(page, timeout=90_000):
@@ -27,9 +30,10 @@ def test_page_loads_without_exception_and_screenshot(browser, app_url, name):
     page = open_page(browser, f"{app_url}/{PAGES[name]}", name)
     try:
         assert page.locator("[data-testid='stException']").count() == 0
-        if name in ("domain_shift", "adaptation"):  # charts mount after the script ends: wait for them
-            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 4", timeout=30_000)
-            assert page.locator(".js-plotly-plot").count() == 4
+        if name in CHARTS:  # charts mount after the script ends: wait for them
+            page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length >= {CHARTS[name]}",
+                                   timeout=30_000)
+            assert page.locator(".js-plotly-plot").count() == CHARTS[name]
     finally:
         page.screenshot(path=str(ARTIFACTS / f"page_{name}.png"), full_page=True)
         page.close()

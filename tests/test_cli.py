@@ -135,7 +135,8 @@ def test_efficiency_json_has_the_promised_shape(capsys):
                  "--strategies", "scratch,finetune,progressive", "--seeds", "2", "--epochs", "50", "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert {"scenario", "train_seconds", "points"} <= set(answer)
-    assert Scenario.from_mapping(answer["scenario"]) == Scenario(rotation=35, n_source=200, n_target=200, n_test=300)
+    assert Scenario.from_mapping(answer["scenario"]) == Scenario(rotation=35, n_source=200, n_target=200, n_test=300,
+                                                                 labels_per_class=100)  # the labelled pool
     assert len(answer["points"]) == 3 * 2 * 2
     for point in answer["points"]:
         assert {"strategy", "labels_per_class", "seed", "target_acc", "source_acc"} <= set(point)

@@ -10,8 +10,8 @@ from core import finetune_runs
 from core.domains import generate
 from core.efficiency import StrategyCurves, efficiency_curves, labels_to_match
 from core.errors import InputError
-from core.finetune import (STRATEGIES, FinetuneSettings, FitProblem, fit_batched, layer_rate_schedule,
-                           train_from_scratch)
+from core.finetune import (STRATEGIES, FinetuneSettings, FitProblem, fit_batched, fit_by_size, layer_rate_schedule,
+                           size_buckets, train_from_scratch)
 from core.finetune_runs import MAX_LABELS, labelled_subset, run_finetuning
 from core.models import BatchedMLP, seeded_generator
 from core.negative_transfer import RULES, gain_map, rule_checks, rule_holds
@@ -137,6 +137,17 @@ def test_a_model_trained_in_a_padded_batch_equals_the_same_model_trained_alone()
     pick = lambda run: [p["target_acc"] for p in run.points  # noqa: E731
                         if p["strategy"] == "finetune" and p["labels_per_class"] == 2]
     np.testing.assert_allclose(pick(together), pick(alone), atol=1e-9)
+
+
+def test_training_in_size_buckets_equals_one_padded_batch():
+    prepared = finetune_runs.prepare_finetuning(SMALL, ["scratch", "finetune", "progressive"], [1, 5, 50], 2,
+                                                QUICK, device="cpu")
+    bucketed, _ = fit_by_size(prepared.starts, prepared.problem, torch.device("cpu"))
+    net = prepared.starts.network("cpu")
+    fit_batched(net, prepared.problem)
+    assert len(size_buckets([2, 10, 100])) == 3
+    for ours, reference in zip(bucketed.weights + bucketed.biases, list(net.weights) + list(net.biases)):
+        np.testing.assert_allclose(ours, reference.detach().numpy(), atol=1e-5)
 
 
 def test_feature_extraction_keeps_the_pretrained_body_and_gets_a_new_head():

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 from core import sweeps
@@ -26,13 +25,7 @@ TIMEOUT = 300
 SMALL = {"n_source": "200", "n_target": "200", "n_test": "200", "rotation": "40"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One torch thread: see tests/test_adaptation_page.py."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py: one torch thread
 
 
 def run_page(query=None, **state):

@@ -1,0 +1,90 @@
+"""Distillation page: how much of a large teacher can a small student keep?"""
+
+import streamlit as st
+
+from core.distillation import ROLES, DistillSettings
+from core.distillation_figures import ROLE_NAMES
+from core.errors import InputError
+from ui import cached_finetune as cached
+from ui.widgets import saved_form
+from ui.router import ensure_router
+from ui.sidebar import scenario_sidebar
+
+ensure_router()
+
+SETTINGS_KEY = "distillation_settings"  # survives page switches (widget keys do not)
+_DEFAULT = DistillSettings()
+DEFAULTS = {"kd_temperature": _DEFAULT.temperature, "kd_alpha": _DEFAULT.alpha, "kd_seeds": 3}
+LOSS = (r"\mathcal{L}(\theta_s) = \underbrace{%(alpha)s \cdot %(t2)s \cdot \frac{1}{n}\sum_{i \in S \cup L \cup U}"
+        r"\mathrm{CE}\Big(\sigma\big(z^{t}_i / %(t)s\big),\ \sigma\big(z^{s}_i / %(t)s\big)\Big)}_{\text{soft targets}}"
+        r" + \underbrace{%(rest)s \sum_{i \in S \cup L} w_i\, \ell\big(\sigma(z^{s}_i),\, y_i\big)}_{\text{hard labels}}")
+
+
+def settings_form() -> dict:
+    """Temperature, alpha and seeds in a form: nothing retrains until "Distil" is pressed."""
+    with saved_form("distillation_settings_form", SETTINGS_KEY, DEFAULTS) as values:
+        temperature, alpha, seeds = st.columns([3, 3, 2])
+        temperature.slider("Temperature T", 1.0, 20.0, step=0.5, key="kd_temperature",
+                           help="Softens the teacher's probabilities: a higher T shows more of how it ranks the "
+                           "wrong classes (the “dark knowledge”).")
+        alpha.slider("Soft-target weight α", 0.0, 1.0, step=0.05, key="kd_alpha",
+                     help="α = 0: the student learns from hard labels only; α = 1: from the teacher only.")
+        seeds.slider("Seeds", 1, 5, key="kd_seeds", help="Teachers and students per role, from different "
+                     "initialisations; the spread over seeds is shown.")
+        st.form_submit_button("Distil", type="primary", icon=":material/school:")
+    return values
+
+
+def metric_cards(run, views) -> None:
+    teacher = views.statistics["teacher"]
+    for column, role in zip(st.columns(len(ROLES)), ROLES):
+        stats = views.statistics[role]
+        parameters = run.teacher_parameters if role == "teacher" else run.student_parameters
+        above = None if role == "teacher" else stats.points_above(teacher)
+        column.metric(f"{ROLE_NAMES[role]} ({parameters:,} parameters)", stats.text(),
+                      delta=None if above is None else f"{above:+.1f} pts vs the teacher",
+                      help="Target test accuracy: mean ± sd (points) over the seeds that trained.", border=True)
+
+
+def main() -> None:
+    scenario = scenario_sidebar()
+    st.title("Distillation")
+    st.caption("How much of a large teacher can a small student keep? A wide teacher is trained on the labelled "
+               "source and the labelled target samples; a small student learns from its softened predictions "
+               "(soft targets, Hinton et al. 2015), another from the hard labels alone, every network of a seed in "
+               "one batch.")
+    values = settings_form()
+    try:
+        settings = DistillSettings(temperature=float(values["kd_temperature"]), alpha=float(values["kd_alpha"]))
+        key = (scenario, int(values["kd_seeds"]), settings)
+        run = cached.distillation_run(*key)
+        views = cached.distillation_views(*key, run)
+    except InputError as error:
+        st.error(str(error))
+        return
+    st.subheader("Target test accuracy")
+    metric_cards(run, views)
+    st.caption(f"Teacher: hidden layers {list(settings.teacher_hidden)}; students: {list(settings.student_hidden)}; "
+               f"{settings.steps} full-batch Adam steps each. Labelled target samples: the sidebar's *Target labels "
+               f"per class* ({scenario.labels_per_class}). Trained on {run.device} in {run.train_seconds:.1f} s.")
+
+    st.subheader("The distillation loss")
+    t = f"{settings.temperature:g}"
+    st.latex(LOSS % {"alpha": f"{settings.alpha:g}", "t2": f"{t}^2", "t": t, "rest": f"{1 - settings.alpha:g}"})
+    st.caption("$z^t$ and $z^s$ are the teacher's and the student's logits, σ the softmax, T the temperature, S the "
+               "labelled source, L the labelled target samples and U the unlabelled target pool, which only the soft "
+               "term sees: the teacher labels it; n counts all of them. The weights $w_i$ put half the hard-label "
+               "loss on the source and half on the labelled target samples. The T² keeps the soft term's gradients "
+               "on the scale of the hard term's.")
+
+    left, right = st.columns(2)
+    left.plotly_chart(views.bars)
+    right.plotly_chart(views.temperature)
+    st.caption("Bars: mean over seeds, error bars ± 1 sd; source accuracy on the labelled source sample. Curve: "
+               f"students from soft targets at T = {', '.join(f'{v:g}' for v in run.temperatures)} (the curve's "
+               "temperatures and the chosen one), trained in the same batch; band min to max over seeds.")
+    st.download_button("Download the run (JSON)", views.run_json, file_name="distillation_run.json",
+                       mime="application/json", icon=":material/download:")
+
+
+main()
