@@ -27,7 +27,9 @@ from core.errors import InputError
 
 __all__ = [
     "BatchedMLP",
+    "BatchedNetwork",
     "Networks",
+    "layer_init_bounds",
     "seeded_generator",
     "standardize",
     "train_binary_classifiers",
@@ -54,7 +56,158 @@ def seeded_generator(seed: int, device: torch.device | str = "cpu") -> torch.Gen
     return generator
 
 
-class BatchedMLP(nn.Module):
+def layer_init_bounds(fan_in: int, feeds_relu: bool) -> tuple[float, float]:
+    """Bounds of the uniform initial weights and biases of a layer with ``fan_in`` inputs per unit.
+
+    Parameters
+    ----------
+    fan_in : int
+        Inputs of one unit (``in_features`` for a dense layer, ``C_in * k * k`` for a convolution).
+    feeds_relu : bool
+        Whether the layer's output goes through a ReLU (He gain ``sqrt(2)``) or not (gain 1).
+
+    Returns
+    -------
+    weight_bound, bias_bound : float
+        ``gain * sqrt(3 / fan_in)`` and ``1 / sqrt(fan_in)``.
+    """
+    gain = math.sqrt(2.0) if feeds_relu else 1.0
+    return gain * math.sqrt(3.0 / fan_in), 1.0 / math.sqrt(fan_in)
+
+
+def _uniform(shape: tuple[int, ...], bound: float, generator: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+    """``U(-bound, bound)`` draws of ``shape`` from ``generator``, on the generator's device."""
+    return (2 * torch.rand(shape, generator=generator, device=generator.device, dtype=dtype) - 1) * bound
+
+
+class BatchedNetwork(nn.Module):
+    """What every batched network shares: ``M`` models, parameter lists with the model axis first.
+
+    A subclass describes its layers (weight shape and units of each, from the input up, the
+    dense head last) and implements :meth:`features`; this class draws the initial parameters,
+    checks inputs, and provides the head, the forward pass and layer freezing, so that the
+    trainers (:mod:`core.train`, :func:`core.finetune.fit_batched`) handle every subclass alike.
+
+    Parameters
+    ----------
+    n_models : int
+        Number of independent networks ``M``.
+    in_features : int
+        Input dimension ``d`` of one sample (flattened).
+    out_features : int
+        Output dimension.
+
+    Attributes
+    ----------
+    weights : torch.nn.ParameterList
+        ``weights[i]`` has shape ``[M, *weight_shape_i]``; the head's is ``[M, fan_in, out_features]``.
+    biases : torch.nn.ParameterList
+        ``biases[i]`` has shape ``[M, units_i]``.
+    """
+
+    def __init__(self, n_models: int, in_features: int, out_features: int):
+        super().__init__()
+        if int(n_models) < 1:
+            raise InputError("n_models", f"must be at least 1, got {n_models}")
+        self.n_models = int(n_models)
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+
+    def _init_parameters(
+        self,
+        layers: Sequence[tuple[tuple[int, ...], int]],
+        generator: torch.Generator | Sequence[torch.Generator] | None,
+        device: torch.device | str | None,
+        dtype: torch.dtype,
+    ) -> None:
+        """Draw and register ``weights`` and ``biases``.
+
+        ``layers`` lists ``(weight_shape, units)`` of one model's layers: a dense layer's weight is
+        ``(fan_in, units)``, a convolution's ``(units, C_in, k, k)``, so a unit's fan-in is the
+        weight's size over ``units``; the bias has ``units`` entries. Every layer but the last
+        feeds a ReLU (:func:`layer_init_bounds`). For each model the draws are made in the order
+        weight 0, bias 0, weight 1, bias 1, ...; with a sequence of ``M`` generators model ``m``
+        is drawn from ``generator[m]`` alone.
+        """
+        device = torch.device(device) if device is not None else pick_device()
+        if generator is None:
+            generator = seeded_generator(0)
+        if isinstance(generator, torch.Generator):
+            generators = [generator] * self.n_models
+        else:
+            generators = list(generator)
+            if len(generators) != self.n_models:
+                raise InputError(
+                    "generator", f"expected 1 or {self.n_models} generators, got {len(generators)}"
+                )
+        per_model = []
+        for gen in generators:
+            drawn = []
+            for i, (shape, units) in enumerate(layers):
+                w_bound, b_bound = layer_init_bounds(math.prod(shape) // units, feeds_relu=i < len(layers) - 1)
+                drawn.append((_uniform(shape, w_bound, gen, dtype), _uniform((units,), b_bound, gen, dtype)))
+            per_model.append(drawn)
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.stack([m[i][0] for m in per_model]).to(device)) for i in range(len(layers))
+        )
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.stack([m[i][1] for m in per_model]).to(device)) for i in range(len(layers))
+        )
+
+    @property
+    def n_layers(self) -> int:
+        """Number of layers with parameters, the head included."""
+        return len(self.weights)
+
+    def layer(self, index: int) -> tuple[nn.Parameter, nn.Parameter]:
+        """Return the ``(weight, bias)`` parameters of layer ``index``."""
+        return self.weights[index], self.biases[index]
+
+    def set_trainable(self, layers: Sequence[int], trainable: bool) -> None:
+        """Set ``requires_grad`` of the weight and bias of each layer in ``layers``."""
+        for i in layers:
+            w, b = self.layer(i)
+            w.requires_grad_(trainable)
+            b.requires_grad_(trainable)
+
+    def _is_shared(self, x: torch.Tensor) -> bool:
+        """Check an input ``[N, d]`` (shared by all models: True) or ``[M, N, d]`` (False)."""
+        if x.dim() != 2 and (x.dim() != 3 or x.shape[0] != self.n_models):
+            raise InputError(
+                "x", f"expected shape [N, d] or [{self.n_models}, N, d], got {list(x.shape)}"
+            )
+        if x.shape[-1] != self.in_features:
+            raise InputError("x", f"expected {self.in_features} features, got {x.shape[-1]}")
+        return x.dim() == 2
+
+    def _batched(self, x: torch.Tensor) -> torch.Tensor:
+        """A checked input as ``[M, N, d]`` (a shared input is broadcast, not copied)."""
+        return x.unsqueeze(0).expand(self.n_models, -1, -1) if self._is_shared(x) else x
+
+    def _dense(self, h: torch.Tensor, first: int) -> torch.Tensor:
+        """Dense layers ``first .. n_layers - 2`` with ReLU on ``h`` of shape ``[M, N, fan_in]``."""
+        for i in range(first, self.n_layers - 1):
+            h = torch.relu(torch.baddbmm(self.biases[i].unsqueeze(1), h, self.weights[i]))
+        return h
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Output of the body ``[M, N, feature_dim]`` for inputs ``[N, d]`` or ``[M, N, d]``."""
+        raise NotImplementedError
+
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        """Apply the last (output) layer to features ``h`` of shape ``[M, N, feature_dim]``."""
+        return torch.baddbmm(self.biases[-1].unsqueeze(1), h, self.weights[-1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the outputs ``[M, N, out_features]`` for inputs ``[N, d]`` or ``[M, N, d]``."""
+        return self.head(self.features(x))
+
+    def parameter_count(self) -> int:
+        """Weights and biases of ONE of the ``M`` networks."""
+        return int(sum(p[0].numel() for p in self.parameters()))
+
+
+class BatchedMLP(BatchedNetwork):
     """``M`` independent multilayer perceptrons with ReLU activations, evaluated together.
 
     Parameters
@@ -86,8 +239,8 @@ class BatchedMLP(nn.Module):
 
     Notes
     -----
-    Initialisation is Kaiming-uniform-like: a weight feeding a ReLU is drawn from
-    ``U(-sqrt(6 / fan_in), sqrt(6 / fan_in))`` (He gain), the output layer from
+    Initialisation is Kaiming-uniform-like (:func:`layer_init_bounds`): a weight feeding a ReLU
+    is drawn from ``U(-sqrt(6 / fan_in), sqrt(6 / fan_in))`` (He gain), the output layer from
     ``U(-sqrt(3 / fan_in), sqrt(3 / fan_in))`` (linear gain), and every bias from
     ``U(-1 / sqrt(fan_in), 1 / sqrt(fan_in))``. For each model the draws are made in the
     order weight 0, bias 0, weight 1, bias 1, ...
@@ -113,82 +266,19 @@ class BatchedMLP(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
     ):
-        super().__init__()
+        super().__init__(n_models, in_features, out_features)
         hidden = tuple(int(h) for h in hidden)
-        if int(n_models) < 1:
-            raise InputError("n_models", f"must be at least 1, got {n_models}")
         if int(in_features) < 1 or int(out_features) < 1 or any(h < 1 for h in hidden):
             raise InputError("hidden", "layer widths must be positive integers")
-        self.n_models = int(n_models)
-        self.in_features = int(in_features)
         self.hidden = hidden
-        self.out_features = int(out_features)
-        device = torch.device(device) if device is not None else pick_device()
-
-        if generator is None:
-            generator = seeded_generator(0)
-        if isinstance(generator, torch.Generator):
-            generators = [generator] * self.n_models
-        else:
-            generators = list(generator)
-            if len(generators) != self.n_models:
-                raise InputError(
-                    "generator", f"expected 1 or {self.n_models} generators, got {len(generators)}"
-                )
-
         widths = (self.in_features, *hidden, self.out_features)
-        n_layers = len(widths) - 1
-        per_model: list[list[tuple[torch.Tensor, torch.Tensor]]] = []
-        for gen in generators:
-            layers = []
-            for i in range(n_layers):
-                fan_in, fan_out = widths[i], widths[i + 1]
-                gain = math.sqrt(2.0) if i < n_layers - 1 else 1.0
-                w_bound = gain * math.sqrt(3.0 / fan_in)
-                b_bound = 1.0 / math.sqrt(fan_in)
-                w = torch.rand(fan_in, fan_out, generator=gen, device=gen.device, dtype=dtype)
-                b = torch.rand(fan_out, generator=gen, device=gen.device, dtype=dtype)
-                layers.append(((2 * w - 1) * w_bound, (2 * b - 1) * b_bound))
-            per_model.append(layers)
-
-        self.weights = nn.ParameterList(
-            nn.Parameter(torch.stack([m[i][0] for m in per_model]).to(device)) for i in range(n_layers)
-        )
-        self.biases = nn.ParameterList(
-            nn.Parameter(torch.stack([m[i][1] for m in per_model]).to(device)) for i in range(n_layers)
-        )
-
-    @property
-    def n_layers(self) -> int:
-        """Number of affine layers (hidden layers + 1)."""
-        return len(self.weights)
+        self._init_parameters([((fan_in, fan_out), fan_out) for fan_in, fan_out in zip(widths, widths[1:])],
+                              generator, device, dtype)
 
     @property
     def feature_dim(self) -> int:
         """Width of :meth:`features` (the last hidden width, or ``in_features`` if linear)."""
         return self.hidden[-1] if self.hidden else self.in_features
-
-    def layer(self, index: int) -> tuple[nn.Parameter, nn.Parameter]:
-        """Return the ``(weight, bias)`` parameters of layer ``index``."""
-        return self.weights[index], self.biases[index]
-
-    def set_trainable(self, layers: Sequence[int], trainable: bool) -> None:
-        """Set ``requires_grad`` of the weight and bias of each layer in ``layers``."""
-        for i in layers:
-            w, b = self.layer(i)
-            w.requires_grad_(trainable)
-            b.requires_grad_(trainable)
-
-    def _batched(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 2:
-            x = x.unsqueeze(0).expand(self.n_models, -1, -1)
-        elif x.dim() != 3 or x.shape[0] != self.n_models:
-            raise InputError(
-                "x", f"expected shape [N, d] or [{self.n_models}, N, d], got {list(x.shape)}"
-            )
-        if x.shape[-1] != self.in_features:
-            raise InputError("x", f"expected {self.in_features} features, got {x.shape[-1]}")
-        return x
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Output of the body: the last hidden layer after its ReLU.
@@ -203,22 +293,7 @@ class BatchedMLP(nn.Module):
         h : torch.Tensor of shape [M, N, feature_dim]
             For a linear model (``hidden=()``) this is the input itself, broadcast to ``M``.
         """
-        h = self._batched(x)
-        for i in range(self.n_layers - 1):
-            h = torch.relu(torch.baddbmm(self.biases[i].unsqueeze(1), h, self.weights[i]))
-        return h
-
-    def head(self, h: torch.Tensor) -> torch.Tensor:
-        """Apply the last (output) layer to features ``h`` of shape ``[M, N, feature_dim]``."""
-        return torch.baddbmm(self.biases[-1].unsqueeze(1), h, self.weights[-1])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return the outputs ``[M, N, out_features]`` for inputs ``[N, d]`` or ``[M, N, d]``."""
-        return self.head(self.features(x))
-
-    def parameter_count(self) -> int:
-        """Weights and biases of ONE of the ``M`` networks."""
-        return int(sum(p[0].numel() for p in self.parameters()))
+        return self._dense(self._batched(x), 0)
 
     def describe(self) -> str:
         """Architecture as text, e.g. ``"2→32→32→1 (ReLU)"`` or ``"2→1 (linear)"``."""
