@@ -14,7 +14,9 @@ cached rerun under AppTest. Set ``DSL_TORCH_THREADS=1`` for the served app's thr
 from __future__ import annotations
 
 import argparse
+
 import numpy as np
+import torch
 
 from _common import median_seconds, page_seconds, setup
 from core.distillation import run_distillation
@@ -90,6 +92,9 @@ def main() -> None:
           f"{np.mean(run.accuracies('student_soft')):.3f}")
 
     if not args.no_pages:
+        if torch.get_num_threads() > 1:
+            print("(pages run their script in a thread of their own, where torch on more than one thread was 1.5-2× "
+                  "slower here; the served app uses 1: DSL_TORCH_THREADS=1 gives its figures)")
         for page in ("finetune", "negative_transfer", "distillation"):
             first, rerun = page_seconds(page, args.repeats)
             print(f"page {page} (AppTest, whole script incl. figures): first run {first:.3f} s, "
