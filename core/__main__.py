@@ -289,16 +289,8 @@ def _distill(args: argparse.Namespace, scenario: Scenario) -> None:
           f"{run.student_parameters}; T = {run.settings.temperature:g}, alpha = {run.settings.alpha:g}")
     for role, name in (("teacher", "teacher"), ("student_soft", "student from soft targets"),
                        ("student_hard", "student from hard labels")):
-        target, source = run.accuracies(role), run.accuracies(role, metric="source_acc")
-        print(f"{name:<28}{_mean_sd(*_stats(target)):>18}{_mean_sd(*_stats(source)):>18}")
-
-
-def _stats(values) -> tuple[float | None, float | None]:
-    import numpy as np
-
-    if not len(values):
-        return None, None
-    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+        target, source = run.statistics(role), run.statistics(role, metric="source_acc")
+        print(f"{name:<28}{_mean_sd(target.mean, target.sd):>18}{_mean_sd(source.mean, source.sd):>18}")
 
 
 def _cell(value: float) -> str:

@@ -22,6 +22,13 @@ NEGATIVE_TRANSFER_MARGIN = 0.01  # a mean target accuracy this far below source-
 NOT_TRANSFER = ("source_only", "target_only")  # the two baselines: neither transfers anything
 
 
+def check_seeds(n_seeds: int) -> int:
+    """Seeds per cell must lie in [1, 10]; returns them as an int."""
+    if not 1 <= int(n_seeds) <= 10:
+        raise InputError("seeds", f"expected an integer in [1, 10], got {n_seeds}")
+    return int(n_seeds)
+
+
 def model_seed(scenario: Scenario, index: int) -> int:
     """The initialisation seed of a run's ``index``-th model seed (differs across data seeds)."""
     return scenario.seed * 1000 + index
@@ -116,8 +123,7 @@ def run_adaptation(scenario: Scenario, methods: Sequence[str], n_seeds: int = 3,
                    ) -> AdaptationRun:
     """Train ``methods`` × ``n_seeds`` models on the scenario's domains as one batch and score them."""
     methods = tuple(dict.fromkeys(methods))
-    if not 1 <= int(n_seeds) <= 10:
-        raise InputError("seeds", f"expected an integer in [1, 10], got {n_seeds}")
+    n_seeds = check_seeds(n_seeds)
     data = data if data is not None else generate(scenario)
     specs = [ModelSpec(method, model_seed(scenario, s), settings.lam) for method in methods for s in range(n_seeds)]
     classes = tuple(sorted(set(data.source_classes) | set(data.target_classes)))

@@ -26,12 +26,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from core.adaptation import model_seed
+from core.adaptation import check_seeds, model_seed
 from core.device import pick_device
 from core.domains import generate
-from core.errors import InputError, check_fields
-from core.finetune import FitProblem, fit_batched, input_statistics
-from core.models import BatchedMLP, Networks, seeded_generator
+from core.errors import check_fields
+from core.finetune import fit_new_networks
+from core.models import BatchedMLP, Networks, input_statistics
 from core.scenario import Scenario
 
 TEMPERATURE_CURVE = (1.0, 2.0, 4.0, 8.0, 16.0)
@@ -150,19 +150,10 @@ def _train(x: np.ndarray, hard_weight: np.ndarray, y: np.ndarray, hidden: tuple[
            progress: Callable[[float], None] | None = None) -> tuple[BatchedMLP, set[int]]:
     """Networks (one per seed) on standardised inputs ``x``: cross-entropy with ``y`` weighted by
     ``hard_weight`` (times ``1 - alpha``), plus the soft-target term (weight ``alpha``) when given."""
-    n_models, n = len(seeds), len(x)
-    net = BatchedMLP(n_models, x.shape[1], hidden, n_classes, generator=[seeded_generator(s) for s in seeds],
-                     device=device)
-    hard_share = np.ones(n_models) if alpha is None else 1.0 - alpha
-    as_tensor = lambda a, dtype=torch.float32: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
-    problem = FitProblem(as_tensor(x).expand(n_models, -1, -1), as_tensor(y, torch.long).expand(n_models, -1),
-                         as_tensor(np.outer(hard_share, hard_weight)),
-                         torch.full((settings.steps, n_models, net.n_layers), settings.lr, device=device))
-    if soft is not None:
-        problem.soft_targets = as_tensor(soft)
-        problem.soft_weights = as_tensor(np.outer(alpha, np.full(n, 1.0 / n)))
-        problem.temperature = as_tensor(temperature)
-    stopped = fit_batched(net, problem, progress)
+    hard_share = np.ones(len(seeds)) if alpha is None else 1.0 - alpha
+    soft_weights = None if soft is None else np.outer(alpha, np.full(len(x), 1.0 / len(x)))
+    net, stopped = fit_new_networks(x, y, np.outer(hard_share, hard_weight), hidden, seeds, n_classes,
+                                    settings.steps, settings.lr, device, soft, soft_weights, temperature, progress)
     return net, {m for m, _ in stopped}
 
 
@@ -186,8 +177,7 @@ def run_distillation(scenario: Scenario, n_seeds: int = 3, settings: DistillSett
     """Train teachers, students from soft targets (at :data:`TEMPERATURE_CURVE` and ``settings.temperature``)
     and students from hard labels, one per seed each; score them on the target test split.
     ``progress`` is called with the share done (the teachers take the first :data:`TEACHER_SHARE`)."""
-    if not 1 <= int(n_seeds) <= 10:
-        raise InputError("seeds", f"expected an integer in [1, 10], got {n_seeds}")
+    n_seeds = check_seeds(n_seeds)
     device = torch.device(device) if device is not None else pick_device()
     started = time.perf_counter()
     data = generate(scenario)

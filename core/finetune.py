@@ -26,8 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import InputError, check_fields
-from core.models import BatchedMLP, Networks, seeded_generator
+from core.models import BatchedMLP, Networks, input_statistics, seeded_generator
 from core.optim import BatchedAdam
+from core.scenario import parse_names
 
 DIVERGENCE_LOSS = 1e6
 ADAPT_METHODS = ("dann", "mmd", "coral", "self_training", "ot")
@@ -89,13 +90,7 @@ STRATEGIES_BY_NAME: dict[str, Strategy] = {s.name: s for s in STRATEGIES}
 
 def parse_strategies(text: str, field: str = "--strategies") -> tuple[str, ...]:
     """``"scratch,finetune"`` -> names in the order given, repeats dropped; one-line error otherwise."""
-    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    if not names:
-        raise InputError(field, "give at least one strategy: " + ", ".join(STRATEGIES_BY_NAME))
-    for name in names:
-        if name not in STRATEGIES_BY_NAME:
-            raise InputError(field, f"unknown strategy {name!r}; allowed: " + ", ".join(STRATEGIES_BY_NAME))
-    return names
+    return parse_names(text, field, tuple(STRATEGIES_BY_NAME), "strategy")
 
 
 @dataclass(frozen=True)
@@ -319,12 +314,6 @@ def _pull_towards(params: list[torch.Tensor], anchors: list[torch.Tensor], rates
         p.add_(c * anchor).div_(1.0 + c)
 
 
-def input_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation per feature (a constant feature keeps std 1)."""
-    mean, std = x.mean(axis=0), x.std(axis=0)
-    return mean, np.where(std > 1e-12, std, 1.0)
-
-
 def padded_batch(sets: Sequence[tuple[np.ndarray, np.ndarray]], device: torch.device
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-model labelled sets of different sizes as ``[M, N, d]`` inputs, ``[M, N]`` labels and
@@ -340,16 +329,32 @@ def padded_batch(sets: Sequence[tuple[np.ndarray, np.ndarray]], device: torch.de
             torch.from_numpy(weights).to(device))
 
 
+def fit_new_networks(inputs: np.ndarray, labels: np.ndarray, weights: np.ndarray, hidden: tuple[int, ...],
+                     seeds: Sequence[int], n_classes: int, steps: int, lr: float, device: torch.device,
+                     soft_targets: np.ndarray | None = None, soft_weights: np.ndarray | None = None,
+                     temperature: np.ndarray | None = None, progress: Callable[[float], None] | None = None
+                     ) -> tuple[BatchedMLP, list[tuple[int, int]]]:
+    """New networks, one per seed, trained full-batch at rate ``lr`` on one shared set of (already
+    standardised) ``inputs`` ``[N, d]`` with ``labels`` ``[N]``, each model weighting the points by its
+    row of ``weights`` ``[M, N]``; the soft-target arguments are :class:`FitProblem`'s, as arrays.
+    Returns the networks and the models stopped for diverging."""
+    n_models = len(seeds)
+    as_tensor = lambda a, dtype=torch.float32: None if a is None else torch.as_tensor(  # noqa: E731
+        a, dtype=dtype, device=device)
+    net = BatchedMLP(n_models, inputs.shape[1], hidden, n_classes, generator=[seeded_generator(s) for s in seeds],
+                     device=device)
+    problem = FitProblem(as_tensor(inputs).expand(n_models, -1, -1),
+                         as_tensor(labels, torch.long).expand(n_models, -1), as_tensor(weights),
+                         torch.full((steps, n_models, net.n_layers), lr, device=device),
+                         as_tensor(soft_targets), as_tensor(soft_weights), as_tensor(temperature))
+    return net, fit_batched(net, problem, progress)
+
+
 def train_from_scratch(x: np.ndarray, y: np.ndarray, seeds: Sequence[int], hidden: tuple[int, ...],
                        n_classes: int, steps: int, lr: float, device: torch.device) -> Networks:
     """Full-batch Adam on one labelled set (standardised with its own statistics), one network per seed."""
     mean, std = input_statistics(x)
-    inputs = torch.as_tensor((x - mean) / std, dtype=torch.float32, device=device)
     n_models = len(seeds)
-    net = BatchedMLP(n_models, x.shape[1], hidden, n_classes, generator=[seeded_generator(s) for s in seeds],
-                     device=device)
-    rates = torch.full((steps, n_models, net.n_layers), lr, device=device)
-    weights = torch.full((n_models, len(y)), 1.0 / len(y), device=device)
-    labels = torch.as_tensor(y, dtype=torch.long, device=device).expand(n_models, -1)
-    fit_batched(net, FitProblem(inputs.expand(n_models, -1, -1), labels, weights, rates))
+    net, _ = fit_new_networks((x - mean) / std, y, np.full((n_models, len(y)), 1.0 / len(y)), hidden, seeds,
+                              n_classes, steps, lr, device)
     return Networks.from_net(net, np.tile(mean, (n_models, 1)), np.tile(std, (n_models, 1)))

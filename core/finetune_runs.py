@@ -23,13 +23,13 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from core.adaptation import model_seed
+from core.adaptation import check_seeds, model_seed
 from core.device import pick_device
 from core.domains import DomainData, generate
 from core.errors import InputError
-from core.finetune import (STRATEGIES_BY_NAME, FinetuneSettings, FitProblem, fit_by_size, input_statistics,
-                           layer_rate_schedule, padded_batch, train_from_scratch)
-from core.models import BatchedMLP, Networks, seeded_generator
+from core.finetune import (STRATEGIES_BY_NAME, FinetuneSettings, FitProblem, fit_by_size, layer_rate_schedule,
+                           padded_batch, train_from_scratch)
+from core.models import BatchedMLP, Networks, input_statistics, seeded_generator
 from core.scenario import KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario
 from core.train import ModelSpec, TrainSettings, train_models
 
@@ -183,14 +183,12 @@ def _check(strategies: Sequence[str], labels: Sequence[int], n_seeds: int, knob:
     strategies = tuple(dict.fromkeys(strategies))
     if not strategies or any(s not in STRATEGIES_BY_NAME for s in strategies):
         raise InputError("strategies", f"expected names among {', '.join(STRATEGIES_BY_NAME)}, got {list(strategies)}")
-    if not 1 <= int(n_seeds) <= 10:
-        raise InputError("seeds", f"expected an integer in [1, 10], got {n_seeds}")
     if knob is not None:
         if knob not in NUMERIC_KNOBS or knob == "labels_per_class":
             raise InputError("--vary", f"{knob!r} cannot be varied; use a numeric scenario key such as rotation")
         if not values:
             raise InputError("--vary", "give at least one value")
-    return strategies, check_labels(labels), int(n_seeds)
+    return strategies, check_labels(labels), check_seeds(n_seeds)
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.errors import InputError
+from core.scenario import parse_names
 
 
 @dataclass(frozen=True)
@@ -84,10 +84,4 @@ def parse_methods(text: str) -> tuple[str, ...]:
     InputError
         On an unknown or empty list.
     """
-    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    if not names:
-        raise InputError("--methods", "give at least one method: " + ", ".join(METHODS_BY_NAME))
-    for name in names:
-        if name not in METHODS_BY_NAME:
-            raise InputError("--methods", f"unknown method {name!r}; allowed: " + ", ".join(METHODS_BY_NAME))
-    return names
+    return parse_names(text, "--methods", tuple(METHODS_BY_NAME), "method")

@@ -31,6 +31,7 @@ __all__ = [
     "Networks",
     "layer_init_bounds",
     "seeded_generator",
+    "input_statistics",
     "standardize",
     "train_binary_classifiers",
 ]
@@ -370,6 +371,12 @@ def _as_float_tensor(value, name: str, device: torch.device) -> torch.Tensor:
     if not torch.isfinite(tensor).all():
         raise InputError(name, "contains NaN or infinite values")
     return tensor
+
+
+def input_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation per feature (a constant feature keeps std 1)."""
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    return mean, np.where(std > 1e-12, std, 1.0)
 
 
 def standardize(

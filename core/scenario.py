@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 from urllib.parse import unquote_plus
 
 from core.errors import InputError
@@ -235,6 +235,18 @@ SHIFT_KNOBS: tuple[str, ...] = (
     "rotation", "shift_x", "shift_y", "scale", "target_noise", "prior", "concept",
     "label_space", "feature_map",
 )
+
+
+def parse_names(text: str, field: str, allowed: Sequence[str], noun: str) -> tuple[str, ...]:
+    """``"a,b,c"`` -> names in the order given, repeats dropped; a one-line error naming ``field``
+    for an empty list or a name not in ``allowed`` (``noun``: what a name is, e.g. "method")."""
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if not names:
+        raise InputError(field, f"give at least one {noun}: " + ", ".join(allowed))
+    for name in names:
+        if name not in allowed:
+            raise InputError(field, f"unknown {noun} {name!r}; allowed: " + ", ".join(allowed))
+    return names
 
 
 def parse_pairs(pairs: list[str]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from core import divergence
-from core.adaptation import model_seed, score_models
+from core.adaptation import check_seeds, model_seed, score_models
 from core.domains import DomainData, TrainingInputs, generate
 from core.errors import InputError
 from core.scenario import KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario
@@ -25,12 +25,6 @@ FEATURE_MMD_POINTS = 500  # target test points used for the feature-space MMD² 
 
 def _n_classes(data: DomainData) -> int:
     return max(set(data.source_classes) | set(data.target_classes)) + 1
-
-
-def _check_seeds(n_seeds: int) -> int:
-    if not 1 <= int(n_seeds) <= 10:
-        raise InputError("seeds", f"expected an integer in [1, 10], got {n_seeds}")
-    return int(n_seeds)
 
 
 def parse_numbers(text: str, field: str) -> list[float]:
@@ -72,7 +66,7 @@ def lambda_sweep_with_models(scenario: Scenario, method: str, lambdas: Sequence[
     """
     if method not in SWEEP_METHODS:
         raise InputError("--method", "expected one of " + ", ".join(SWEEP_METHODS) + f", got {method!r}")
-    n_seeds = _check_seeds(n_seeds)
+    n_seeds = check_seeds(n_seeds)
     lambdas = [float(v) for v in lambdas]
     if not lambdas or not all(0.0 <= v <= 100.0 for v in lambdas):
         raise InputError("--lambdas", f"expected weights in [0, 100], got {lambdas}")
@@ -177,7 +171,7 @@ def ben_david_sweep(scenario: Scenario, knob: str, values: Sequence[float], n_se
     ``progress`` is called with the share of points done.
     """
     check_vary_knob(knob)
-    n_seeds = _check_seeds(n_seeds)
+    n_seeds = check_seeds(n_seeds)
     scenarios = [scenario.replace(**{knob: KNOBS_BY_NAME[knob].parse(v)}) for v in values]
     datasets = [generate(s) for s in scenarios]
     pads = divergence.proxy_a_distance_many([(d.source_x, d.target_x) for d in datasets], classifier="mlp",

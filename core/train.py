@@ -25,7 +25,7 @@ from core.device import pick_device
 from core.domains import TrainingInputs
 from core.errors import InputError, check_fields
 from core.methods import METHODS_BY_NAME
-from core.models import BatchedMLP, Networks, seeded_generator
+from core.models import BatchedMLP, Networks, input_statistics, seeded_generator
 from core.optim import BatchedAdam
 from core.transport import wasserstein_procrustes
 
@@ -260,9 +260,7 @@ class _BatchedRun:
                  n_classes: int, device: torch.device):
         self.specs, self.settings, self.n_classes, self.device = specs, settings, n_classes, device
         self.n_models = len(specs)
-        pooled = np.concatenate([inputs.source_x, inputs.target_pool_x])
-        self.mean, std = pooled.mean(axis=0), pooled.std(axis=0)
-        self.std = np.where(std > 1e-12, std, 1.0)
+        self.mean, self.std = input_statistics(np.concatenate([inputs.source_x, inputs.target_pool_x]))
         self.source_x = self._standardised(inputs.source_x)
         self.pool_x = self._standardised(inputs.target_pool_x)
         self.labelled_x = self._standardised(inputs.target_labelled_x)
