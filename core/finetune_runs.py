@@ -105,6 +105,12 @@ def check_labels(values: Sequence[float], field: str = "labels") -> tuple[int, .
     return tuple(sorted({int(v) for v in values}))
 
 
+def pool_scenario(scenario: Scenario) -> Scenario:
+    """The scenario as a fine-tuning run uses it: ``labels_per_class`` is the labelled pool of 100
+    per class that every label count is drawn from (the scenario's own value plays no part)."""
+    return scenario.replace(labels_per_class=MAX_LABELS)
+
+
 def labelled_subset(data: DomainData, n: int, seed_index: int) -> tuple[np.ndarray, np.ndarray]:
     """The first ``n`` labelled target points per class of seed ``seed_index``'s shuffle (nested in ``n``)."""
     rng = np.random.default_rng([data.scenario.seed, LABEL_SUBSET_STREAM, seed_index])
@@ -208,7 +214,7 @@ def prepare_finetuning(scenario: Scenario, strategies: Sequence[str], labels: Se
                        values: Sequence[float] | None = None, device=None) -> PreparedRun:
     """Generate the domains, pretrain (and adapt) the starting networks, and lay out the batch."""
     strategies, labels, n_seeds = _check(strategies, labels, n_seeds, knob, values)
-    scenario = scenario.replace(labels_per_class=MAX_LABELS)  # the pool every label count is drawn from
+    scenario = pool_scenario(scenario)
     device = torch.device(device) if device is not None else pick_device()
     values = tuple(float(KNOBS_BY_NAME[knob].parse(v)) for v in values) if knob is not None else (float("nan"),)
     scenarios = [scenario.replace(**{knob: v}) for v in values] if knob is not None else [scenario]

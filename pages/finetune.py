@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.errors import InputError
 from core.finetune import ADAPT_METHODS, STRATEGIES, STRATEGIES_BY_NAME, FinetuneSettings, parse_strategies
-from core.finetune_runs import check_labels
+from core.finetune_runs import check_labels, pool_scenario
 from core.methods import METHODS_BY_NAME
 from ui import cached_finetune as cached
 from ui.widgets import diverged_warning, run_downloads, saved_form
@@ -119,7 +119,7 @@ def main() -> None:
                                     unfreeze_every=int(values["ft_unfreeze"]),
                                     discriminative_decay=float(values["ft_decay"]),
                                     l2sp_weight=float(values["ft_l2sp"]), adapt_method=values["ft_adapt"])
-        key = (cached.labels_free(scenario), strategies, labels, int(values["ft_seeds"]), settings)
+        key = (pool_scenario(scenario), strategies, labels, int(values["ft_seeds"]), settings)
         run = cached.finetune_run(*key)
         views = cached.finetune_views(*key, run)
     except InputError as error:

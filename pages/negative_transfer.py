@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.errors import InputError
 from core.finetune import STRATEGIES, STRATEGIES_BY_NAME, FinetuneSettings
-from core.finetune_runs import check_labels
+from core.finetune_runs import check_labels, pool_scenario
 from core.negative_transfer import RULE_TOLERANCE, SIMILAR_DROP, SMALL_LABELS
 from core.scenario import KNOBS_BY_NAME
 from ui import cached_finetune as cached
@@ -57,7 +57,7 @@ def map_section(scenario, strategies, labels, n_seeds, knob, values, heading, ma
     others = scenario.replace(**shown).to_query() or "the defaults"
     st.caption(f"Rows: {short} from {values[0]:g} to {values[-1]:g} in {len(values)} steps; every other knob as "
                f"in the sidebar ({others}); the sidebar's {short} is replaced by the rows'.")
-    key = (cached.labels_free(scenario), strategies, labels, n_seeds, SETTINGS, knob, values)
+    key = (pool_scenario(scenario), strategies, labels, n_seeds, SETTINGS, knob, values)
     run = cached.finetune_run(*key)
     views = cached.transfer_map_views(*key, mapped, run)
     left, right = st.columns(2)

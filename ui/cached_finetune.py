@@ -19,17 +19,10 @@ from core import distillation, distillation_figures, finetune_figures, finetune_
 from core.distillation import ROLES, DistillRun, DistillSettings, RoleStatistics
 from core.efficiency import StrategyCurves, efficiency_curves
 from core.finetune import FinetuneSettings
-from core.finetune_runs import MAX_LABELS, FinetuneRun
+from core.finetune_runs import FinetuneRun
 from core.negative_transfer import GainMap, gain_map, rule_checks
 from core.scenario import Scenario
 from ui.cached import progress_bar
-
-
-def labels_free(scenario: Scenario) -> Scenario:
-    """The scenario as a fine-tuning run uses it: its ``labels_per_class`` plays no part (each label
-    count of the run is drawn from a reservoir of :data:`~core.finetune_runs.MAX_LABELS` per class),
-    so the sidebar's value is set to that and does not make a new cache entry."""
-    return scenario.replace(labels_per_class=MAX_LABELS)
 
 
 def _downloads(run: FinetuneRun) -> tuple[bytes, bytes]:
