@@ -268,12 +268,12 @@ def _transfer_map(args: argparse.Namespace, scenario: Scenario) -> None:
                             zip(grid.gain[strategy][v], grid.negative(strategy)[v]))
             print(f"{value:>12g}{cells}")
     print(f"rules of thumb (small: at most {SMALL_LABELS} labels per class; similar: the pretrained network loses at "
-          f"most {SIMILAR_DROP:.0%} on the target; similar at {run.knob} = "
+          f"most {100 * SIMILAR_DROP:g} points on the target; similar at {run.knob} = "
           f"{', '.join(f'{v:g}' for v in grid.values[grid.similar]) or 'none'}):")
     for check in rule_checks(grid):
         verdict = (f"holds in {check.holds} of {check.cells} cells" if check.checked and check.cells
                    else "no cells" if check.checked else "not checked: train " + " or ".join(check.recommended))
-        print(f"  {check.advice}: {verdict}")
+        print(f"  {check.quadrant}: {check.advice}: {verdict}")
     _warn_diverged(run.points)
 
 

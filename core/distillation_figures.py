@@ -86,7 +86,7 @@ def temperature_figure(run: DistillRun) -> go.Figure:
     bottom, top = (shown.min(), shown.max()) if shown.size else (0.0, 1.0)
     margin = 0.06 * max(top - bottom, 0.02)
     fig.update_layout(
-        title="Student from soft targets: target test accuracy against the temperature", height=460,
+        title="Soft-target student against the temperature T", height=460,
         xaxis=dict(type="log", title="temperature T (log₂ scale)", tickvals=temperatures.tolist(),
                    ticktext=[f"{t:g}" for t in temperatures], range=[logs.min() - pad, logs.max() + pad]),
         yaxis=dict(title="target test accuracy", tickformat=".0%", range=[bottom - margin, top + margin]),

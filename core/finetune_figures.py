@@ -271,8 +271,6 @@ def rule_checks_frame(checks: Sequence[RuleCheck], strategies: Sequence[str]) ->
             holds = "not checked: train " + " or ".join(strategy_label(s) for s in check.recommended)
         else:
             holds = f"{check.holds} of {check.cells} ({check.share:.0%})"
-        quadrant = f"{'small' if check.small else 'large'}, {'similar' if check.similar else 'different'}"
-        rows.append({"quadrant": quadrant,
-                     "advice": check.advice, "checked with": ", ".join(trained) or "—", "cells": check.cells,
+        rows.append({"quadrant": check.quadrant, "advice": check.advice, "checked with": ", ".join(trained) or "—", "cells": check.cells,
                      "holds": holds})
     return pd.DataFrame(rows)

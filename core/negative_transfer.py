@@ -25,11 +25,10 @@ SIMILAR_DROP = 0.10
 RULE_TOLERANCE = 0.01
 REFERENCE = "scratch"
 RULES: dict[tuple[bool, bool], tuple[tuple[str, ...], str]] = {  # (small, similar) -> (strategies, advice)
-    (True, True): (("feature_extraction",), "small and similar: freeze the body, train a new head"),
-    (False, True): (("finetune",), "large and similar: fine-tune every layer"),
-    (True, False): (("feature_extraction",), "small and different: freeze and train a classifier (on earlier "
-                                             "layers if you can)"),
-    (False, False): (("finetune", "scratch"), "large and different: fine-tune every layer, or train from scratch"),
+    (True, True): (("feature_extraction",), "freeze the body, train a new head"),
+    (False, True): (("finetune",), "fine-tune every layer"),
+    (True, False): (("feature_extraction",), "freeze and train a classifier (on earlier layers if you can)"),
+    (False, False): (("finetune", "scratch"), "fine-tune every layer, or train from scratch"),
 }
 
 
@@ -108,6 +107,11 @@ class RuleCheck:
     cells: int
     holds: int
     checked: bool  # False when none of the recommended strategies was trained
+
+    @property
+    def quadrant(self) -> str:
+        """E.g. "small and different"."""
+        return f"{'small' if self.small else 'large'} and {'similar' if self.similar else 'different'}"
 
     @property
     def share(self) -> float | None:
