@@ -21,5 +21,6 @@ PAGES = [
     st.Page("pages/negative_transfer.py", title="Negative transfer", icon=":material/trending_down:",
             url_path="negative_transfer"),
     st.Page("pages/distillation.py", title="Distillation", icon=":material/school:", url_path="distillation"),
+    st.Page("pages/image_domains.py", title="Image domains", icon=":material/image:", url_path="image_domains"),
 ]
 st.navigation(PAGES).run()

@@ -35,9 +35,10 @@ def median_seconds(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
     return statistics.median(times), value
 
 
-def page_seconds(page: str, repeats: int) -> tuple[float, float]:
+def page_seconds(page: str, repeats: int, query: dict[str, str] | None = None) -> tuple[float, float]:
     """``pages/<page>.py``'s first (uncached) run and its cached rerun via AppTest: medians over
-    ``repeats`` data seeds (each a fresh scenario, so each first run trains) and over ``repeats`` reruns.
+    ``repeats`` data seeds (each a fresh scenario, so each first run trains) and over ``repeats`` reruns;
+    ``query`` adds scenario keys to the page's URL.
 
     A page for another data seed runs first, so that imports and lazy initialisation, which a
     served app has done long before, are not counted as the page's work.
@@ -48,6 +49,8 @@ def page_seconds(page: str, repeats: int) -> tuple[float, float]:
     firsts, app = [], None
     for seed in range(1, repeats + 2):
         app = AppTest.from_file(path, default_timeout=600)
+        for key, value in (query or {}).items():
+            app.query_params[key] = value
         app.query_params["seed"] = str(seed)
         start = time.perf_counter()
         app.run()

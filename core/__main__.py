@@ -10,6 +10,8 @@ sweep   one method over a grid of alignment weights lambda, as one batch
 efficiency    fine-tuning strategies × labels per class × seeds: target and source accuracy
 transfer-map  the same along a shift knob: where transfer beats or loses to scratch training
 distill       a large teacher, students from soft targets and from hard labels
+images        the image lab on digits: source-only, feature extraction, fine-tuning with frozen
+              convolution blocks, MMD, DANN and self-training CNNs
 
 Invalid input prints one line on stderr and exits with status 2; never a traceback.
 """
@@ -24,8 +26,9 @@ from typing import Sequence
 from core.distillation import DistillSettings
 from core.errors import InputError
 from core.finetune import STRATEGIES_BY_NAME, FinetuneSettings, parse_strategies
+from core.image_lab import IMAGE_METHODS, ImageLabSettings
 from core.methods import METHODS_BY_NAME, parse_methods
-from core.scenario import KNOBS, Scenario
+from core.scenario import KNOBS, Scenario, parse_names
 from core.train import TrainSettings
 
 EXIT_BAD_INPUT = 2
@@ -77,10 +80,10 @@ def _build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--json", action="store_true", help="print one JSON object")
 
     efficiency = commands.add_parser("efficiency", help="fine-tuning strategies against labels per class")
-    _finetune_arguments(efficiency, "scratch,feature_extraction,finetune,progressive,l2sp", "1,2,5,10,20,50")
+    _finetune_arguments(efficiency, "scratch,feature_extraction,finetune,progressive,l2sp")
 
     transfer_map = commands.add_parser("transfer-map", help="gain of transfer over scratch along a shift knob")
-    _finetune_arguments(transfer_map, "scratch,feature_extraction,finetune", "1,2,5,10,20,50")
+    _finetune_arguments(transfer_map, "scratch,feature_extraction,finetune")
     transfer_map.add_argument("--vary", default="rotation=0,30,60,90,120,150,180", help="KEY=V1,V2,...")
 
     distill = commands.add_parser("distill", help="knowledge distillation to a small student")
@@ -90,17 +93,36 @@ def _build_parser() -> argparse.ArgumentParser:
     distill.add_argument("--seeds", type=int, default=3, help="seeds (1-10)")
     distill.add_argument("--json", action="store_true", help="print one JSON object")
 
+    images = commands.add_parser("images", help="CNNs on digits: the Image domains page's run")
+    images.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
+    images.add_argument("--methods", default=",".join(IMAGE_METHODS), help="comma-separated: "
+                        + ", ".join(IMAGE_METHODS) + " (source_only always trains)")
+    images.add_argument("--seeds", type=int, default=3, help="seeds per method (1-10)")
+    images.add_argument("--steps", type=int, default=ImageLabSettings.steps, help="steps of the source-only and "
+                        "adapted CNNs")
+    images.add_argument("--lam", type=float, default=ImageLabSettings.lam, help="alignment weight lambda")
+    images.add_argument("--frozen-blocks", type=int, default=ImageLabSettings.frozen_blocks,
+                        help="convolution blocks kept frozen when fine-tuning")
+    images.add_argument("--epochs", type=int, default=ImageLabSettings.finetune_epochs,
+                        help="epochs of feature extraction and fine-tuning")
+    images.add_argument("--json", action="store_true", help="print one JSON object")
+
     export = commands.add_parser("export", help="write the generated points as CSV")
     export.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
     export.add_argument("--out", required=True, help="the CSV file to write")
     return parser
 
 
-def _finetune_arguments(parser: argparse.ArgumentParser, strategies: str, labels: str) -> None:
+DEFAULT_LABELS = (1, 2, 5, 10, 20, 50)
+
+
+def _finetune_arguments(parser: argparse.ArgumentParser, strategies: str) -> None:
     defaults = FinetuneSettings()
     parser.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
     parser.add_argument("--strategies", default=strategies, help="comma-separated: " + ", ".join(STRATEGIES_BY_NAME))
-    parser.add_argument("--labels", default=labels, help="labels per class, comma-separated, each in [1, 100]")
+    parser.add_argument("--labels", default=None,
+                        help="labels per class, comma-separated, each in [1, 100] (digits: [1, 20]); default "
+                             f"{','.join(map(str, DEFAULT_LABELS))}, those up to 20 for digits")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per cell (1-10)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="fine-tuning epochs (full-batch steps)")
     parser.add_argument("--partial-layers", type=int, default=defaults.partial_layers,
@@ -116,6 +138,16 @@ def _finetune_settings(args: argparse.Namespace) -> FinetuneSettings:
     return FinetuneSettings(epochs=args.epochs, partial_layers=args.partial_layers,
                             unfreeze_every=args.unfreeze_every, l2sp_weight=args.l2sp_weight,
                             adapt_method=args.adapt_method)
+
+
+def _labels(args: argparse.Namespace, scenario: Scenario) -> tuple[int, ...]:
+    """``--labels`` checked against what the scenario can draw; without it, the default counts it can draw."""
+    from core.finetune_runs import max_labels, parse_labels
+
+    limit = max_labels(scenario)
+    if args.labels is None:
+        return tuple(n for n in DEFAULT_LABELS if n <= limit)
+    return parse_labels(args.labels, "--labels", maximum=limit)
 
 
 def _check_count(name: str, value: int, low: int, high: int) -> int:
@@ -145,7 +177,7 @@ def _shift(args: argparse.Namespace, scenario: Scenario) -> None:
         ("proxy A-distance (MLP)", f"{report.proxy_a_distance:.3f} ± {report.proxy_a_distance_std:.3f}"),
         ("proxy A-distance (linear)",
          f"{report.proxy_a_distance_linear:.3f} ± {report.proxy_a_distance_linear_std:.3f}"),
-        ("CORAL distance", f"{report.coral_distance:.5f}"),
+        ("CORAL distance", f"{report.coral_distance:.4g}"),
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
@@ -223,9 +255,9 @@ def _sweep(args: argparse.Namespace, scenario: Scenario) -> None:
 
 def _efficiency(args: argparse.Namespace, scenario: Scenario) -> None:
     from core.efficiency import efficiency_curves, labels_to_match
-    from core.finetune_runs import parse_labels, run_finetuning
+    from core.finetune_runs import run_finetuning
 
-    run = run_finetuning(scenario, parse_strategies(args.strategies), parse_labels(args.labels), n_seeds=args.seeds,
+    run = run_finetuning(scenario, parse_strategies(args.strategies), _labels(args, scenario), n_seeds=args.seeds,
                          settings=_finetune_settings(args))
     if args.json:
         print(json.dumps(run.to_json()))
@@ -246,14 +278,14 @@ def _efficiency(args: argparse.Namespace, scenario: Scenario) -> None:
 
 def _transfer_map(args: argparse.Namespace, scenario: Scenario) -> None:
     from core import sweeps
-    from core.finetune_runs import parse_labels, run_finetuning
+    from core.finetune_runs import run_finetuning
     from core.negative_transfer import SIMILAR_DROP, SMALL_LABELS, gain_map, rule_checks
 
     knob, _, values = args.vary.partition("=")
     strategies = parse_strategies(args.strategies)
     if "scratch" not in strategies:
         raise InputError("--strategies", "the map compares with scratch: include scratch")
-    run = run_finetuning(scenario, strategies, parse_labels(args.labels), n_seeds=args.seeds,
+    run = run_finetuning(scenario, strategies, _labels(args, scenario), n_seeds=args.seeds,
                          settings=_finetune_settings(args), knob=knob.strip(),
                          values=sweeps.parse_numbers(values, "--vary"))
     if args.json:
@@ -293,6 +325,29 @@ def _distill(args: argparse.Namespace, scenario: Scenario) -> None:
         print(f"{name:<28}{_mean_sd(target.mean, target.sd):>18}{_mean_sd(source.mean, source.sd):>18}")
 
 
+def _images(args: argparse.Namespace, scenario: Scenario) -> None:
+    from core.image_lab import run_image_lab
+
+    methods = parse_names(args.methods, "--methods", IMAGE_METHODS, "method")
+    settings = ImageLabSettings(steps=args.steps, lam=args.lam, frozen_blocks=args.frozen_blocks,
+                                finetune_epochs=args.epochs)
+    run = run_image_lab(scenario, args.seeds, settings, methods)
+    if args.json:
+        print(json.dumps(run.to_json()))
+        return
+    print(f"scenario {scenario.to_query()}; {run.networks.n_models} CNNs "
+          f"({run.networks.architecture.describe(run.networks.n_features, run.networks.n_classes)}) on "
+          f"{run.device} in {run.train_seconds:.2f} s")
+    print(f"{'method':<36}{'target':>18}{'source':>18}{'vs source only':>16}")
+    for row in run.summary():
+        delta = "" if row["delta_vs_source_only"] is None else f"{row['delta_vs_source_only']:+.3f}"
+        print(f"{row['label']:<36}{_mean_sd(row['target_acc_mean'], row['target_acc_sd']):>18}"
+              f"{'diverged' if row['source_acc_mean'] is None else format(row['source_acc_mean'], '.3f'):>18}"
+              f"{delta:>16}")
+    for note in run.notes:
+        print(f"note: {note}", file=sys.stderr)
+
+
 def _cell(value: float) -> str:
     return f"{'diverged':>8}" if value != value else f"{value:>8.3f}"
 
@@ -308,7 +363,7 @@ def _mean_sd(mean: float | None, sd: float | None) -> str:
 
 
 COMMANDS = {"shift": _shift, "export": _export, "train": _train, "bound": _bound, "sweep": _sweep,
-            "efficiency": _efficiency, "transfer-map": _transfer_map, "distill": _distill}
+            "efficiency": _efficiency, "transfer-map": _transfer_map, "distill": _distill, "images": _images}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,6 +23,7 @@ METHOD_COLOURS = {"source_only": "#000000", "target_only": "#999999", "finetune"
                   "mmd": "#0072B2", "dann": "#D55E00", "coral": "#009E73", "self_training": "#E69F00",
                   "ot": "#56B4E9"}
 BOUNDARY_POINTS = 150  # per domain and subplot: enough to see the shape, light to draw
+MANY_CLASSES = 6  # above this (the ten digits), confusion matrices label classes by their number only
 NEGATIVE_TRANSFER = "⚠️ negative transfer"
 NEGATIVE_ROW_STYLE = "background-color: rgba(213, 94, 0, 0.18)"
 
@@ -252,7 +253,7 @@ def embedding_figure(embedding: FeatureEmbedding) -> go.Figure:
     (rows); source filled, target hollow."""
     methods = list(embedding.points)
     name = PROJECTIONS[embedding.projection]
-    titles = [f"{method_label(m)} · by {what}" for what in ("domain", "class") for m in methods]
+    titles = [f"{embedding.names[m]} · by {what}" for what in ("domain", "class") for m in methods]
     fig = make_subplots(rows=2, cols=len(methods), subplot_titles=titles, horizontal_spacing=0.08,
                         vertical_spacing=0.14)
     source, target = embedding.domain == 0, embedding.domain == 1
@@ -293,14 +294,16 @@ def confusion_figure(run: AdaptationRun) -> go.Figure:
     """One heatmap of target-test counts per method (summed over the seeds that trained)."""
     methods = run.methods
     n_rows, n_cols = grid_shape(len(methods))
-    names = [f"class {k}" for k in run.classes]
-    height = 100 + 300 * n_rows
+    many = len(run.classes) > MANY_CLASSES  # ten digits: bare numbers, taller panels, smaller counts
+    names = [str(k) if many else f"class {k}" for k in run.classes]
+    height = 100 + (360 if many else 300) * n_rows
     fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=[method_label(m) for m in methods],
                         horizontal_spacing=0.07, vertical_spacing=vertical_spacing(n_rows, height, 90, 140))
     for i, method in enumerate(methods):
         row, col = divmod(i, n_cols)
         matrix = run.confusion[method]
         fig.add_trace(go.Heatmap(z=matrix, x=names, y=names, coloraxis="coloraxis", texttemplate="%{z}",
+                                 textfont=dict(size=9) if many else None,
                                  hovertemplate="true %{y}<br>predicted %{x}<br>%{z} points<extra></extra>"),
                       row=row + 1, col=col + 1)
         fig.update_xaxes(title_text="predicted class", row=row + 1, col=col + 1)

@@ -31,7 +31,8 @@ from core.device import pick_device
 from core.domains import generate
 from core.errors import check_fields
 from core.finetune import fit_new_networks
-from core.models import BatchedMLP, Networks, input_statistics
+from core.models import BatchedNetwork
+from core.networks import Architecture, Networks, input_standardisation
 from core.scenario import Scenario
 
 TEMPERATURE_CURVE = (1.0, 2.0, 4.0, 8.0, 16.0)
@@ -147,12 +148,15 @@ class DistillRun:
 def _train(x: np.ndarray, hard_weight: np.ndarray, y: np.ndarray, hidden: tuple[int, ...], seeds: list[int],
            n_classes: int, settings: DistillSettings, device: torch.device, soft: np.ndarray | None = None,
            alpha: np.ndarray | None = None, temperature: np.ndarray | None = None,
-           progress: Callable[[float], None] | None = None) -> tuple[BatchedMLP, set[int]]:
+           progress: Callable[[float], None] | None = None, image_shape: tuple[int, int, int] | None = None
+           ) -> tuple[BatchedNetwork, set[int]]:
     """Networks (one per seed) on standardised inputs ``x``: cross-entropy with ``y`` weighted by
-    ``hard_weight`` (times ``1 - alpha``), plus the soft-target term (weight ``alpha``) when given."""
+    ``hard_weight`` (times ``1 - alpha``), plus the soft-target term (weight ``alpha``) when given; on
+    images (``image_shape``) the networks are convolutional, with ``hidden`` dense layers."""
     hard_share = np.ones(len(seeds)) if alpha is None else 1.0 - alpha
     soft_weights = None if soft is None else np.outer(alpha, np.full(len(x), 1.0 / len(x)))
-    net, stopped = fit_new_networks(x, y, np.outer(hard_share, hard_weight), hidden, seeds, n_classes,
+    architecture = Architecture.for_inputs(hidden, image_shape)
+    net, stopped = fit_new_networks(x, y, np.outer(hard_share, hard_weight), architecture, seeds, n_classes,
                                     settings.steps, settings.lr, device, soft, soft_weights, temperature, progress)
     return net, {m for m, _ in stopped}
 
@@ -182,14 +186,14 @@ def run_distillation(scenario: Scenario, n_seeds: int = 3, settings: DistillSett
     started = time.perf_counter()
     data = generate(scenario)
     n_classes = max(data.source_classes + data.target_classes) + 1
-    mean, std = input_statistics(np.concatenate([data.source_x, data.target_pool_x]))
+    mean, std = input_standardisation(np.concatenate([data.source_x, data.target_pool_x]), data.image_shape)
     labelled_x = (np.concatenate([data.source_x, data.target_labelled_x]) - mean) / std
     labelled_y = np.concatenate([data.source_y, data.target_labelled_y])
     n_source, n_target, n_pool = len(data.source_x), len(data.target_labelled_x), len(data.target_pool_x)
     seeds = [model_seed(scenario, s) for s in range(n_seeds)]
     teacher, teacher_stopped = _train(labelled_x, domain_balanced_weights(n_source, n_target), labelled_y,
                                       settings.teacher_hidden, seeds, n_classes, settings, device,
-                                      progress=_scaled(progress, 0.0, TEACHER_SHARE))
+                                      progress=_scaled(progress, 0.0, TEACHER_SHARE), image_shape=data.image_shape)
 
     # students: per seed, one per temperature (soft targets) and one from hard labels (alpha = 0);
     # their transfer set adds the unlabelled target pool, which only the soft term sees
@@ -204,7 +208,8 @@ def run_distillation(scenario: Scenario, n_seeds: int = 3, settings: DistillSett
         transfer_x, domain_balanced_weights(n_source, n_target, n_pool), transfer_y, settings.student_hidden,
         [seeds[s] + STUDENT_SEED_OFFSET for s, _ in plan], n_classes, settings, device, soft=soft,
         alpha=np.array([settings.alpha if t is not None else 0.0 for _, t in plan]),
-        temperature=np.array([t or 1.0 for _, t in plan]), progress=_scaled(progress, TEACHER_SHARE, 1.0))
+        temperature=np.array([t or 1.0 for _, t in plan]), progress=_scaled(progress, TEACHER_SHARE, 1.0),
+        image_shape=data.image_shape)
 
     rows = []
     for net, stopped, members in ((teacher, teacher_stopped, [(s, "teacher") for s in range(n_seeds)]),

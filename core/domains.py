@@ -29,7 +29,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from core.scenario import Scenario
+from core import images
+from core.scenario import IMAGE_LABELS_PER_CLASS, Scenario
 
 # Streams of numpy.random.default_rng([seed, stream]): one per split.
 SOURCE_STREAM, POOL_STREAM, LABELLED_STREAM, TEST_STREAM = 0, 1, 2, 3
@@ -117,7 +118,9 @@ def _draw(dataset: str, counts: dict[int, int], noise: float, rng: np.random.Gen
 
 # --- class sets and proportions -----------------------------------------------------------
 def source_classes(scenario: Scenario) -> tuple[int, ...]:
-    """The source's classes: ``0 .. K-1``."""
+    """The source's classes: ``0 .. K-1`` (digits with a new target class: 0 .. 8, the 9s are the new class)."""
+    if scenario.is_image:
+        return tuple(range(images.N_CLASSES - (scenario.label_space == "new_class")))
     return tuple(range(SOURCE_CLASS_COUNT[scenario.dataset]))
 
 
@@ -233,6 +236,7 @@ class TrainingInputs:
     """What a training loss may see: labelled source, the UNLABELLED target pool, and few target labels.
 
     The target pool's labels are not here by construction; trainers take this object only.
+    ``image_shape`` is ``(C, H, W)`` when the rows are flattened images, else ``None``.
     """
 
     source_x: np.ndarray
@@ -240,6 +244,7 @@ class TrainingInputs:
     target_pool_x: np.ndarray
     target_labelled_x: np.ndarray
     target_labelled_y: np.ndarray
+    image_shape: tuple[int, int, int] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -254,7 +259,8 @@ class DomainData:
     target_test_x, target_test_y : target test set, for reporting only.
     target_pool_y_oracle : the pool's true labels, for reporting and export only; never
         part of :meth:`training_inputs`.
-    concept_threshold : x0 (before the covariate transform) right of which labels moved.
+    concept_threshold : x0 (before the covariate transform) right of which labels moved; for
+        digits, the ink (mean clean intensity) above which they moved.
     """
 
     scenario: Scenario
@@ -281,6 +287,11 @@ class DomainData:
         return self.source_x.shape[1]
 
     @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        """``(C, H, W)`` of an image dataset's rows (flattened images), ``None`` for 2-D points."""
+        return images.IMAGE_SHAPE if self.scenario.is_image else None
+
+    @property
     def target_x(self) -> np.ndarray:
         """Every target point: pool, labelled and test, in that order."""
         return np.concatenate([self.target_pool_x, self.target_labelled_x, self.target_test_x])
@@ -293,7 +304,7 @@ class DomainData:
     def training_inputs(self) -> TrainingInputs:
         """The only view of the data that training code receives (no pool labels)."""
         return TrainingInputs(self.source_x, self.source_y, self.target_pool_x,
-                              self.target_labelled_x, self.target_labelled_y)
+                              self.target_labelled_x, self.target_labelled_y, self.image_shape)
 
     def to_frame(self) -> pd.DataFrame:
         """All points as a table: ``x0, x1, ...``, ``y``, ``domain`` and ``split``."""
@@ -324,6 +335,8 @@ def _draw_target(scenario: Scenario, counts: dict[int, int], stream: int, thresh
 
 def generate(scenario: Scenario) -> DomainData:
     """Generate the source and the shifted target, split into pool, labelled and test sets."""
+    if scenario.is_image:
+        return _generate_digits(scenario)
     rng = np.random.default_rng([scenario.seed, SOURCE_STREAM])
     classes = source_classes(scenario)
     source_counts = allocate(scenario.n_source, {k: 1.0 / len(classes) for k in classes})
@@ -347,3 +360,82 @@ def generate(scenario: Scenario) -> DomainData:
         target_pool_y_oracle=pool_y,
         concept_threshold=threshold,
     )
+
+
+# --- digits: a finite set of images, so the splits are capped ---------------------------------
+DIGIT_TEST_PER_CLASS = 35  # the last 35 images of each class of the target half are the test set
+DIGITS_STREAM = 5
+
+
+def capped_counts(requested: int, proportions: dict[int, float], available: dict[int, int]) -> dict[int, int]:
+    """Counts per class in ``proportions`` that sum to at most ``requested`` and never exceed ``available``:
+    the largest total whose proportional split fits every class, so a prior shift keeps its proportions."""
+    fits = min((available[k] / p for k, p in proportions.items() if p > 0), default=0.0)
+    counts = allocate(int(min(requested, np.floor(fits + 1e-9))), proportions)
+    return {k: min(n, available[k]) for k, n in counts.items()}
+
+
+def _digit_split(members: dict[int, np.ndarray], labelled: int, test_counts: dict[int, int],
+                 pool_counts: dict[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per class (a shuffled target half): labelled from the front, test from the back, pool just after the
+    labelled reservoir; so the test set does not depend on the label or pool sizes."""
+    take = lambda rows: np.concatenate(rows) if rows else np.zeros(0, dtype=int)  # noqa: E731
+    labelled_rows = take([m[:labelled] for k, m in members.items()])
+    test_rows = take([m[len(m) - test_counts.get(k, 0):] for k, m in members.items()])
+    pool_rows = take([m[IMAGE_LABELS_PER_CLASS:IMAGE_LABELS_PER_CLASS + pool_counts.get(k, 0)]
+                      for k, m in members.items()])
+    return labelled_rows, test_rows, pool_rows
+
+
+def _generate_digits(scenario: Scenario) -> DomainData:
+    """Digits: the source half as it is, the target half shifted by torchvision, both with pixel ``noise``.
+
+    Each class of the target half (about 90 images) is shuffled once and cut into a labelled reservoir
+    (the first :data:`~core.scenario.IMAGE_LABELS_PER_CLASS`), the test set (the last
+    :data:`DIGIT_TEST_PER_CLASS`) and the pool (the rest); ``n_source``, ``n_target`` and ``n_test``
+    are upper limits, and a prior shift thins the classes to its proportions.
+    """
+    all_images, all_labels = images.load_digit_images()
+    labels = all_labels.numpy()
+    source_half, target_half = images.source_target_split(all_labels, scenario.seed)
+    # one generator per half, so that the source's size never changes the target's draws
+    source_rng, target_rng = (np.random.default_rng([scenario.seed, DIGITS_STREAM, half]) for half in (0, 1))
+
+    classes = source_classes(scenario)
+    source_members = {k: source_rng.permutation(source_half[labels[source_half] == k]) for k in classes}
+    source_counts = capped_counts(scenario.n_source, {k: 1.0 / len(classes) for k in classes},
+                                  {k: len(m) for k, m in source_members.items()})
+    source_rows = source_rng.permutation(np.concatenate([source_members[k][:n] for k, n in source_counts.items()]))
+
+    proportions = target_class_proportions(scenario)
+    members = {k: target_rng.permutation(target_half[labels[target_half] == k]) for k in proportions}
+    test_counts = capped_counts(scenario.n_test, proportions, {k: DIGIT_TEST_PER_CLASS for k in proportions})
+    room = {k: len(m) - IMAGE_LABELS_PER_CLASS - DIGIT_TEST_PER_CLASS for k, m in members.items()}
+    pool_counts = capped_counts(scenario.n_target, proportions, room)
+    labelled_rows, test_rows, pool_rows = _digit_split(members, scenario.labels_per_class, test_counts,
+                                                       pool_counts)
+
+    def noisy(rows: np.ndarray, stream: int):
+        clean = images.to_network_images(all_images[rows])
+        return clean, images.add_noise(clean, scenario.noise, seed=scenario.seed * 1_000 + stream)
+
+    source_clean, source_x = noisy(source_rows, SOURCE_STREAM)
+    threshold = concept_threshold(scenario, images.ink(source_clean)[:, None])
+    n_source_classes = len(classes)
+    shift = images.ImageShift(rotation=scenario.rotation, scale=scenario.scale, shift_x=scenario.shift_x,
+                              shift_y=scenario.shift_y, blur=scenario.blur, invert=scenario.invert,
+                              background=scenario.background, noise=scenario.target_noise)
+
+    def target(rows: np.ndarray, stream: int) -> tuple[np.ndarray, np.ndarray]:
+        clean, x = noisy(rows, stream)
+        y = relabel_for_concept(images.ink(clean)[:, None], labels[rows], threshold, n_source_classes)
+        shifted = images.shift_images(x, shift, seed=scenario.seed * 1_000 + stream)
+        return images.flatten(shifted), y
+
+    pool_x, pool_y = target(pool_rows, POOL_STREAM)
+    labelled_x, labelled_y = target(labelled_rows, LABELLED_STREAM)
+    test_x, test_y = target(test_rows, TEST_STREAM)
+    return DomainData(scenario=scenario, source_x=images.flatten(source_x), source_y=labels[source_rows],
+                      target_pool_x=pool_x, target_labelled_x=labelled_x, target_labelled_y=labelled_y,
+                      target_test_x=test_x, target_test_y=test_y, target_pool_y_oracle=pool_y,
+                      concept_threshold=threshold)

@@ -17,6 +17,8 @@ from core.adaptation import AdaptationRun
 from core.domains import DomainData
 from core.errors import InputError
 from core.figures import plane_ranges
+from core.methods import METHODS_BY_NAME
+from core.networks import Networks
 from core.train import TrainedModels
 
 PROJECTIONS = {"pca": "PCA", "tsne": "t-SNE"}
@@ -90,11 +92,12 @@ def grid_probabilities(trained: TrainedModels, data: DomainData, resolution: int
 
 @dataclass(frozen=True)
 class FeatureEmbedding:
-    """2-D embeddings of the feature layer of two models on the same points.
+    """2-D embeddings of the feature layer of a few models on the same points.
 
     ``points[method]`` is ``[n, 2]`` (source rows first, then target test rows);
     ``domain`` is 0 for source and 1 for target; ``labels`` the true classes (target test
-    labels: reporting only); ``explained[method]`` PCA's explained variance ratios (PCA only).
+    labels: reporting only); ``explained[method]`` PCA's explained variance ratios (PCA only);
+    ``names[method]`` the human name of each model.
     """
 
     projection: str
@@ -102,19 +105,27 @@ class FeatureEmbedding:
     domain: np.ndarray
     labels: np.ndarray
     explained: dict[str, tuple[float, float]]
+    names: dict[str, str]
 
 
-def feature_embedding(run: AdaptationRun, data: DomainData, methods: tuple[str, ...],
-                      projection: str = "pca", max_points: int = EMBEDDING_POINTS) -> FeatureEmbedding:
-    """Embed the feature layer of each method's first healthy seed in 2-D.
+def project(h: np.ndarray, projection: str, seed: int) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """Features ``[n, H]`` embedded in 2-D by ``projection``; PCA also gives its explained variance ratios."""
+    if projection == "pca":
+        pca = PCA(n_components=2, random_state=seed).fit(h)
+        return pca.transform(h), tuple(float(v) for v in np.nan_to_num(pca.explained_variance_ratio_))
+    perplexity = float(min(30.0, (len(h) - 1) / 3.0))
+    tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto",
+                max_iter=TSNE_ITERATIONS, random_state=seed)
+    with threadpool_limits(limits=1, user_api="openmp"):  # idle OpenMP threads spin: 10x slower on 2 cores
+        return tsne.fit_transform(h), None
+
+
+def embed_models(networks: Networks, models: dict[str, int], names: dict[str, str], data: DomainData,
+                 projection: str = "pca", max_points: int = EMBEDDING_POINTS) -> FeatureEmbedding:
+    """Embed the feature layer of ``networks``' model ``models[key]`` for each key in 2-D.
 
     Each model has its own feature space, so each is embedded separately, on the same
     subsample of source points and target test points.
-
-    Raises
-    ------
-    InputError
-        On an unknown projection or a method whose every seed diverged.
     """
     if projection not in PROJECTIONS:
         raise InputError("projection", f"expected one of {', '.join(PROJECTIONS)}, got {projection!r}")
@@ -124,22 +135,27 @@ def feature_embedding(run: AdaptationRun, data: DomainData, methods: tuple[str, 
     x = np.concatenate([data.source_x[source], data.target_test_x[target]])
     domain = np.concatenate([np.zeros(len(source), dtype=int), np.ones(len(target), dtype=int)])
     labels = np.concatenate([data.source_y[source], data.target_test_y[target]])
+    features = networks.select(list(models.values())).features(x)
+    points, explained = {}, {}
+    for i, key in enumerate(models):
+        points[key], ratios = project(features[i].astype(np.float64), projection, seed)
+        if ratios is not None:
+            explained[key] = ratios
+    return FeatureEmbedding(projection, points, domain, labels, explained, dict(names))
+
+
+def feature_embedding(run: AdaptationRun, data: DomainData, methods: tuple[str, ...],
+                      projection: str = "pca", max_points: int = EMBEDDING_POINTS) -> FeatureEmbedding:
+    """Embed the feature layer of each method's first healthy seed in 2-D (:func:`embed_models`).
+
+    Raises
+    ------
+    InputError
+        On an unknown projection or a method whose every seed diverged.
+    """
     models = {method: first_healthy_model(run, method) for method in methods}
     for method, m in models.items():
         if m is None:
             raise InputError("method", f"every seed of {method} diverged: no features to show")
-    features = run.trained.features(x)
-    points, explained = {}, {}
-    for method, m in models.items():
-        h = features[m].astype(np.float64)
-        if projection == "pca":
-            pca = PCA(n_components=2, random_state=seed).fit(h)
-            points[method] = pca.transform(h)
-            explained[method] = tuple(float(v) for v in np.nan_to_num(pca.explained_variance_ratio_))
-        else:
-            perplexity = float(min(30.0, (len(h) - 1) / 3.0))
-            tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto",
-                        max_iter=TSNE_ITERATIONS, random_state=seed)
-            with threadpool_limits(limits=1, user_api="openmp"):  # idle OpenMP threads spin: 10x slower on 2 cores
-                points[method] = tsne.fit_transform(h)
-    return FeatureEmbedding(projection, points, domain, labels, explained)
+    names = {method: METHODS_BY_NAME[method].label for method in methods}
+    return embed_models(run.trained.as_networks(), models, names, data, projection, max_points)

@@ -1,8 +1,9 @@
 """Plotly figure builders: results in, ``go.Figure`` out. No streamlit, no computation of metrics.
 
 Conventions: source points are filled markers, target points hollow ones, colour is the
-class (Okabe-Ito palette, safe for colour-blind viewers), axes carry units and stay fixed
-while a slider moves as long as the points stay inside them.
+class (Okabe-Ito palette, safe for colour-blind viewers; the ten digit classes add Okabe-Ito's
+black and three of Paul Tol's colours), axes carry units and stay fixed while a slider moves as
+long as the points stay inside them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from core import domains
 from core.domains import DomainData
 from core.scenario import KNOBS_BY_NAME, Scenario
 
-CLASS_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+CLASS_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",  # Okabe-Ito
+                 "#000000", "#332288", "#999933", "#882255")  # black; Tol's indigo, olive, wine
 SOURCE_GREY, TARGET_COLOUR = "#7F7F7F", "#D55E00"
 WEBGL_THRESHOLD = 3000
 BASE_LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=50),

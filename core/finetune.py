@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import InputError, check_fields
-from core.models import BatchedMLP, Networks, input_statistics, seeded_generator
+from core.models import BatchedNetwork, seeded_generator
+from core.networks import Architecture, Networks
 from core.optim import BatchedAdam
 from core.scenario import parse_names
 
@@ -100,7 +101,8 @@ class FinetuneSettings:
     Parameters
     ----------
     hidden : tuple of int
-        Hidden widths; the network has ``len(hidden) + 1`` layers (the last is the head).
+        Hidden widths; on points the network has ``len(hidden) + 1`` layers (the last is the head),
+        on images the convolution blocks come first (:class:`~core.networks.Architecture`).
     pretrain_steps : int
         Full-batch Adam steps of the source (and adapted) pretraining.
     epochs : int
@@ -154,7 +156,7 @@ class FinetuneSettings:
 
     @property
     def n_layers(self) -> int:
-        """Affine layers of the network (hidden layers + the head)."""
+        """Affine layers of the network on points (hidden layers + the head)."""
         return len(self.hidden) + 1
 
     def to_json(self) -> dict:
@@ -164,14 +166,16 @@ class FinetuneSettings:
                 "l2sp_weight": self.l2sp_weight, "adapt_method": self.adapt_method}
 
 
-def layer_rate_schedule(strategy: str, settings: FinetuneSettings) -> np.ndarray:
+def layer_rate_schedule(strategy: str, settings: FinetuneSettings, n_layers: int | None = None) -> np.ndarray:
     """Learning rate of every layer at every fine-tuning epoch: ``[epochs, layers]``, 0 = frozen.
 
-    Layer 0 is the lowest (it reads the inputs), layer ``L - 1`` the head.
+    Layer 0 is the lowest (it reads the inputs), layer ``L - 1`` the head; ``n_layers`` is ``L``
+    (default: the network on points, ``settings.n_layers``).
     """
     if strategy not in STRATEGIES_BY_NAME:
         raise InputError("strategy", f"unknown strategy {strategy!r}; allowed: " + ", ".join(STRATEGIES_BY_NAME))
-    n_layers, epochs, tuned = settings.n_layers, settings.epochs, settings.finetune_lr
+    n_layers = settings.n_layers if n_layers is None else n_layers
+    epochs, tuned = settings.epochs, settings.finetune_lr
     rates = np.full((epochs, n_layers), tuned)
     depth_from_top = np.arange(n_layers)[::-1]  # the head is 0 layers from the top
     if strategy == "scratch":
@@ -222,7 +226,7 @@ class FitProblem:
                           pick(self.anchor_strength))
 
 
-def fit_batched(net: BatchedMLP, problem: FitProblem,
+def fit_batched(net: BatchedNetwork, problem: FitProblem,
                 progress: Callable[[float], None] | None = None) -> list[tuple[int, int]]:
     """Train every model of ``net`` on its own data and schedule, full-batch, in place.
 
@@ -329,11 +333,11 @@ def padded_batch(sets: Sequence[tuple[np.ndarray, np.ndarray]], device: torch.de
             torch.from_numpy(weights).to(device))
 
 
-def fit_new_networks(inputs: np.ndarray, labels: np.ndarray, weights: np.ndarray, hidden: tuple[int, ...],
+def fit_new_networks(inputs: np.ndarray, labels: np.ndarray, weights: np.ndarray, architecture: Architecture,
                      seeds: Sequence[int], n_classes: int, steps: int, lr: float, device: torch.device,
                      soft_targets: np.ndarray | None = None, soft_weights: np.ndarray | None = None,
                      temperature: np.ndarray | None = None, progress: Callable[[float], None] | None = None
-                     ) -> tuple[BatchedMLP, list[tuple[int, int]]]:
+                     ) -> tuple[BatchedNetwork, list[tuple[int, int]]]:
     """New networks, one per seed, trained full-batch at rate ``lr`` on one shared set of (already
     standardised) ``inputs`` ``[N, d]`` with ``labels`` ``[N]``, each model weighting the points by its
     row of ``weights`` ``[M, N]``; the soft-target arguments are :class:`FitProblem`'s, as arrays.
@@ -341,8 +345,8 @@ def fit_new_networks(inputs: np.ndarray, labels: np.ndarray, weights: np.ndarray
     n_models = len(seeds)
     as_tensor = lambda a, dtype=torch.float32: None if a is None else torch.as_tensor(  # noqa: E731
         a, dtype=dtype, device=device)
-    net = BatchedMLP(n_models, inputs.shape[1], hidden, n_classes, generator=[seeded_generator(s) for s in seeds],
-                     device=device)
+    net = architecture.build(n_models, inputs.shape[1], n_classes, generator=[seeded_generator(s) for s in seeds],
+                             device=device)
     problem = FitProblem(as_tensor(inputs).expand(n_models, -1, -1),
                          as_tensor(labels, torch.long).expand(n_models, -1), as_tensor(weights),
                          torch.full((steps, n_models, net.n_layers), lr, device=device),
@@ -350,11 +354,11 @@ def fit_new_networks(inputs: np.ndarray, labels: np.ndarray, weights: np.ndarray
     return net, fit_batched(net, problem, progress)
 
 
-def train_from_scratch(x: np.ndarray, y: np.ndarray, seeds: Sequence[int], hidden: tuple[int, ...],
+def train_from_scratch(x: np.ndarray, y: np.ndarray, seeds: Sequence[int], architecture: Architecture,
                        n_classes: int, steps: int, lr: float, device: torch.device) -> Networks:
     """Full-batch Adam on one labelled set (standardised with its own statistics), one network per seed."""
-    mean, std = input_statistics(x)
+    mean, std = architecture.input_statistics(x)
     n_models = len(seeds)
-    net, _ = fit_new_networks((x - mean) / std, y, np.full((n_models, len(y)), 1.0 / len(y)), hidden, seeds,
+    net, _ = fit_new_networks((x - mean) / std, y, np.full((n_models, len(y)), 1.0 / len(y)), architecture, seeds,
                               n_classes, steps, lr, device)
     return Networks.from_net(net, np.tile(mean, (n_models, 1)), np.tile(std, (n_models, 1)))

@@ -29,12 +29,13 @@ from core.domains import DomainData, generate
 from core.errors import InputError
 from core.finetune import (STRATEGIES_BY_NAME, FinetuneSettings, FitProblem, fit_by_size, layer_rate_schedule,
                            padded_batch, train_from_scratch)
-from core.models import BatchedMLP, Networks, input_statistics, seeded_generator
-from core.scenario import KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario
+from core.models import seeded_generator
+from core.networks import Architecture, Networks
+from core.scenario import IMAGE_LABELS_PER_CLASS, KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario
 from core.train import ModelSpec, TrainSettings, train_models
 
 LABEL_SUBSET_STREAM = 11  # numpy stream of the per-seed shuffles of the labelled reservoir
-MAX_LABELS = 100  # the Scenario's own limit on labels_per_class
+MAX_LABELS = 100  # the Scenario's own limit on labels_per_class (digits: IMAGE_LABELS_PER_CLASS)
 SCRATCH_SEED_OFFSET = 30_011
 NEW_HEAD_SEED_OFFSET = 50_021
 PRETRAIN_SHARE = 0.25  # share of the progress bar given to pretraining
@@ -90,25 +91,31 @@ class FinetuneRun(ExperimentDesign):
         return {**answer, "points": self.points, "pretrained": self.pretrained}
 
 
-def parse_labels(text: str, field: str = "--labels") -> tuple[int, ...]:
-    """``"1,2,5"`` -> sorted distinct label counts in [1, 100]; a one-line error otherwise."""
+def max_labels(scenario: Scenario) -> int:
+    """The most labels per class a run can draw: 100 on points, the labelled reservoir on digits."""
+    return IMAGE_LABELS_PER_CLASS if scenario.is_image else MAX_LABELS
+
+
+def parse_labels(text: str, field: str = "--labels", maximum: int = MAX_LABELS) -> tuple[int, ...]:
+    """``"1,2,5"`` -> sorted distinct label counts in [1, maximum]; a one-line error otherwise."""
     try:
         values = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise InputError(field, f"expected comma-separated integers in [1, {MAX_LABELS}], got {text!r}") from None
-    return check_labels(values, field)
+        raise InputError(field, f"expected comma-separated integers in [1, {maximum}], got {text!r}") from None
+    return check_labels(values, field, maximum)
 
 
-def check_labels(values: Sequence[float], field: str = "labels") -> tuple[int, ...]:
-    if not values or not all(float(v).is_integer() and 1 <= v <= MAX_LABELS for v in values):
-        raise InputError(field, f"expected integers in [1, {MAX_LABELS}], got {list(values)}")
+def check_labels(values: Sequence[float], field: str = "labels", maximum: int = MAX_LABELS) -> tuple[int, ...]:
+    if not values or not all(float(v).is_integer() and 1 <= v <= maximum for v in values):
+        raise InputError(field, f"expected integers in [1, {maximum}], got {list(values)}")
     return tuple(sorted({int(v) for v in values}))
 
 
 def pool_scenario(scenario: Scenario) -> Scenario:
-    """The scenario as a fine-tuning run uses it: ``labels_per_class`` is the labelled pool of 100
-    per class that every label count is drawn from (the scenario's own value plays no part)."""
-    return scenario.replace(labels_per_class=MAX_LABELS)
+    """The scenario as a fine-tuning run uses it: ``labels_per_class`` is the labelled pool (100 per
+    class; digits: their reservoir) that every label count is drawn from (the scenario's own value
+    plays no part)."""
+    return scenario.replace(labels_per_class=max_labels(scenario))
 
 
 def labelled_subset(data: DomainData, n: int, seed_index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +134,8 @@ def _n_classes(datasets: Sequence[DomainData]) -> int:
 
 
 def _pretrain_sources(datasets: Sequence[DomainData], seeds: Sequence[int], settings: FinetuneSettings,
-                      n_classes: int, device: torch.device) -> tuple[list[int], list[Networks]]:
+                      architecture: Architecture, n_classes: int, device: torch.device
+                      ) -> tuple[list[int], list[Networks]]:
     """One pretrained source network per seed and distinct source sample; returns which sample each
     dataset uses and the networks of each sample."""
     keys: dict[bytes, int] = {}
@@ -136,7 +144,7 @@ def _pretrain_sources(datasets: Sequence[DomainData], seeds: Sequence[int], sett
         key = data.source_x.tobytes() + data.source_y.tobytes()
         if key not in keys:
             keys[key] = len(networks)
-            networks.append(train_from_scratch(data.source_x, data.source_y, seeds, settings.hidden, n_classes,
+            networks.append(train_from_scratch(data.source_x, data.source_y, seeds, architecture, n_classes,
                                                settings.pretrain_steps, settings.lr, device))
         which.append(keys[key])
     return which, networks
@@ -152,16 +160,26 @@ def _adapt(data: DomainData, seeds: Sequence[int], settings: FinetuneSettings, n
     return trained.as_networks()
 
 
-def _random_networks(seeds: Sequence[int], n_features: int, settings: FinetuneSettings, n_classes: int,
-                     mean: np.ndarray, std: np.ndarray) -> Networks:
-    net = BatchedMLP(len(seeds), n_features, settings.hidden, n_classes,
-                     generator=[seeded_generator(s) for s in seeds], device="cpu")
+def random_networks(seeds: Sequence[int], n_features: int, architecture: Architecture, n_classes: int,
+                    mean: np.ndarray, std: np.ndarray) -> Networks:
+    """New networks, one per seed, that read inputs standardised by ``mean`` and ``std`` ``[M, d]``."""
+    net = architecture.build(len(seeds), n_features, n_classes, generator=[seeded_generator(s) for s in seeds],
+                             device="cpu")
     return Networks.from_net(net, mean, std)
+
+
+def with_new_head(network: Networks, seeds: Sequence[int]) -> Networks:
+    """``network`` with its head replaced by a new, randomly initialised one per model (feature extraction)."""
+    fresh = random_networks(seeds, network.n_features, network.architecture, network.n_classes, network.mean,
+                            network.std)
+    return Networks(network.architecture, network.n_features, network.n_classes,
+                    network.weights[:-1] + fresh.weights[-1:], network.biases[:-1] + fresh.biases[-1:],
+                    network.mean, network.std)
 
 
 def _starting_networks(plan: Sequence[PlannedModel], datasets: Sequence[DomainData], seeds: Sequence[int],
                        sources: tuple[list[int], list[Networks]], adapted: dict[int, Networks],
-                       settings: FinetuneSettings, n_classes: int) -> Networks:
+                       architecture: Architecture, n_classes: int) -> Networks:
     """Every planned model's starting weights and input standardisation, stacked in plan order."""
     which_source, source_nets = sources
     n_features = datasets[0].n_features
@@ -170,21 +188,19 @@ def _starting_networks(plan: Sequence[PlannedModel], datasets: Sequence[DomainDa
         data, seed = datasets[model.value_index], seeds[model.seed]
         start = STRATEGIES_BY_NAME[model.strategy].start
         if start == "random":  # standardised with the target pool's statistics: the data it is for
-            mean, std = input_statistics(data.target_pool_x)
-            rows.append(_random_networks([seed + SCRATCH_SEED_OFFSET], n_features, settings, n_classes,
-                                         mean[None], std[None]))
+            mean, std = architecture.input_statistics(data.target_pool_x)
+            rows.append(random_networks([seed + SCRATCH_SEED_OFFSET], n_features, architecture, n_classes,
+                                        mean[None], std[None]))
             continue
         source = adapted[model.value_index] if start == "adapted" else source_nets[which_source[model.value_index]]
         network = source.select([model.seed])
         if model.strategy == "feature_extraction":  # a new head on the frozen source body
-            head = _random_networks([seed + NEW_HEAD_SEED_OFFSET], n_features, settings, n_classes,
-                                    network.mean, network.std)
-            network.weights[-1], network.biases[-1] = head.weights[-1], head.biases[-1]
+            network = with_new_head(network, [seed + NEW_HEAD_SEED_OFFSET])
         rows.append(network)
     return Networks.concatenate(rows)
 
 
-def _check(strategies: Sequence[str], labels: Sequence[int], n_seeds: int, knob: str | None,
+def _check(scenario: Scenario, strategies: Sequence[str], labels: Sequence[int], n_seeds: int, knob: str | None,
            values: Sequence[float] | None) -> tuple[tuple[str, ...], tuple[int, ...], int]:
     strategies = tuple(dict.fromkeys(strategies))
     if not strategies or any(s not in STRATEGIES_BY_NAME for s in strategies):
@@ -194,7 +210,7 @@ def _check(strategies: Sequence[str], labels: Sequence[int], n_seeds: int, knob:
             raise InputError("--vary", f"{knob!r} cannot be varied; use a numeric scenario key such as rotation")
         if not values:
             raise InputError("--vary", "give at least one value")
-    return strategies, check_labels(labels), check_seeds(n_seeds)
+    return strategies, check_labels(labels, maximum=max_labels(scenario)), check_seeds(n_seeds)
 
 
 @dataclass
@@ -213,7 +229,7 @@ def prepare_finetuning(scenario: Scenario, strategies: Sequence[str], labels: Se
                        settings: FinetuneSettings = FinetuneSettings(), knob: str | None = None,
                        values: Sequence[float] | None = None, device=None) -> PreparedRun:
     """Generate the domains, pretrain (and adapt) the starting networks, and lay out the batch."""
-    strategies, labels, n_seeds = _check(strategies, labels, n_seeds, knob, values)
+    strategies, labels, n_seeds = _check(scenario, strategies, labels, n_seeds, knob, values)
     scenario = pool_scenario(scenario)
     device = torch.device(device) if device is not None else pick_device()
     values = tuple(float(KNOBS_BY_NAME[knob].parse(v)) for v in values) if knob is not None else (float("nan"),)
@@ -221,18 +237,19 @@ def prepare_finetuning(scenario: Scenario, strategies: Sequence[str], labels: Se
     datasets = [generate(s) for s in scenarios]
     n_classes = _n_classes(datasets)
     seeds = [model_seed(scenario, s) for s in range(n_seeds)]
+    architecture = Architecture.for_inputs(settings.hidden, datasets[0].image_shape)
 
-    sources = _pretrain_sources(datasets, seeds, settings, n_classes, device)
+    sources = _pretrain_sources(datasets, seeds, settings, architecture, n_classes, device)
     adapted = {}
     if "adapted" in {STRATEGIES_BY_NAME[s].start for s in strategies}:
         adapted = {v: _adapt(data, seeds, settings, n_classes, device) for v, data in enumerate(datasets)}
     plan = tuple(PlannedModel(strategy, v, n, s) for v in range(len(datasets)) for n in labels
                  for strategy in strategies for s in range(n_seeds))
-    starts = _starting_networks(plan, datasets, seeds, sources, adapted, settings, n_classes)
+    starts = _starting_networks(plan, datasets, seeds, sources, adapted, architecture, n_classes)
     labelled = [labelled_subset(datasets[m.value_index], m.labels, m.seed) for m in plan]
     inputs, targets, weights = padded_batch(
         [((x - starts.mean[i]) / starts.std[i], y) for i, (x, y) in enumerate(labelled)], device)
-    schedules = {s: layer_rate_schedule(s, settings) for s in strategies}
+    schedules = {s: layer_rate_schedule(s, settings, architecture.n_layers) for s in strategies}
     rates = torch.as_tensor(np.stack([schedules[m.strategy] for m in plan], axis=1), dtype=torch.float32,
                             device=device)
     anchor = torch.tensor([settings.l2sp_weight if m.strategy == "l2sp" else 0.0 for m in plan], device=device)
@@ -255,7 +272,7 @@ def run_finetuning(scenario: Scenario, strategies: Sequence[str], labels: Sequen
     strategies : sequence of str
         Names from :data:`core.finetune.STRATEGIES`.
     labels : sequence of int
-        Labelled target samples per class, each in [1, 100].
+        Labelled target samples per class, each in [1, 100] (digits: [1, 20]).
     n_seeds : int, default=3
         Seeds per cell, in [1, 10]: initialisation, pretraining and which points are labelled.
     settings : FinetuneSettings

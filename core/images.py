@@ -7,14 +7,16 @@ disjoint, class-stratified half) by :func:`shift_images`, with :mod:`torchvision
 1. geometry (one affine map): ``rotation`` (degrees), ``scale``, ``shift_x`` / ``shift_y``
    (in source pixels; one source pixel is two network pixels);
 2. ``blur``: Gaussian blur, sigma in network (16×16) pixels;
-3. ``invert``: the share of target images drawn white-on-black instead of black-on-white;
+3. ``invert``: the share of target images with inverted intensities (dark ink on a light ground;
+   the source's digits are light ink on black);
 4. ``background``: blended towards ``|texture − digit|`` with a random crop of a coloured,
    textured background, in the manner of MNIST-M (Ganin et al., 2016); the textures are made
    here from seeded noise, so nothing is downloaded;
 5. ``noise``: Gaussian pixel noise (std, intensities in [0, 1]).
 
 Every random draw comes from a ``torch.Generator`` seeded from the caller's seed; images are
-``[N, 3, 16, 16]`` float tensors in [0, 1].
+``[N, 3, 16, 16]`` float tensors in [0, 1]. :func:`core.domains.generate` builds the domains'
+splits from these pieces, as flattened rows of 768 features.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ SOURCE_SIZE = 8  # load_digits' images are 8×8
 IMAGE_SIZE = 16  # what the networks see
 CHANNELS = 3
 N_CLASSES = 10
+IMAGE_SHAPE = (CHANNELS, IMAGE_SIZE, IMAGE_SIZE)
 PIXEL = IMAGE_SIZE / SOURCE_SIZE  # network pixels per source pixel
 TEXTURE_SIZE = 64  # side of each background texture; backgrounds are random crops of it
 N_TEXTURES = 8
@@ -166,33 +169,27 @@ def shift_images(images: torch.Tensor, shift: ImageShift, seed: int) -> torch.Te
     return out.clamp(0.0, 1.0)
 
 
-@dataclass(frozen=True)
-class DigitDomains:
-    """Source and shifted target digit images, flattened to ``[N, 3·16·16]`` feature rows.
-
-    The source images come from one half of every class, the target's from the other half
-    (never the same digit image on both sides). ``target_x`` are all the target half's images,
-    shifted; the caller splits them into pool, labelled and test sets.
-    """
-
-    source_x: np.ndarray
-    source_y: np.ndarray
-    target_x: np.ndarray
-    target_y: np.ndarray
-    shift: ImageShift
-
-    @staticmethod
-    def as_images(x: np.ndarray) -> np.ndarray:
-        """Feature rows back to ``[N, 16, 16, 3]`` images (for drawing)."""
-        return np.asarray(x).reshape(-1, CHANNELS, IMAGE_SIZE, IMAGE_SIZE).transpose(0, 2, 3, 1)
 
 
-def digit_domains(shift: ImageShift, seed: int = 0) -> DigitDomains:
-    """The source half of the digits as they are and the target half shifted by ``shift``."""
-    images, labels = load_digit_images()
-    source, target = source_target_split(labels, seed)
-    flat = lambda t: t.reshape(len(t), -1).numpy().astype(np.float64)  # noqa: E731
-    source_images = to_network_images(images[source])
-    target_images = shift_images(to_network_images(images[target]), shift, seed)
-    return DigitDomains(flat(source_images), labels[source].numpy(), flat(target_images), labels[target].numpy(),
-                        shift)
+
+def add_noise(images: torch.Tensor, std: float, seed: int) -> torch.Tensor:
+    """Gaussian pixel noise of ``std`` (seeded), intensities clamped to [0, 1]."""
+    if std <= 0:
+        return images
+    generator = torch.Generator().manual_seed(int(seed))
+    return (images + std * torch.randn(images.shape, generator=generator)).clamp(0.0, 1.0)
+
+
+def ink(images: torch.Tensor) -> np.ndarray:
+    """Mean intensity of each image ``[N]``: how much ink a digit has (concept shift relabels the heaviest)."""
+    return images.flatten(1).mean(dim=1).numpy().astype(np.float64)
+
+
+def flatten(images: torch.Tensor) -> np.ndarray:
+    """Images ``[N, 3, 16, 16]`` as feature rows ``[N, 768]`` (float64, the domains' convention)."""
+    return images.flatten(1).numpy().astype(np.float64)
+
+
+def as_pictures(x: np.ndarray) -> np.ndarray:
+    """Feature rows ``[N, 768]`` back to ``[N, 16, 16, 3]`` pictures in [0, 1] (for drawing)."""
+    return np.clip(np.asarray(x).reshape(-1, *IMAGE_SHAPE).transpose(0, 2, 3, 1), 0.0, 1.0)

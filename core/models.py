@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -28,7 +27,6 @@ from core.errors import InputError
 __all__ = [
     "BatchedMLP",
     "BatchedNetwork",
-    "Networks",
     "layer_init_bounds",
     "seeded_generator",
     "input_statistics",
@@ -300,69 +298,6 @@ class BatchedMLP(BatchedNetwork):
         """Architecture as text, e.g. ``"2→32→32→1 (ReLU)"`` or ``"2→1 (linear)"``."""
         arrows = "→".join(str(w) for w in (self.in_features, *self.hidden, self.out_features))
         return f"{arrows} (ReLU)" if self.hidden else f"{arrows} (linear)"
-
-
-@dataclass
-class Networks:
-    """``M`` trained networks as CPU arrays, each with the input standardisation it was trained with.
-
-    ``mean`` and ``std`` are ``[M, d]``: model ``m`` reads ``(x - mean[m]) / std[m]``.
-    """
-
-    hidden: tuple[int, ...]
-    n_features: int
-    n_classes: int
-    weights: list[np.ndarray]
-    biases: list[np.ndarray]
-    mean: np.ndarray
-    std: np.ndarray
-
-    @property
-    def n_models(self) -> int:
-        return len(self.mean)
-
-    def network(self, device: torch.device | str = "cpu") -> BatchedMLP:
-        """A :class:`BatchedMLP` holding these weights."""
-        net = BatchedMLP(self.n_models, self.n_features, self.hidden, self.n_classes, device=device)
-        with torch.no_grad():
-            for param, value in zip(list(net.weights) + list(net.biases), self.weights + self.biases):
-                param.copy_(torch.as_tensor(value))
-        return net
-
-    def standardised(self, x: np.ndarray) -> np.ndarray:
-        """Inputs ``[N, d]`` (shared) or ``[M, N, d]`` as each model reads them: ``[M, N, d]``."""
-        return ((np.asarray(x, dtype=np.float64) - self.mean[:, None, :]) / self.std[:, None, :]).astype(np.float32)
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Class probabilities ``[M, N, K]`` of every model."""
-        with torch.no_grad():
-            return torch.softmax(self.network()(torch.from_numpy(self.standardised(x))), dim=-1).numpy()
-
-    def accuracy(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Accuracy ``[M]`` of every model on ``(x, y)``."""
-        return (self.predict_proba(x).argmax(axis=-1) == np.asarray(y)[None, :]).mean(axis=1)
-
-    def select(self, models: Sequence[int]) -> "Networks":
-        """A subset of the models, in the order given."""
-        rows = np.asarray(models, dtype=int)
-        return Networks(self.hidden, self.n_features, self.n_classes, [w[rows] for w in self.weights],
-                        [b[rows] for b in self.biases], self.mean[rows], self.std[rows])
-
-    @classmethod
-    def concatenate(cls, parts: Sequence["Networks"]) -> "Networks":
-        """The models of ``parts``, one after the other."""
-        first = parts[0]
-        return cls(first.hidden, first.n_features, first.n_classes,
-                   [np.concatenate([p.weights[i] for p in parts]) for i in range(len(first.weights))],
-                   [np.concatenate([p.biases[i] for p in parts]) for i in range(len(first.biases))],
-                   np.concatenate([p.mean for p in parts]), np.concatenate([p.std for p in parts]))
-
-    @classmethod
-    def from_net(cls, net: BatchedMLP, mean: np.ndarray, std: np.ndarray) -> "Networks":
-        return cls(net.hidden, net.in_features, net.out_features,
-                   [w.detach().cpu().numpy() for w in net.weights], [b.detach().cpu().numpy() for b in net.biases],
-                   np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64))
-
 
 
 def _as_float_tensor(value, name: str, device: torch.device) -> torch.Tensor:

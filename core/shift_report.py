@@ -14,16 +14,25 @@ from core.scenario import KNOBS_BY_NAME, Scenario
 
 DEFAULT_PERMUTATIONS = 500
 DEFAULT_PAD_SEEDS = 3
-# The range each knob is swept over on the divergence-growth chart (neutral value first).
+# The range each knob is swept over on the divergence-growth chart (neutral value first);
+# invert, blur and background apply to digits only (see sweep_knobs).
 SWEEP_RANGES: dict[str, tuple[float, float]] = {
     "rotation": (0.0, 180.0),
     "shift_x": (0.0, 3.0),
     "shift_y": (0.0, 3.0),
     "scale": (1.0, 3.0),
     "target_noise": (0.0, 1.0),
+    "invert": (0.0, 1.0),
+    "blur": (0.0, 2.0),
+    "background": (0.0, 1.0),
     "prior": (0.0, 1.0),
     "concept": (0.0, 1.0),
 }
+
+
+def sweep_knobs(scenario: Scenario) -> tuple[str, ...]:
+    """The knobs of :data:`SWEEP_RANGES` that apply to the scenario's dataset, in that order."""
+    return tuple(name for name in SWEEP_RANGES if KNOBS_BY_NAME[name].applies(scenario.dataset))
 
 
 @dataclass(frozen=True)
@@ -122,8 +131,9 @@ def divergence_sweep(scenario: Scenario, knob: str, n_points: int = 9,
 
     The domain classifiers of every point and seed are trained as one batched program.
     """
-    if knob not in SWEEP_RANGES:
-        raise InputError("knob", "expected one of " + ", ".join(SWEEP_RANGES))
+    if knob not in sweep_knobs(scenario):
+        raise InputError("knob", f"expected one of {', '.join(sweep_knobs(scenario))} with dataset={scenario.dataset}, "
+                                 f"got {knob!r}")
     values = sweep_values(knob, n_points)
     datasets = [generate(scenario.replace(**{knob: value})) for value in values]
     pairs = [(d.source_x, d.target_x) for d in datasets]

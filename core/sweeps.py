@@ -125,7 +125,7 @@ def ideal_joint_inputs(data: DomainData) -> TrainingInputs:
                           source_y=np.concatenate([data.source_y, data.target_pool_y_oracle]),
                           target_pool_x=data.target_pool_x,
                           target_labelled_x=data.target_labelled_x[:0],
-                          target_labelled_y=data.target_labelled_y[:0])
+                          target_labelled_y=data.target_labelled_y[:0], image_shape=data.image_shape)
 
 
 def _errors(accuracies: np.ndarray) -> tuple[float, ...]:

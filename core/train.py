@@ -1,6 +1,7 @@
 """The batched trainer: every (method, seed, lambda) model of a run trained as ONE tensor program.
 
-All models share one :class:`~core.models.BatchedMLP` (weights ``[M, ...]``) and one loop of
+All models share one batched network (weights ``[M, ...]``: a :class:`~core.models.BatchedMLP` on
+points, a :class:`~core.conv.BatchedCNN` on images, see :class:`~core.networks.Architecture`) and one loop of
 mini-batch steps. Methods differ only by per-model weights and schedules: which labelled
 data a model fits at each step, its alignment term and weight lambda, its learning rate.
 Each model's loss is summed (never averaged) with the others', and :class:`BatchedAdam`
@@ -25,7 +26,8 @@ from core.device import pick_device
 from core.domains import TrainingInputs
 from core.errors import InputError, check_fields
 from core.methods import METHODS_BY_NAME
-from core.models import BatchedMLP, Networks, input_statistics, seeded_generator
+from core.models import BatchedMLP, seeded_generator
+from core.networks import Architecture, Networks
 from core.optim import BatchedAdam
 from core.transport import wasserstein_procrustes
 
@@ -51,7 +53,8 @@ class TrainSettings:
     lr : float
         Adam learning rate, in (0, 1].
     hidden : tuple of int
-        Hidden widths of the network; the last hidden layer is the feature layer.
+        Hidden widths of the network; the last hidden layer is the feature layer (on images, the
+        dense layers after the convolution blocks).
     batch_size : int
         Per-domain mini-batch of every step (the MMD kernel matrix is quadratic in it).
     """
@@ -108,7 +111,7 @@ class TrainedModels:
     """
 
     specs: tuple[ModelSpec, ...]
-    hidden: tuple[int, ...]
+    architecture: Architecture
     n_features: int
     n_classes: int
     weights: list[np.ndarray]
@@ -125,12 +128,8 @@ class TrainedModels:
     def as_networks(self) -> Networks:
         """The trained networks with their (shared) input standardisation."""
         n_models = len(self.specs)
-        return Networks(self.hidden, self.n_features, self.n_classes, self.weights, self.biases,
+        return Networks(self.architecture, self.n_features, self.n_classes, self.weights, self.biases,
                         np.tile(self.input_mean, (n_models, 1)), np.tile(self.input_std, (n_models, 1)))
-
-    def network(self) -> BatchedMLP:
-        """A CPU :class:`BatchedMLP` holding the trained weights."""
-        return self.as_networks().network()
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities ``[M, N, K]`` of every model for inputs ``[N, d]``."""
@@ -138,9 +137,7 @@ class TrainedModels:
 
     def features(self, x: np.ndarray) -> np.ndarray:
         """Feature-layer activations ``[M, N, H]`` of every model."""
-        networks = self.as_networks()
-        with torch.no_grad():
-            return networks.network().features(torch.from_numpy(networks.standardised(x))).numpy()
+        return self.as_networks().features(x)
 
     @property
     def diverged(self) -> np.ndarray:
@@ -260,7 +257,9 @@ class _BatchedRun:
                  n_classes: int, device: torch.device):
         self.specs, self.settings, self.n_classes, self.device = specs, settings, n_classes, device
         self.n_models = len(specs)
-        self.mean, self.std = input_statistics(np.concatenate([inputs.source_x, inputs.target_pool_x]))
+        self.architecture = Architecture.for_inputs(settings.hidden, inputs.image_shape)
+        self.mean, self.std = self.architecture.input_statistics(
+            np.concatenate([inputs.source_x, inputs.target_pool_x]))
         self.source_x = self._standardised(inputs.source_x)
         self.pool_x = self._standardised(inputs.target_pool_x)
         self.labelled_x = self._standardised(inputs.target_labelled_x)
@@ -271,8 +270,8 @@ class _BatchedRun:
         self.source_inputs = self.source_x.unsqueeze(0).expand(self.n_models, -1, -1).clone()
         self.transport = self._transport_source(inputs) if len(self.index["ot"]) else None
 
-        self.model = BatchedMLP(self.n_models, self.source_x.shape[1], settings.hidden, n_classes,
-                                generator=[seeded_generator(s.seed) for s in specs], device=device)
+        self.model = self.architecture.build(self.n_models, self.source_x.shape[1], n_classes,
+                                             generator=[seeded_generator(s.seed) for s in specs], device=device)
         parameters = list(self.model.weights) + list(self.model.biases)
         self.discriminator = None
         if len(self.index["dann"]):
@@ -399,7 +398,7 @@ class _BatchedRun:
             if progress is not None and (step + 1) % max(1, steps // 20) == 0:
                 progress((step + 1) / steps)
         return TrainedModels(
-            specs=self.specs, hidden=tuple(self.settings.hidden), n_features=self.source_x.shape[1],
+            specs=self.specs, architecture=self.architecture, n_features=self.source_x.shape[1],
             n_classes=self.n_classes,
             weights=[w.detach().cpu().numpy() for w in self.model.weights],
             biases=[b.detach().cpu().numpy() for b in self.model.biases],

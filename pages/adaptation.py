@@ -9,7 +9,7 @@ from core.methods import METHODS, METHODS_BY_NAME
 from core.train import TrainSettings
 from ui import cached
 from ui.router import ensure_router
-from ui.sidebar import scenario_sidebar
+from ui.sidebar import no_boundaries_reason, scenario_sidebar
 from ui.widgets import saved_form
 
 ensure_router()
@@ -117,8 +117,8 @@ def main() -> None:
 
     st.subheader("Decision boundaries")
     if views.boundaries is None:
-        st.info("Decision boundaries are drawn only for 2-D inputs; with the *lift3d* feature map the inputs "
-                "have 3 features. The features, curves and confusion matrices below still apply.")
+        st.info(no_boundaries_reason(scenario) + " The curves, features and confusion matrices below still apply.",
+                icon=":material/info:")
     else:
         st.plotly_chart(views.boundaries)
         st.caption("Same fixed axes in every panel. Source points filled, target test points hollow (a subsample); "

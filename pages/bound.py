@@ -9,10 +9,10 @@ from core import sweeps
 from core.errors import InputError
 from core.methods import METHODS, METHODS_BY_NAME
 from core.scenario import KNOBS_BY_NAME
-from core.shift_report import SWEEP_RANGES
+from core.shift_report import SWEEP_RANGES, sweep_knobs
 from ui import cached
 from ui.router import ensure_router
-from ui.sidebar import scenario_sidebar
+from ui.sidebar import scenario_sidebar, stop_unless_points
 
 ensure_router()
 
@@ -32,10 +32,10 @@ DEFAULT_RANGES = {**SWEEP_RANGES, "rotation": (0.0, 90.0)}
 ADAPTABLE = [m.name for m in METHODS if m.aligns]
 
 
-def settings_form():
+def settings_form(scenario):
     with st.form("bound_settings"):
         left, middle, right = st.columns(3)
-        knob = left.selectbox("Knob to sweep", list(DEFAULT_RANGES), key="bound_knob",
+        knob = left.selectbox("Knob to sweep", sweep_knobs(scenario), key="bound_knob",
                               format_func=lambda k: KNOBS_BY_NAME[k].label)
         n_points = left.slider("Points", 3, 9, 7, key="bound_points")
         n_seeds = middle.slider("Seeds", 1, 5, 3, key="bound_seeds")
@@ -51,10 +51,11 @@ def settings_form():
 def main() -> None:
     scenario = scenario_sidebar()
     st.title("The Ben-David bound")
+    stop_unless_points(scenario, "Ben-David bound")
     st.caption("Sweep one knob (the others as in the sidebar) and watch which term of the bound of "
                "Ben-David et al. (2010) grows as the target moves away from the source.")
     st.latex(BOUND)
-    knob, values, n_seeds, adapted = settings_form()
+    knob, values, n_seeds, adapted = settings_form(scenario)
     try:
         figure = cached.bound_figure(scenario, knob, values, n_seeds, adapted)
         points = cached.bound_sweep(scenario, knob, values, n_seeds, adapted)

@@ -8,7 +8,7 @@ from core.errors import InputError
 from ui import cached_finetune as cached
 from ui.widgets import saved_form
 from ui.router import ensure_router
-from ui.sidebar import scenario_sidebar
+from ui.sidebar import scenario_sidebar, stop_unless_points
 
 ensure_router()
 
@@ -49,6 +49,7 @@ def metric_cards(run, views) -> None:
 def main() -> None:
     scenario = scenario_sidebar()
     st.title("Distillation")
+    stop_unless_points(scenario, "Distillation")
     st.caption("How much of a large teacher can a small student keep? A wide teacher is trained on the labelled "
                "source and the labelled target samples; a small student learns from its softened predictions "
                "(soft targets, Hinton et al. 2015), another from the hard labels alone, every network of a seed in "

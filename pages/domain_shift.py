@@ -4,10 +4,11 @@ import streamlit as st
 
 from core.domains import FEATURE_MAP_DESCRIPTIONS, target_class_proportions
 from core.errors import InputError
-from core.shift_report import SWEEP_RANGES
+from core.scenario import KNOBS_BY_NAME
+from core.shift_report import SWEEP_RANGES, sweep_knobs
 from ui import cached
 from ui.router import ensure_router
-from ui.sidebar import scenario_sidebar
+from ui.sidebar import image_page_link, scenario_sidebar
 
 ensure_router()
 
@@ -59,7 +60,7 @@ def metric_cards(report) -> None:
     cards[3].metric("Proxy A-distance", f"{report.proxy_a_distance:.2f} ± {report.proxy_a_distance_std:.2f}",
                     help=METRIC_HELP["pad"], border=True)
     cards[3].caption(f"{report.proxy_a_classifier}; mean ± sd over seeds")
-    cards[4].metric("CORAL distance", f"{report.coral_distance:.4f}", help=METRIC_HELP["coral"], border=True)
+    cards[4].metric("CORAL distance", f"{report.coral_distance:.3g}", help=METRIC_HELP["coral"], border=True)
     cards[4].caption("second-order statistics only")
 
 
@@ -85,7 +86,10 @@ def sweep_section(scenario) -> None:
     """How MMD² and the proxy A-distance grow along a chosen knob."""
     st.subheader("How the divergences grow")
     left, right = st.columns([1, 3])
-    knob = left.selectbox("Knob to sweep", list(SWEEP_RANGES), key="sweep_knob",
+    choices = sweep_knobs(scenario)
+    if st.session_state.get("sweep_knob") not in choices:  # e.g. blur, chosen on digits, then moons
+        st.session_state.pop("sweep_knob", None)
+    knob = left.selectbox("Knob to sweep", choices, key="sweep_knob", format_func=lambda k: KNOBS_BY_NAME[k].label,
                           help="Every other knob stays as in the sidebar.")
     n_points = left.slider("Points", 5, 13, 9, step=2, key="sweep_points")
     low, high = SWEEP_RANGES[knob]
@@ -105,23 +109,35 @@ def main() -> None:
     except InputError as error:
         st.error(str(error))
         return
-    scatter, proportions_chart, map_chart = cached.domain_figures(scenario)
+    domains_chart, proportions_chart, map_chart = cached.domain_figures(scenario)
     plot, side = st.columns([3, 2])
-    plot.plotly_chart(scatter)
+    plot.plotly_chart(domains_chart, width="content" if scenario.is_image else "stretch")
     side.plotly_chart(proportions_chart)
-    side.plotly_chart(map_chart)
-    side.caption(f"Feature map: {FEATURE_MAP_DESCRIPTIONS[scenario.feature_map]}")
     proportions = ", ".join(f"class {k}: {p:.1%}" for k, p in target_class_proportions(scenario).items())
-    st.caption(f"{len(data.source_x)} source points, {len(data.target_pool_x)} unlabelled target points "
-               f"(shown), {len(data.target_labelled_x)} labelled target points (diamonds), "
-               f"{len(data.target_test_x)} target test points (not shown). Target proportions: {proportions}.")
+    if map_chart is None:
+        st.caption(f"{len(data.source_x)} source images, {len(data.target_pool_x)} unlabelled target images, "
+                   f"{len(data.target_labelled_x)} labelled target images, {len(data.target_test_x)} target test "
+                   f"images (the right block shows the first of each class). Target proportions: {proportions}. "
+                   "Every number below is computed on the 768 pixel values (3 × 16 × 16) of each image; CNNs "
+                   "trained on them are on the Image domains page.")
+        image_page_link(scenario)
+    else:
+        side.plotly_chart(map_chart)
+        side.caption(f"Feature map: {FEATURE_MAP_DESCRIPTIONS[scenario.feature_map]}")
+        st.caption(f"{len(data.source_x)} source points, {len(data.target_pool_x)} unlabelled target points "
+                   f"(shown), {len(data.target_labelled_x)} labelled target points (diamonds), "
+                   f"{len(data.target_test_x)} target test points (not shown). Target proportions: {proportions}.")
     metric_cards(report)
     more_estimators(report)
     sweep_section(scenario)
     st.subheader("The four ways domains can differ")
     st.markdown(FOUR_CASES)
-    st.download_button("Download the points (CSV)", cached.points_csv(scenario),
-                       file_name="domain_shift_points.csv", mime="text/csv")
+    what = "pixels" if scenario.is_image else "points"
+    st.download_button(f"Download the {what} (CSV)", cached.points_csv(scenario),
+                       file_name=f"domain_shift_{what}.csv", mime="text/csv")
+    if scenario.is_image:
+        st.caption("One row per image: x0 … x767 are its pixels (channel, row, column), then its class, domain and "
+                   "split; about 16 MB, made when clicked.")
 
 
 main()

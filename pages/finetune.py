@@ -9,7 +9,7 @@ from core.methods import METHODS_BY_NAME
 from ui import cached_finetune as cached
 from ui.widgets import diverged_warning, run_downloads, saved_form
 from ui.router import ensure_router
-from ui.sidebar import scenario_sidebar
+from ui.sidebar import scenario_sidebar, stop_unless_points
 
 ensure_router()
 
@@ -107,6 +107,7 @@ def efficiency_section(run, views) -> None:
 def main() -> None:
     scenario = scenario_sidebar()
     st.title("Fine-tuning")
+    stop_unless_points(scenario, "Fine-tuning")
     st.caption("Which layers to freeze, how many labels transfer saves, what fine-tuning forgets. A network "
                "pretrained on the labelled source is fine-tuned on a few labelled target samples by each strategy, "
                "every strategy, label count and seed in one batch, and compared with a network trained from scratch "

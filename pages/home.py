@@ -43,10 +43,14 @@ LINKS = (  # (file, url path, label, icon, what the page answers)
      "When does transfer hurt, and do the rules of thumb hold?"),
     ("pages/distillation.py", "distillation", "Distillation", ":material/school:",
      "How much of a large teacher can a small student keep?"),
+    ("pages/image_domains.py", "image_domains", "Image domains", ":material/image:",
+     "Rotated, blurred, inverted or textured digits: what do CNNs, fine-tuning, MMD, DANN and self-training make "
+     "of them?"),
 )
 scenario = current_scenario()
 for path, url_path, label, icon, question in LINKS:
     scenario_page_link(path, url_path, label, icon, scenario)
     st.caption(question)
-st.caption("Built with Streamlit, PyTorch, scikit-learn and Plotly. Source and target are synthetic "
-           "2-D problems (moons, blobs, circles, xor, spirals) so that every shift can be drawn.")
+st.caption("Built with Streamlit, PyTorch, torchvision, scikit-learn and Plotly. Source and target are synthetic "
+           "2-D problems (moons, blobs, circles, xor, spirals) so that every shift can be drawn, or scikit-learn's "
+           "handwritten digits shifted with torchvision (dataset=digits): nothing is downloaded.")

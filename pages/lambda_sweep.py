@@ -9,7 +9,7 @@ from core.sweeps import SWEEP_METHODS
 from core.train import TrainSettings
 from ui import cached
 from ui.router import ensure_router
-from ui.sidebar import scenario_sidebar
+from ui.sidebar import no_boundaries_reason, scenario_sidebar
 from ui.widgets import saved_form
 
 ensure_router()
@@ -55,11 +55,10 @@ def sweep_section(views, answer, method: str) -> None:
                    "out of the means and bands.", icon=":material/warning:")
 
 
-def animation_section(views) -> None:
+def animation_section(views, scenario) -> None:
     st.subheader("Decision boundary across λ")
     if views.animation is None:
-        st.info("Decision boundaries are drawn only for 2-D inputs; with the *lift3d* feature map the inputs "
-                "have 3 features. The sweep above still applies.", icon=":material/info:")
+        st.info(no_boundaries_reason(scenario) + " The sweep above still applies.", icon=":material/info:")
         return
     st.plotly_chart(views.animation)
     st.caption("Press ▶ Play or drag the slider: the browser steps through the frames, one per λ, without "
@@ -86,7 +85,7 @@ def main() -> None:
     answer = sweep[0]
     st.subheader("Accuracy and feature MMD² against λ")
     sweep_section(views, answer, method)
-    animation_section(views)
+    animation_section(views, scenario)
 
     st.subheader("What to look for")
     st.markdown(

@@ -11,7 +11,7 @@ from core.scenario import KNOBS_BY_NAME
 from ui import cached_finetune as cached
 from ui.widgets import diverged_warning, run_downloads, saved_form
 from ui.router import ensure_router
-from ui.sidebar import scenario_sidebar
+from ui.sidebar import scenario_sidebar, stop_unless_points
 
 ensure_router()
 
@@ -76,6 +76,7 @@ def map_section(scenario, strategies, labels, n_seeds, knob, values, heading, ma
 def main() -> None:
     scenario = scenario_sidebar()
     st.title("Negative transfer")
+    stop_unless_points(scenario, "Negative transfer")
     st.caption("When does transfer hurt, and do the rules of thumb hold? Each map fine-tunes the chosen strategies "
                "and trains scratch at every shift magnitude (rows) and label count (columns), all in one batch, and "
                "shows where transfer beats training from scratch and where it loses.")

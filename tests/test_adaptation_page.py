@@ -164,6 +164,22 @@ def test_lift3d_has_no_boundaries_but_everything_else():
     assert [t.split(" ")[0] for t in titles(at)] == ["Training", "Feature", "Confusion"]
 
 
+def test_digits_have_no_boundaries_but_ten_class_features_and_confusion_matrices():
+    at = fast_page({"dataset": "digits", "rotation": "30"})
+    assert_clean(at)
+    assert any("768 pixel features" in i.value for i in at.info)
+    curves, features, confusion = specs(at)
+    assert curves["layout"]["title"]["text"].startswith("Training curves")
+    names = {t.get("name") for t in features["data"]}
+    assert {"source · class 0", "target · class 9"} <= names
+    colours = {t["marker"]["color"] for t in features["data"] if t.get("name", "").startswith("source · class")}
+    assert len(colours) == 10  # ten distinguishable class colours
+    heatmaps = [t for t in confusion["data"] if t["type"] == "heatmap"]
+    assert len(heatmaps) == len(FAST["adapt_methods"])
+    assert heatmaps[0]["x"] == heatmaps[0]["y"] == [str(k) for k in range(10)]
+    assert list(table(at)["method"])[0] == "Source only"
+
+
 def test_a_shared_url_restores_the_scenario():
     at = fast_page({"rotation": "35"})
     assert_clean(at)

@@ -65,3 +65,11 @@ def test_widget_extremes(widgets):
 def test_a_three_feature_scenario_runs():
     at = run_page(query={"feature_map": "lift3d"}, widgets={"bound_points": 3, "bound_seeds": 1})
     assert_clean(at)
+
+
+def test_digits_get_one_note_and_the_page_stops_with_the_sidebar_kept():
+    at = run_page({"dataset": "digits"})
+    assert_clean(at)
+    assert len(at.info) == 1 and "works on the 2-D datasets" in at.info[0].value
+    assert "Image domains" in at.info[0].value
+    assert not at.get("plotly_chart") and at.sidebar.get("slider")

@@ -11,7 +11,8 @@ import pytest
 from core import divergence
 from core.__main__ import main
 from core.shift_report import shift_report
-from core.scenario import Scenario
+from core.methods import METHODS_BY_NAME
+from core.scenario import IMAGE_LABELS_PER_CLASS, Scenario
 
 
 def run_cli(*args):
@@ -176,3 +177,59 @@ def test_fine_tuning_commands_reject_bad_input_with_one_line_and_status_2(args, 
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {key}:"), result.stderr
     assert "Traceback" not in result.stderr
+
+
+DIGITS = ["dataset=digits", "rotation=45", "n_source=200", "n_target=100", "n_test=100"]
+
+
+def test_shift_on_digits_reports_the_divergences_of_the_pixels(capsys):
+    assert main(["shift", *DIGITS, "--json", "--permutations", "50", "--pad-seeds", "1"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["scenario"]["dataset"] == "digits" and answer["n_source"] == 200
+    assert answer["mmd2"] > 0 and 0 <= answer["proxy_a_distance"] <= 2
+    assert set(answer["per_class_mmd2"]) == {str(k) for k in range(10)}
+
+
+def test_train_on_digits_with_the_default_methods(capsys):
+    assert main(["train", *DIGITS, "--seeds", "1", "--steps", "20", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert [r["method"] for r in answer["results"]] == list(METHODS_BY_NAME)
+    for row in answer["results"]:
+        assert not row["diverged"] and 0 <= row["target_acc"] <= 1
+
+
+def test_efficiency_on_digits_defaults_to_the_label_counts_it_can_draw(capsys):
+    assert main(["efficiency", *DIGITS, "--strategies", "scratch,finetune", "--seeds", "1", "--epochs", "10",
+                 "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["labels"] == [1, 2, 5, 10, 20]
+    assert answer["scenario"]["labels_per_class"] == IMAGE_LABELS_PER_CLASS  # the labelled reservoir
+    assert {p["labels_per_class"] for p in answer["points"]} == {1, 2, 5, 10, 20}
+
+
+@pytest.mark.parametrize("args", [["efficiency", "dataset=digits", "--labels", "5,50"],
+                                  ["transfer-map", "dataset=digits", "--labels", "50"]])
+def test_too_many_labels_for_digits_is_one_line_naming_labels(args, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --labels:") and "[1, 20]" in err[0]
+
+
+def test_images_command_prints_the_image_labs_table_and_json(capsys):
+    quick = [*DIGITS, "--seeds", "1", "--steps", "20", "--epochs", "5"]
+    assert main(["images", *quick, "--frozen-blocks", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "conv8/2 → conv16/2" in out and "Fine-tune, 2 conv block(s) frozen" in out and "MMD (DAN)" in out
+    assert main(["images", *quick, "--methods", "mmd", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert [r["method"] for r in answer["summary"]] == ["source_only", "mmd"]
+    assert answer["settings"]["conv_channels"] == [8, 16] and answer["scenario"]["rotation"] == 45
+
+
+@pytest.mark.parametrize("args, key", [(["images", "rotation=45"], "dataset"),
+                                       (["images", "dataset=digits", "--methods", "coral"], "--methods"),
+                                       (["images", "dataset=digits", "--frozen-blocks", "3"], "frozen_blocks")])
+def test_images_bad_input_is_one_line_with_status_2(args, key, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {key}:")

@@ -7,7 +7,7 @@ import pytest
 
 from core import domains
 from core.domains import allocate, generate, target_class_proportions
-from core.scenario import DATASETS, Scenario
+from core.scenario import POINT_DATASETS, Scenario
 
 
 def _rotate_back(x, degrees, centre):
@@ -16,7 +16,7 @@ def _rotate_back(x, degrees, centre):
     return (x - centre) @ rotation.T + centre
 
 
-@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("dataset", POINT_DATASETS)
 def test_every_dataset_generates_the_asked_sizes(dataset):
     s = Scenario(dataset=dataset, n_source=101, n_target=57, n_test=300, labels_per_class=3)
     d = generate(s)
@@ -27,7 +27,7 @@ def test_every_dataset_generates_the_asked_sizes(dataset):
     assert set(np.unique(d.source_y)) == set(range(k))
 
 
-@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("dataset", POINT_DATASETS)
 def test_neutral_target_comes_from_the_source_distribution(dataset):
     d = generate(Scenario(dataset=dataset, n_source=4000, n_target=4000, n_test=100))
     for k in d.source_classes:
@@ -157,7 +157,7 @@ def test_labels_per_class_gives_exact_counts():
 def test_training_inputs_never_carry_the_pool_labels():
     d = generate(Scenario(rotation=30))
     names = {f.name for f in dataclasses.fields(d.training_inputs())}
-    assert names == {"source_x", "source_y", "target_pool_x", "target_labelled_x", "target_labelled_y"}
+    assert names == {"source_x", "source_y", "target_pool_x", "target_labelled_x", "target_labelled_y", "image_shape"}
     scrambled = dataclasses.replace(d, target_pool_y_oracle=np.full_like(d.target_pool_y_oracle, -1))
     for name in names:
         np.testing.assert_array_equal(getattr(d.training_inputs(), name),

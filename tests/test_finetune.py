@@ -14,6 +14,7 @@ from core.finetune import (STRATEGIES, FinetuneSettings, FitProblem, fit_batched
                            size_buckets, train_from_scratch)
 from core.finetune_runs import MAX_LABELS, labelled_subset, run_finetuning
 from core.models import BatchedMLP, seeded_generator
+from core.networks import Architecture
 from core.negative_transfer import RULES, gain_map, rule_checks, rule_holds
 from core.optim import BatchedAdam
 from core.scenario import Scenario
@@ -154,7 +155,7 @@ def test_feature_extraction_keeps_the_pretrained_body_and_gets_a_new_head():
     run = run_finetuning(SMALL, ["feature_extraction"], [5], n_seeds=2, settings=QUICK, device="cpu")
     data = generate(SMALL.replace(labels_per_class=MAX_LABELS))
     seeds = [finetune_runs.model_seed(SMALL, s) for s in range(2)]
-    source = train_from_scratch(data.source_x, data.source_y, seeds, QUICK.hidden, 2, QUICK.pretrain_steps, QUICK.lr,
+    source = train_from_scratch(data.source_x, data.source_y, seeds, Architecture(QUICK.hidden), 2, QUICK.pretrain_steps, QUICK.lr,
                                 torch.device("cpu"))
     for layer in range(QUICK.n_layers - 1):
         np.testing.assert_array_equal(run.networks.weights[layer], source.weights[layer])

@@ -330,3 +330,12 @@ def test_the_router_serves_the_pages_and_their_settings_survive_a_page_switch():
     assert_clean(at)
     assert at.slider(key="kd_alpha").value == 0.5
     assert specs(at)[0]["layout"]["title"]["text"].startswith("Teacher and students (T = 4, α = 0.5)")
+
+
+@pytest.mark.parametrize("path", [FINETUNE, NEGATIVE, DISTILLATION])
+def test_digits_get_one_note_and_the_page_stops_with_the_sidebar_kept(path):
+    at = run_page(path, {"dataset": "digits"})
+    assert not at.exception and not at.error
+    assert len(at.info) == 1 and "works on the 2-D datasets" in at.info[0].value
+    assert "Image domains" in at.info[0].value
+    assert not at.get("plotly_chart") and not at.get("progress") and at.sidebar.get("slider")

@@ -131,6 +131,14 @@ def test_lift3d_has_no_animation_but_the_sweep():
     assert any("2-D inputs" in i.value for i in at.info)
 
 
+def test_digits_have_the_sweep_but_no_animation():
+    at = fast_page({"dataset": "digits"}, lam_count=8, lam_seeds=1)
+    assert_clean(at)
+    (chart,) = specs(at)
+    assert_sweep_chart(chart, 8)
+    assert any("768 pixel features" in i.value for i in at.info)
+
+
 def test_three_classes_draw_the_predicted_class():
     at = fast_page({"dataset": "blobs"}, lam_count=8, lam_seeds=1)
     assert_clean(at)

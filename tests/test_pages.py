@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.presets import PRESETS
-from core.scenario import KNOBS, Scenario
+from core.scenario import KNOBS, KNOBS_BY_NAME, Scenario
 from ui.state import widget_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,6 +15,8 @@ APP = str(ROOT / "app.py")
 HOME = str(ROOT / "pages/home.py")
 DOMAIN_SHIFT = str(ROOT / "pages/domain_shift.py")
 TIMEOUT = 120
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py: one torch thread
 
 
 def run_page(path=DOMAIN_SHIFT, query=None):
@@ -95,17 +97,96 @@ def _extremes(knob):
     return [knob.low, knob.high]
 
 
+def sidebar_widget(at, name):
+    """The sidebar widget of knob ``name``, or None when the sidebar does not show it."""
+    knob = KNOBS_BY_NAME[name]
+    kind = "selectbox" if knob.kind is str else ("number_input" if name == "seed" else "slider")
+    return next((w for w in at.sidebar.get(kind) if w.key == widget_key(name)), None)
+
+
+def n_charts(at):
+    """Charts of the Domain shift page: scatter, proportions, feature map and sweep; digits: no feature map."""
+    return 3 if at.session_state["scenario"].is_image else 4
+
+
 @pytest.mark.parametrize("knob", KNOBS, ids=[k.name for k in KNOBS])
 def test_every_widget_at_its_extremes(knob):
-    at = run_page()
+    at = run_page(query=None if knob.applies("moons") else {"dataset": "digits"})
     for value in _extremes(knob):
-        widget = at.sidebar.get("selectbox" if knob.kind is str else
-                                ("number_input" if knob.name == "seed" else "slider"))
-        widget = next(w for w in widget if w.key == widget_key(knob.name))
-        widget.set_value(knob.kind(value)).run()
+        sidebar_widget(at, knob.name).set_value(knob.kind(value)).run()
         assert_clean(at)
         assert getattr(at.session_state["scenario"], knob.name) == knob.kind(value)
-        assert len(plotly_specs(at)) == 4
+        assert len(plotly_specs(at)) == n_charts(at)
+
+
+def test_sidebar_shows_only_the_knobs_that_apply():
+    at = run_page()
+    assert sidebar_widget(at, "feature_map") is not None
+    assert [name for name in ("invert", "blur", "background") if sidebar_widget(at, name)] == []
+    at = run_page(query={"dataset": "digits"})
+    assert_clean(at)
+    assert sidebar_widget(at, "feature_map") is None
+    assert all(sidebar_widget(at, name) is not None for name in ("invert", "blur", "background", "rotation"))
+
+
+def test_switching_the_dataset_back_and_forth_keeps_the_hidden_values():
+    at = run_page(query={"feature_map": "polar", "rotation": "30"})
+    sidebar_widget(at, "dataset").set_value("digits").run()
+    assert_clean(at)
+    assert at.session_state["scenario"] == Scenario(dataset="digits", rotation=30)  # polar parked, not an error
+    sidebar_widget(at, "invert").set_value(0.5).run()
+    assert_clean(at)
+    sidebar_widget(at, "dataset").set_value("moons").run()
+    assert_clean(at)
+    assert at.session_state["scenario"] == Scenario(feature_map="polar", rotation=30)
+    assert sidebar_widget(at, "feature_map").value == "polar" and sidebar_widget(at, "invert") is None
+    assert at.query_params["feature_map"] == "polar" and "invert" not in at.query_params
+    sidebar_widget(at, "dataset").set_value("digits").run()
+    assert_clean(at)
+    assert sidebar_widget(at, "invert").value == 0.5
+    assert at.session_state["scenario"] == Scenario(dataset="digits", rotation=30, invert=0.5)
+
+
+def test_too_many_labels_for_digits_is_one_error_and_keeps_the_settings():
+    at = run_page(query={"dataset": "digits", "rotation": "20"})
+    sidebar_widget(at, "labels_per_class").set_value(50).run()
+    assert not at.exception
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert "labels_per_class" in message and "[0, 20]" in message and "Target labels per class" in message
+    assert "\n" not in message
+    assert at.session_state["scenario"] == Scenario(dataset="digits", rotation=20)  # the last valid one
+    assert sidebar_widget(at, "rotation").value == 20 and sidebar_widget(at, "labels_per_class").value == 50
+    sidebar_widget(at, "labels_per_class").set_value(20).run()
+    assert_clean(at)
+    assert at.session_state["scenario"] == Scenario(dataset="digits", rotation=20, labels_per_class=20)
+
+
+def test_a_link_with_knobs_that_do_not_go_together_keeps_the_rest():
+    at = run_page(query={"dataset": "digits", "feature_map": "polar", "labels_per_class": "50", "rotation": "10"})
+    assert_clean(at)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "feature_map: applies to the 2-D datasets only" in warnings and "labels_per_class" in warnings
+    assert at.session_state["scenario"] == Scenario(dataset="digits", rotation=10)
+
+
+def test_digits_show_a_gallery_the_metrics_and_their_own_sweep_knobs():
+    at = run_page(query={"dataset": "digits", "rotation": "45"})
+    assert_clean(at)
+    gallery, proportions, sweep = plotly_specs(at)
+    assert gallery["data"][0]["type"] == "image"
+    assert [bar["x"] for bar in proportions["data"]][0] == [f"class {k}" for k in range(10)]
+    assert {"MMD² (biased)", "Proxy A-distance", "CORAL distance"} <= {m.label for m in at.metric}
+    assert float(at.metric[0].value) > 0.05
+    choices = at.selectbox(key="sweep_knob").options
+    assert {"Inverted share", "Blur (σ, px)", "Textured background", "Rotation (°)"} <= set(choices)
+    at.selectbox(key="sweep_knob").set_value("blur").run()
+    assert_clean(at)
+    assert plotly_specs(at)[2]["layout"]["xaxis"]["title"]["text"] == KNOBS_BY_NAME["blur"].label
+    assert any("pixels" in b.proto.label for b in at.get("download_button"))
+    sidebar_widget(at, "dataset").set_value("moons").run()  # blur is no knob of moons: the sweep falls back
+    assert_clean(at)
+    assert "Blur (σ, px)" not in at.selectbox(key="sweep_knob").options
 
 
 @pytest.mark.parametrize("knob", ["rotation", "concept", "scale"])

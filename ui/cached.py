@@ -8,6 +8,7 @@ and building a plotly figure costs more than the rest of a cached rerun together
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -16,7 +17,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import adaptation, adaptation_figures, bound_figures, domains, embedding, figures, shift_report, sweeps
+from core import (adaptation, adaptation_figures, bound_figures, domains, embedding, figures, image_figures,
+                  shift_report, sweeps)
 from core.adaptation import AdaptationRun
 from core.methods import METHODS_BY_NAME
 from core.scenario import KNOBS_BY_NAME, Scenario
@@ -63,16 +65,24 @@ def divergence_sweep(scenario: Scenario, knob: str, n_points: int) -> list[dict[
     return shift_report.divergence_sweep(scenario, knob, n_points=n_points)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def points_csv(scenario: Scenario) -> bytes:
-    """The scenario's points as CSV (same table as ``python -m core export``)."""
-    return generate(scenario).to_frame().to_csv(index=False).encode()
+def points_csv(scenario: Scenario) -> Callable[[], bytes]:
+    """The scenario's points as CSV (same table as ``python -m core export``), made only when the
+    download button is clicked (for ``st.download_button``): digits' 768 pixel columns make about
+    16 MB in about 2 s."""
+    return functools.partial(_points_csv, scenario)
+
+
+def _points_csv(scenario: Scenario) -> bytes:
+    return domains.generate(scenario).to_frame().to_csv(index=False).encode()
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def domain_figures(scenario: Scenario) -> tuple[go.Figure, go.Figure, go.Figure]:
-    """Scatter of the domains, class proportions and the feature map (read-only, shared)."""
+def domain_figures(scenario: Scenario) -> tuple[go.Figure, go.Figure, go.Figure | None]:
+    """The domains (a scatter of the points; digits: a gallery of images), the class proportions and
+    the feature map (``None`` for digits: it maps 2-D points) (read-only, shared)."""
     data = generate(scenario)
+    if scenario.is_image:
+        return image_figures.gallery_figure(data), figures.class_proportions_figure(data), None
     return (figures.domain_scatter(data), figures.class_proportions_figure(data),
             figures.feature_map_figure(scenario))
 

@@ -1,15 +1,21 @@
-"""The scenario sidebar: one widget per knob of :data:`core.scenario.KNOBS`, grouped by kind of shift."""
+"""The scenario sidebar: one widget per knob of :data:`core.scenario.KNOBS` that applies to the chosen
+dataset, grouped by kind of shift; and what the chosen dataset means for a page (2-D pictures, the
+Image domains page)."""
 
 from __future__ import annotations
 
+import math
 from itertools import groupby
 
 import streamlit as st
 
+from core.errors import InputError
+from core.images import IMAGE_SHAPE
 from core.presets import PRESETS, PRESETS_BY_NAME
-from core.scenario import KNOBS, Knob, Scenario
-from ui.state import (SCENARIO_KEY, current_scenario, pop_url_problems, set_scenario, sync_url,
-                      widget_key)
+from core.scenario import KNOBS, KNOBS_BY_NAME, POINT_DATASETS, Knob, Scenario
+from ui.links import scenario_page_link
+from ui.state import (SCENARIO_KEY, current_scenario, pop_url_problems, prepare_widgets, scenario_from_widgets,
+                      set_scenario, sync_url, widget_key)
 
 OPEN_GROUPS = {"Data", "Covariate shift: P(X) changes"}
 
@@ -39,10 +45,13 @@ def _reset() -> None:
 
 
 def scenario_sidebar() -> Scenario:
-    """Draw the sidebar and return the current scenario (also written to the session and the URL)."""
-    scenario = current_scenario()
-    for knob in KNOBS:  # widgets removed by a page switch come back with the session's values
-        st.session_state.setdefault(widget_key(knob.name), getattr(scenario, knob.name))
+    """Draw the sidebar and return the current scenario (also written to the session and the URL).
+
+    Only the knobs that apply to the chosen dataset have a widget. When the widgets' values do
+    not go together (digits with more than 20 labels per class) the page shows one ``st.error``
+    naming the knob and stops; the widgets keep their values and the session its last scenario.
+    """
+    dataset = prepare_widgets(current_scenario())
     with st.sidebar:
         st.header("Scenario")
         for problem in pop_url_problems():
@@ -50,12 +59,47 @@ def scenario_sidebar() -> Scenario:
         st.selectbox("Preset scene", [p.name for p in PRESETS], index=None, key="preset_choice",
                      placeholder="Choose a preset…", on_change=_apply_preset,
                      help="Sets every knob to a named scene for a talk.")
-        for group, knobs in groupby(KNOBS, key=lambda k: k.group):
+        shown = [knob for knob in KNOBS if knob.applies(dataset)]
+        for group, knobs in groupby(shown, key=lambda k: k.group):
             with st.expander(group, expanded=group in OPEN_GROUPS):
                 for knob in knobs:
                     _widget(knob)
         st.button("Reset to defaults", on_click=_reset, width="stretch")
-    scenario = Scenario(**{knob.name: st.session_state[widget_key(knob.name)] for knob in KNOBS})
+    try:
+        scenario = scenario_from_widgets(dataset)
+    except InputError as error:
+        knob = KNOBS_BY_NAME.get(error.field)
+        st.error(f"{error} — change *{knob.label if knob else error.field}* in the sidebar.", icon=":material/error:")
+        st.stop()
     st.session_state[SCENARIO_KEY] = scenario
     sync_url(scenario)
     return scenario
+
+
+IMAGE_PAGE = ("pages/image_domains.py", "image_domains", "Image domains", ":material/image:")
+
+
+def image_page_link(scenario: Scenario) -> None:
+    """A link to the Image domains page, carrying the scenario."""
+    scenario_page_link(*IMAGE_PAGE, scenario)
+
+
+def stop_unless_points(scenario: Scenario, page: str) -> None:
+    """On a page drawn for the 2-D datasets only: with an image dataset, one ``st.info`` saying so and a link
+    to the Image domains page, then stop the page (the sidebar stays)."""
+    if not scenario.is_image:
+        return
+    st.info(f"The {page} page works on the 2-D datasets ({', '.join(POINT_DATASETS)}); for dataset="
+            f"{scenario.dataset}, images have the Image domains page.", icon=":material/info:")
+    image_page_link(scenario)
+    st.stop()
+
+
+def no_boundaries_reason(scenario: Scenario) -> str:
+    """Why a scenario has no decision-boundary picture (a map of the 2-D input plane), in one sentence."""
+    if scenario.is_image:
+        return (f"Decision boundaries are drawn over the 2-D input plane; each {scenario.dataset} image has "
+                f"{math.prod(IMAGE_SHAPE)} pixel features ({' × '.join(map(str, IMAGE_SHAPE))}), so there is no "
+                "plane to draw.")
+    return ("Decision boundaries are drawn only for 2-D inputs; with the *lift3d* feature map the inputs have "
+            "3 features.")

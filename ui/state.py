@@ -3,6 +3,10 @@
 The first run of a session reads the URL (a shared link restores its scenario); every run
 then writes the scenario's non-default keys back to the URL, so the address bar is always a
 link to the current view and the scenario persists when moving between pages.
+
+A knob that does not apply to the chosen dataset (:meth:`core.scenario.Knob.applies`) has no
+widget; its last value is parked in the session, the scenario gets the knob's default, and the
+value comes back when a dataset it applies to is chosen again.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from core.scenario import KNOBS, KNOBS_BY_NAME, Scenario
 
 SCENARIO_KEY = "scenario"
 URL_PROBLEMS_KEY = "url_problems"
+PARKED_KEY = "parked_knobs"  # values of the knobs hidden because they do not apply to the dataset
 
 
 def widget_key(name: str) -> str:
@@ -24,7 +29,11 @@ def widget_key(name: str) -> str:
 
 
 def scenario_from_params(params: Mapping[str, Any]) -> tuple[Scenario, list[str]]:
-    """Read a scenario from URL parameters, keeping every valid key and listing the bad ones."""
+    """Read a scenario from URL parameters, keeping every valid key and listing the bad ones.
+
+    A key that is valid alone but not with the others (``feature_map=polar`` with
+    ``dataset=digits``) is dropped and listed too.
+    """
     values, problems = {}, []
     for key, raw in params.items():
         if isinstance(raw, list):  # a repeated key: the last one wins, as in most web apps
@@ -35,7 +44,43 @@ def scenario_from_params(params: Mapping[str, Any]) -> tuple[Scenario, list[str]
             values[key] = KNOBS_BY_NAME[key].parse(raw)
         except InputError as error:
             problems.append(str(error))
-    return Scenario(**values), problems
+    while True:
+        try:
+            return Scenario(**values), problems
+        except InputError as error:
+            if error.field not in values:  # cannot happen with single-key checks; never loop forever
+                raise
+            problems.append(str(error))
+            del values[error.field]
+
+
+def prepare_widgets(scenario: Scenario) -> str:
+    """Give every knob that applies to the chosen dataset a widget value, park the others'; return the dataset.
+
+    Widgets removed by a page switch come back with ``scenario``'s values; a knob hidden because
+    it does not apply keeps its last value in the session (:data:`PARKED_KEY`) until it applies again.
+    """
+    dataset = st.session_state.setdefault(widget_key("dataset"), scenario.dataset)
+    parked = st.session_state.setdefault(PARKED_KEY, {})
+    for knob in KNOBS:
+        key = widget_key(knob.name)
+        if knob.applies(dataset):
+            st.session_state.setdefault(key, parked.pop(knob.name, getattr(scenario, knob.name)))
+        elif key in st.session_state:
+            parked[knob.name] = st.session_state.pop(key)
+    return dataset
+
+
+def scenario_from_widgets(dataset: str) -> Scenario:
+    """The scenario the widgets describe; knobs that do not apply to ``dataset`` take their default.
+
+    Raises
+    ------
+    InputError
+        When the values do not go together (digits with more than 20 labels per class).
+    """
+    return Scenario(**{knob.name: st.session_state[widget_key(knob.name)] if knob.applies(dataset) else knob.default
+                       for knob in KNOBS})
 
 
 def current_scenario() -> Scenario:
@@ -50,6 +95,7 @@ def current_scenario() -> Scenario:
 def set_scenario(scenario: Scenario) -> None:
     """Make ``scenario`` current and move every widget to it (call from a callback or before widgets)."""
     st.session_state[SCENARIO_KEY] = scenario
+    st.session_state.pop(PARKED_KEY, None)
     for knob in KNOBS:
         st.session_state[widget_key(knob.name)] = getattr(scenario, knob.name)
 

@@ -1,0 +1,165 @@
+"""Which network a run trains (:class:`Architecture`) and trained networks kept as arrays (:class:`Networks`).
+
+Two-dimensional points are read by a multilayer perceptron (:class:`~core.models.BatchedMLP`);
+images, flattened to rows, by a small convolutional network (:class:`~core.conv.BatchedCNN`)
+whose convolution blocks come before the same dense hidden layers. Both have the same
+``weights`` / ``biases`` lists, layers from the input up and the head last, so every trainer
+handles both alike; an :class:`Architecture` says which to build, and how inputs are standardised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core.conv import BatchedCNN
+from core.models import BatchedMLP, BatchedNetwork, input_statistics
+
+CONV_CHANNELS = (8, 16)  # the convolution blocks of an image network (3×3, stride 2 each)
+
+
+def input_standardisation(x: np.ndarray, image_shape: tuple[int, int, int] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std ``[d]`` that inputs are standardised with: per feature for points; per colour channel
+    for flattened images (one value over all pixels of a channel, so that a pixel that never varies in
+    the source, a corner, cannot blow up a target pixel that does)."""
+    if image_shape is None:
+        return input_statistics(x)
+    channels = np.asarray(x, dtype=np.float64).reshape(len(x), image_shape[0], -1)
+    mean, std = channels.mean(axis=(0, 2)), channels.std(axis=(0, 2))
+    std = np.where(std > 1e-12, std, 1.0)
+    return np.repeat(mean, channels.shape[2]), np.repeat(std, channels.shape[2])
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A network family: dense ``hidden`` layers, after convolution blocks of ``channels`` for images.
+
+    Parameters
+    ----------
+    hidden : tuple of int
+        Widths of the dense hidden layers; the last is the feature layer.
+    image_shape : tuple of int, optional
+        ``(C, H, W)`` when inputs are flattened images; ``None`` for points.
+    channels : tuple of int
+        Output channels of the convolution blocks (images only).
+    """
+
+    hidden: tuple[int, ...]
+    image_shape: tuple[int, int, int] | None = None
+    channels: tuple[int, ...] = ()
+
+    @classmethod
+    def for_inputs(cls, hidden: Sequence[int], image_shape: tuple[int, int, int] | None) -> "Architecture":
+        """An MLP for points; for images, :data:`CONV_CHANNELS` convolution blocks and then ``hidden``."""
+        hidden = tuple(int(h) for h in hidden)
+        if image_shape is None:
+            return cls(hidden)
+        return cls(hidden, tuple(int(s) for s in image_shape), CONV_CHANNELS)
+
+    @classmethod
+    def of(cls, net: BatchedNetwork) -> "Architecture":
+        """The architecture of a built network."""
+        if isinstance(net, BatchedCNN):
+            return cls(net.hidden, net.image_shape, net.channels)
+        return cls(net.hidden)
+
+    @property
+    def is_image(self) -> bool:
+        return self.image_shape is not None
+
+    @property
+    def n_conv(self) -> int:
+        """Convolution blocks (layers ``0 .. n_conv - 1``)."""
+        return len(self.channels)
+
+    @property
+    def n_layers(self) -> int:
+        """Layers with parameters: convolution blocks, dense hidden layers and the head."""
+        return self.n_conv + len(self.hidden) + 1
+
+    def build(self, n_models: int, n_features: int, n_classes: int,
+              generator: torch.Generator | Sequence[torch.Generator] | None = None,
+              device: torch.device | str | None = None) -> BatchedNetwork:
+        """``n_models`` new networks (initial weights from ``generator``, as the network classes draw them)."""
+        if self.image_shape is None:
+            return BatchedMLP(n_models, n_features, self.hidden, n_classes, generator=generator, device=device)
+        return BatchedCNN(n_models, self.image_shape, self.channels, self.hidden, n_classes, generator=generator,
+                          device=device)
+
+    def input_statistics(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std ``[d]`` that this network's inputs are standardised with (:func:`input_standardisation`)."""
+        return input_standardisation(x, self.image_shape)
+
+    def describe(self, n_features: int, n_classes: int) -> str:
+        """The architecture as text, e.g. ``"2→32→32→2 (ReLU)"`` or ``"3×16×16 → conv8/2 → conv16/2 → 32 → 10"``."""
+        return self.build(1, n_features, n_classes, device="cpu").describe()
+
+
+@dataclass
+class Networks:
+    """``M`` trained networks as CPU arrays, each with the input standardisation it was trained with.
+
+    ``mean`` and ``std`` are ``[M, d]``: model ``m`` reads ``(x - mean[m]) / std[m]``.
+    """
+
+    architecture: Architecture
+    n_features: int
+    n_classes: int
+    weights: list[np.ndarray]
+    biases: list[np.ndarray]
+    mean: np.ndarray
+    std: np.ndarray
+
+    @property
+    def n_models(self) -> int:
+        return len(self.mean)
+
+    def network(self, device: torch.device | str = "cpu") -> BatchedNetwork:
+        """A batched network holding these weights."""
+        net = self.architecture.build(self.n_models, self.n_features, self.n_classes, device=device)
+        with torch.no_grad():
+            for param, value in zip(list(net.weights) + list(net.biases), self.weights + self.biases):
+                param.copy_(torch.as_tensor(value))
+        return net
+
+    def standardised(self, x: np.ndarray) -> np.ndarray:
+        """Inputs ``[N, d]`` (shared) or ``[M, N, d]`` as each model reads them: ``[M, N, d]``."""
+        return ((np.asarray(x, dtype=np.float64) - self.mean[:, None, :]) / self.std[:, None, :]).astype(np.float32)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities ``[M, N, K]`` of every model."""
+        with torch.no_grad():
+            return torch.softmax(self.network()(torch.from_numpy(self.standardised(x))), dim=-1).numpy()
+
+    def features(self, x: np.ndarray) -> np.ndarray:
+        """Feature-layer activations ``[M, N, H]`` of every model."""
+        with torch.no_grad():
+            return self.network().features(torch.from_numpy(self.standardised(x))).numpy()
+
+    def accuracy(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Accuracy ``[M]`` of every model on ``(x, y)``."""
+        return (self.predict_proba(x).argmax(axis=-1) == np.asarray(y)[None, :]).mean(axis=1)
+
+    def select(self, models: Sequence[int]) -> "Networks":
+        """A subset of the models, in the order given."""
+        rows = np.asarray(models, dtype=int)
+        return Networks(self.architecture, self.n_features, self.n_classes, [w[rows] for w in self.weights],
+                        [b[rows] for b in self.biases], self.mean[rows], self.std[rows])
+
+    @classmethod
+    def concatenate(cls, parts: Sequence["Networks"]) -> "Networks":
+        """The models of ``parts``, one after the other."""
+        first = parts[0]
+        return cls(first.architecture, first.n_features, first.n_classes,
+                   [np.concatenate([p.weights[i] for p in parts]) for i in range(len(first.weights))],
+                   [np.concatenate([p.biases[i] for p in parts]) for i in range(len(first.biases))],
+                   np.concatenate([p.mean for p in parts]), np.concatenate([p.std for p in parts]))
+
+    @classmethod
+    def from_net(cls, net: BatchedNetwork, mean: np.ndarray, std: np.ndarray) -> "Networks":
+        return cls(Architecture.of(net), net.in_features, net.out_features,
+                   [w.detach().cpu().numpy() for w in net.weights], [b.detach().cpu().numpy() for b in net.biases],
+                   np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64))
