@@ -22,5 +22,6 @@ PAGES = [
             url_path="negative_transfer"),
     st.Page("pages/distillation.py", title="Distillation", icon=":material/school:", url_path="distillation"),
     st.Page("pages/image_domains.py", title="Image domains", icon=":material/image:", url_path="image_domains"),
+    st.Page("pages/your_data.py", title="Your data", icon=":material/upload_file:", url_path="your_data"),
 ]
 st.navigation(PAGES).run()

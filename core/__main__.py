@@ -10,6 +10,7 @@ sweep   one method over a grid of alignment weights lambda, as one batch
 efficiency    fine-tuning strategies × labels per class × seeds: target and source accuracy
 transfer-map  the same along a shift knob: where transfer beats or loses to scratch training
 distill       a large teacher, students from soft targets and from hard labels
+check         your own tables: how far TARGET.csv has shifted from SOURCE.csv (no scenario keys)
 images        the image lab on digits: source-only, feature extraction, fine-tuning with frozen
               convolution blocks, MMD, DANN and self-training CNNs
 
@@ -106,6 +107,16 @@ def _build_parser() -> argparse.ArgumentParser:
     images.add_argument("--epochs", type=int, default=ImageLabSettings.finetune_epochs,
                         help="epochs of feature extraction and fine-tuning")
     images.add_argument("--json", action="store_true", help="print one JSON object")
+
+    check = commands.add_parser("check", help="how far a target table has shifted from a source table")
+    check.add_argument("files", nargs="+", metavar="CSV", help="SOURCE.csv TARGET.csv, or one CSV with --domain")
+    check.add_argument("--domain", default=None, help="the column that splits one CSV into source and target "
+                       "(exactly two values; the first in the file is the source)")
+    check.add_argument("--label", default=None, help="the label column (optional)")
+    check.add_argument("--features", default=None, help="comma-separated feature columns (default: every numeric "
+                       "column in both tables but the label)")
+    check.add_argument("--permutations", type=int, default=500, help="permutations of the MMD test")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
 
     export = commands.add_parser("export", help="write the generated points as CSV")
     export.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
@@ -348,6 +359,29 @@ def _images(args: argparse.Namespace, scenario: Scenario) -> None:
         print(f"note: {note}", file=sys.stderr)
 
 
+def _check(args: argparse.Namespace, _scenario: Scenario) -> None:
+    from core import tables
+    from core.check import run_check
+
+    if args.domain is None and len(args.files) != 2:
+        raise InputError("check", "give SOURCE.csv and TARGET.csv, or one CSV with --domain COLUMN")
+    if args.domain is not None and len(args.files) != 1:
+        raise InputError("--domain", "splits ONE csv into source and target; give one file")
+    if args.domain is not None:
+        source, target, *_ = tables.split_by_domain(tables.read_path(args.files[0]), args.domain)
+    else:
+        source, target = (tables.read_path(path) for path in args.files)
+    features = None if args.features is None else [f.strip() for f in args.features.split(",") if f.strip()]
+    chosen = tables.select(source, target, features, args.label)
+    report = run_check(chosen.source_x, chosen.target_x, chosen.features, chosen.source_y, chosen.target_y,
+                       chosen.classes, source.notes + target.notes + chosen.notes,
+                       n_permutations=args.permutations)
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        print(report.to_markdown(), end="")
+
+
 def _cell(value: float) -> str:
     return f"{'diverged':>8}" if value != value else f"{value:>8.3f}"
 
@@ -363,14 +397,15 @@ def _mean_sd(mean: float | None, sd: float | None) -> str:
 
 
 COMMANDS = {"shift": _shift, "export": _export, "train": _train, "bound": _bound, "sweep": _sweep,
-            "efficiency": _efficiency, "transfer-map": _transfer_map, "distill": _distill, "images": _images}
+            "efficiency": _efficiency, "transfer-map": _transfer_map, "distill": _distill, "images": _images,
+            "check": _check}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     try:
         args = _build_parser().parse_args(argv)
-        scenario = Scenario.from_args(args.pairs)
+        scenario = Scenario.from_args(getattr(args, "pairs", []))
         from core.device import configure_threads
 
         configure_threads()

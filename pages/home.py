@@ -46,6 +46,8 @@ LINKS = (  # (file, url path, label, icon, what the page answers)
     ("pages/image_domains.py", "image_domains", "Image domains", ":material/image:",
      "Rotated, blurred, inverted or textured digits: what do CNNs, fine-tuning, MMD, DANN and self-training make "
      "of them?"),
+    ("pages/your_data.py", "your_data", "Your data", ":material/upload_file:",
+     "Has your new table shifted away from the one your model learned on, and is transfer safe?"),
 )
 scenario = current_scenario()
 for path, url_path, label, icon, question in LINKS:

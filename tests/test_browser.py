@@ -6,7 +6,8 @@ from tests.conftest import ARTIFACTS, serve_app
 
 PAGES = {"home": "", "domain_shift": "domain_shift", "adaptation": "adaptation", "bound": "bound",
          "lambda_sweep": "lambda_sweep", "finetune": "finetune", "negative_transfer": "negative_transfer",
-         "distillation": "distillation", "image_domains": "image_domains?dataset=digits&rotation=45"}
+         "distillation": "distillation", "image_domains": "image_domains?dataset=digits&rotation=45",
+         "your_data": "your_data"}
 CHARTS = {"domain_shift": 4, "adaptation": 4, "finetune": 3, "negative_transfer": 4, "distillation": 2,
           "image_domains": 6}  # to wait for
 

@@ -233,3 +233,39 @@ def test_images_bad_input_is_one_line_with_status_2(args, key, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {key}:")
+
+
+def _wine_csvs(tmp_path):
+    """scikit-learn's wine table split by alcohol (a natural shift), as two CSV files and one with a domain column."""
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame
+    high = frame["alcohol"] > frame["alcohol"].median()
+    paths = {"source": tmp_path / "source.csv", "target": tmp_path / "target.csv", "both": tmp_path / "both.csv"}
+    frame[~high].to_csv(paths["source"], index=False)
+    frame[high].to_csv(paths["target"], index=False, sep=";")
+    frame.assign(domain=np.where(high, "new", "old")).sort_values("domain", ascending=False).to_csv(
+        paths["both"], index=False)
+    return {k: str(v) for k, v in paths.items()}
+
+
+def test_check_json_answers_the_promised_keys_and_detects_a_natural_shift(tmp_path, capsys):
+    paths = _wine_csvs(tmp_path)
+    assert main(["check", paths["source"], paths["target"], "--label", "target", "--permutations", "200",
+                 "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert {"mmd2", "mmd_pvalue", "proxy_a_distance", "ranking"} <= set(answer)
+    assert answer["mmd_pvalue"] < 0.05 and answer["ranking"][0]["feature"] == "alcohol"
+    assert "target" not in answer["features"] and any("';'" in note for note in answer["notes"])
+    assert main(["check", paths["both"], "--domain", "domain", "--permutations", "100"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Transferability check") and "| alcohol |" in out
+
+
+@pytest.mark.parametrize("args, key", [(["check", "missing.csv", "other.csv"], "missing.csv"),
+                                       (["check", "only_one.csv"], "check"),
+                                       (["check", "a.csv", "b.csv", "--domain", "d"], "--domain")])
+def test_check_bad_input_is_one_line_with_status_2(args, key, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {key}")

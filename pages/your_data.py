@@ -1,0 +1,103 @@
+"""Your data page: upload a source and a target table and check how far the target has shifted."""
+
+import streamlit as st
+
+from core.errors import InputError
+from core.tables import MAX_BYTES, MAX_COLUMNS, MAX_ROWS
+from ui import cached_check
+from ui.router import ensure_router
+
+ensure_router()
+
+TWO_FILES, ONE_FILE = "Two files: source and target", "One file with a domain column"
+
+
+def uploaded(label: str, key: str):
+    """An uploaded CSV's (name, bytes), or None; the bytes stay in this session's memory only."""
+    file = st.file_uploader(label, type=["csv", "tsv", "txt"], key=key,
+                            help=f"A table with a header row; at most {MAX_BYTES // 2**20} MB, {MAX_COLUMNS} columns "
+                                 f"and {MAX_ROWS:,} rows. Delimiters , ; tab | are detected.")
+    return None if file is None else (file.name, file.getvalue())
+
+
+def choose_tables():
+    """The source and target tables the user gave, or None while a file is missing."""
+    mode = st.radio("Your tables", (TWO_FILES, ONE_FILE), horizontal=True, key="check_mode")
+    if mode == TWO_FILES:
+        left, right = st.columns(2)
+        with left:
+            source = uploaded("Source CSV (the data the model learned on)", "check_source")
+        with right:
+            target = uploaded("Target CSV (the new data)", "check_target")
+        if source is None or target is None:
+            return None
+        return cached_check.read_pair(*source, *target)
+    single = uploaded("One CSV with both domains", "check_single")
+    if single is None:
+        return None
+    table = cached_check.read_one(*single)
+    column = st.selectbox("Domain column (exactly two values; the first in the file is the source)",
+                          list(table.frame.columns), key="check_domain")
+    return cached_check.split(*single, column)
+
+
+def main() -> None:
+    st.title("Your data")
+    st.caption("Has your new data shifted away from the data your model learned on? Upload both tables and see, "
+               "before you train: which features moved, whether the shift is significant, how easily a classifier "
+               "tells the tables apart, and what that means for transfer. Files stay in this session's memory.")
+    try:
+        tables = choose_tables()
+    except InputError as error:
+        st.error(str(error))
+        return
+    if tables is None:
+        st.info("Upload a source and a target CSV (or one CSV with a domain column) to start.",
+                icon=":material/upload_file:")
+        return
+    source, target = tables
+    for table in (source, target):
+        for note in table.notes:
+            st.info(f"{table.name}: {note}", icon=":material/info:")
+    shared = [c for c in source.frame.columns if c in set(target.frame.columns)]
+    with st.form("check_form", border=True):
+        label = st.selectbox("Label column (optional)", ["(none)"] + shared, key="check_label")
+        numeric = [c for c in cached_check.numeric(source) if c in set(cached_check.numeric(target)) and c != label]
+        features = st.multiselect("Feature columns", numeric, default=numeric, key="check_features",
+                                  help="Numeric columns found in both tables.")
+        st.form_submit_button("Check", type="primary", icon=":material/troubleshoot:")
+    try:
+        report, view = cached_check.check(source, target, tuple(features), None if label == "(none)" else label)
+    except InputError as error:
+        st.error(str(error))
+        return
+    for note in report.notes[len(source.notes) + len(target.notes):]:
+        st.info(note, icon=":material/info:")
+
+    st.subheader("Verdict")
+    lines = report.verdict()
+    (st.warning if report.significant else st.success)(lines[0])
+    for line in lines[1:]:
+        st.markdown(f"- {line}")
+    cards = st.columns(3)
+    cards[0].metric("MMD² (biased)", f"{report.mmd2:.4f}", border=True)
+    cards[1].metric("Permutation p-value", f"{report.mmd_pvalue:.3f}", border=True,
+                    help=f"{report.mmd_permutations} permutations of the pooled rows")
+    cards[2].metric("Proxy A-distance", f"{report.proxy_a_distance:.2f} ± {report.proxy_a_distance_std:.2f}",
+                    border=True, help=report.proxy_a_classifier)
+    figures = cached_check.figures(report, view)
+    st.plotly_chart(figures.ranking)
+    number = st.column_config.NumberColumn
+    st.dataframe(figures.ranking_table, hide_index=True, width="stretch",
+                 column_config={"source mean": number(format="%.4g"), "target mean": number(format="%.4g"),
+                                "standardised mean difference": number(format="%+.3f"),
+                                "KS": number(format="%.3f"), "KS p-value": number(format="%.2e")})
+    left, right = st.columns(2)
+    left.plotly_chart(figures.pca)
+    if figures.labels is not None:
+        right.plotly_chart(figures.labels)
+    st.download_button("Download the report (Markdown)", report.to_markdown(), file_name="transferability_check.md",
+                       mime="text/markdown", icon=":material/download:")
+
+
+main()

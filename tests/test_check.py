@@ -1,0 +1,64 @@
+"""The transferability check on a real table that ships with scikit-learn (breast cancer, 569 rows, 30 features)."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+from core.check import SIGNIFICANCE, feature_ranking, run_check
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
+
+
+@pytest.fixture(scope="module")
+def table():
+    frame = load_breast_cancer(as_frame=True).frame
+    features = [c for c in frame.columns if c != "target"]
+    return frame[features].to_numpy(float), frame["target"].to_numpy(), features
+
+
+def test_a_split_by_one_of_its_own_features_is_detected_and_that_feature_ranks_first(table):
+    x, y, features = table
+    column = features.index("mean radius")
+    small = x[:, column] <= np.median(x[:, column])
+    report = run_check(x[small], x[~small], features, y[small], y[~small], classes=("malignant", "benign"))
+    assert report.significant and report.mmd_pvalue < 0.01 and report.proxy_a_distance > 1.0
+    assert report.ranking[0].feature == "mean radius" and report.ranking[0].standardised_mean_difference > 1
+    assert report.label_shift > 0.2  # small tumours are mostly benign
+    verdict = " ".join(report.verdict())
+    assert "has shifted" in verdict and "negative transfer" in verdict and "prior shift" in verdict
+    assert 0 <= report.disagreement.share <= 1 and 0.5 < report.disagreement.source_only_acc <= 1
+    assert "disagree on" in verdict
+    answer = report.to_json()
+    assert {"mmd2", "mmd_pvalue", "proxy_a_distance", "ranking", "verdict"} <= set(answer)
+    assert answer["ranking"][0]["feature"] == "mean radius"
+    markdown = report.to_markdown()
+    assert "## Verdict" in markdown and "| mean radius |" in markdown and "## Label proportions" in markdown
+
+
+def test_random_splits_are_flagged_at_about_the_nominal_rate(table):
+    x, _, features = table
+    p_values = []
+    for seed in range(100):
+        order = np.random.default_rng(seed).permutation(len(x))
+        half = len(x) // 2
+        report = run_check(x[order[:half]], x[order[half:]], features, n_permutations=100, pad_seeds=1, seed=seed,
+                           compare_models=False)
+        p_values.append(report.mmd_pvalue)
+    p_values = np.array(p_values)
+    assert np.mean(p_values < SIGNIFICANCE) <= 0.12  # nominal 0.05; deterministic seeds, so not flaky
+    assert 0.4 < p_values.mean() < 0.6  # p-values about uniform under no shift
+    report = run_check(x[order[:half]], x[order[half:]], features, seed=0)
+    assert not report.significant or report.proxy_a_distance < 0.5
+    assert "No significant shift" in report.verdict()[0] or report.significant
+
+
+def test_feature_ranking_has_known_answers():
+    rng = np.random.default_rng(0)
+    source = rng.standard_normal((500, 3))
+    target = source + np.array([0.0, 1.0, 0.0])
+    target[:, 2] = 5.0  # a constant target feature: the largest KS statistic
+    ranking = feature_ranking(source, target, ["same", "moved", "constant"])
+    assert [r.feature for r in ranking] == ["constant", "moved", "same"]
+    moved = ranking[1]
+    assert moved.standardised_mean_difference == pytest.approx(1.0 / source[:, 1].std(), rel=1e-9)
+    assert ranking[2].ks_statistic == 0.0 and ranking[2].ks_pvalue == 1.0
