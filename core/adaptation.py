@@ -69,8 +69,8 @@ class AdaptationRun:
             out.append({
                 "method": method,
                 "label": METHODS_BY_NAME[method].label,
-                "target_acc_mean": _mean(target), "target_acc_sd": _sd(target),
-                "source_acc_mean": _mean(source), "source_acc_sd": _sd(source),
+                "target_acc_mean": mean_or_none(target), "target_acc_sd": sd_or_none(target),
+                "source_acc_mean": mean_or_none(source), "source_acc_sd": sd_or_none(source),
                 "delta_vs_source_only": delta,
                 "negative_transfer": bool(delta is not None and method not in NOT_TRANSFER
                                           and delta < -NEGATIVE_TRANSFER_MARGIN),
@@ -100,11 +100,13 @@ class AdaptationRun:
         }
 
 
-def _mean(values: np.ndarray) -> float | None:
+def mean_or_none(values: np.ndarray) -> float | None:
+    """Mean over the seeds that trained, ``None`` when none did."""
     return float(np.mean(values)) if len(values) else None
 
 
-def _sd(values: np.ndarray) -> float | None:
+def sd_or_none(values: np.ndarray) -> float | None:
+    """Sample sd (``ddof=1``) over the seeds that trained: 0 for one seed, ``None`` for none."""
     return float(np.std(values, ddof=1)) if len(values) > 1 else (0.0 if len(values) else None)
 
 

@@ -7,6 +7,7 @@ the class (Okabe-Ito), every axis labelled. Each method keeps one colour on ever
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -62,7 +63,8 @@ def _axis_names(index: int) -> tuple[str, str]:
 
 
 # --- results table -----------------------------------------------------------------------
-def _mean_sd(mean: float | None, sd: float | None) -> str:
+def mean_sd_percent(mean: float | None, sd: float | None) -> str:
+    """``"75.1% ± 4.9"`` (mean in %, sd in points), or ``"—"`` without a mean."""
     return "—" if mean is None else f"{mean:.1%} ± {100 * (sd or 0.0):.1f}"
 
 
@@ -75,8 +77,8 @@ def results_frame(run: AdaptationRun) -> pd.DataFrame:
         diverged = f" ({s['seeds_diverged']} diverged)" if s["seeds_diverged"] else ""
         rows.append({
             "method": s["label"],
-            "target test acc.": _mean_sd(s["target_acc_mean"], s["target_acc_sd"]),
-            "source acc.": _mean_sd(s["source_acc_mean"], s["source_acc_sd"]),
+            "target test acc.": mean_sd_percent(s["target_acc_mean"], s["target_acc_sd"]),
+            "source acc.": mean_sd_percent(s["source_acc_mean"], s["source_acc_sd"]),
             "Δ vs source only": "—" if delta is None or s["method"] == "source_only"
             else f"{100 * delta:+.1f} pts",
             "transfer": NEGATIVE_TRANSFER if s["negative_transfer"] else "",
@@ -290,27 +292,31 @@ def embedding_figure(embedding: FeatureEmbedding) -> go.Figure:
 
 
 # --- confusion matrices ---------------------------------------------------------------------------
-def confusion_figure(run: AdaptationRun) -> go.Figure:
-    """One heatmap of target-test counts per method (summed over the seeds that trained)."""
-    methods = run.methods
-    n_rows, n_cols = grid_shape(len(methods))
-    many = len(run.classes) > MANY_CLASSES  # ten digits: bare numbers, taller panels, smaller counts
-    names = [str(k) if many else f"class {k}" for k in run.classes]
+def confusion_grid(matrices: dict[str, np.ndarray], classes: Sequence[int], unit: str, max_cols: int = 4
+                   ) -> go.Figure:
+    """One heatmap of target-test counts per panel (title -> ``[K, K]`` matrix, true rows), counts in the cells."""
+    n_rows, n_cols = grid_shape(len(matrices), max_cols)
+    many = len(classes) > MANY_CLASSES  # ten digits: bare numbers, taller panels, smaller counts
+    names = [str(k) if many else f"class {k}" for k in classes]
     height = 100 + (360 if many else 300) * n_rows
-    fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=[method_label(m) for m in methods],
+    fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=list(matrices),
                         horizontal_spacing=0.07, vertical_spacing=vertical_spacing(n_rows, height, 90, 140))
-    for i, method in enumerate(methods):
+    for i, matrix in enumerate(matrices.values()):
         row, col = divmod(i, n_cols)
-        matrix = run.confusion[method]
         fig.add_trace(go.Heatmap(z=matrix, x=names, y=names, coloraxis="coloraxis", texttemplate="%{z}",
                                  textfont=dict(size=9) if many else None,
-                                 hovertemplate="true %{y}<br>predicted %{x}<br>%{z} points<extra></extra>"),
+                                 hovertemplate=f"true %{{y}}<br>predicted %{{x}}<br>%{{z}} {unit}<extra></extra>"),
                       row=row + 1, col=col + 1)
         fig.update_xaxes(title_text="predicted class", row=row + 1, col=col + 1)
         fig.update_yaxes(title_text="true class" if col == 0 else None, autorange="reversed",
                          row=row + 1, col=col + 1)
     fig.update_layout(title="Confusion matrices on the target test set (counts summed over seeds)",
                       height=height, **BASE_LAYOUT)
-    fig.update_layout(coloraxis=dict(colorscale="Blues", colorbar=dict(title=dict(text="points"), thickness=12)),
+    fig.update_layout(coloraxis=dict(colorscale="Blues", colorbar=dict(title=dict(text=unit), thickness=12)),
                       margin=dict(t=90))
     return fig
+
+
+def confusion_figure(run: AdaptationRun) -> go.Figure:
+    """One heatmap of target-test counts per method (summed over the seeds that trained)."""
+    return confusion_grid({method_label(m): run.confusion[m] for m in run.methods}, run.classes, "points")

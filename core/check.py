@@ -20,8 +20,13 @@ from typing import Sequence
 
 import numpy as np
 from scipy import stats
+from sklearn.decomposition import PCA
 
 from core import divergence
+from core.domains import TrainingInputs
+from core.embedding import subsample
+from core.models import input_statistics
+from core.train import ModelSpec, TrainSettings, train_models
 
 SIGNIFICANCE = 0.05  # the MMD permutation test's level
 PAD_LEVELS = ((0.5, "small"), (1.5, "moderate"), (2.01, "large"))  # proxy A-distance below each bound
@@ -63,9 +68,7 @@ def label_proportions(y: np.ndarray | None, classes: Sequence[str]) -> dict[str,
 
 def pooled_standardised(source_x: np.ndarray, target_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both tables standardised with the pooled mean and sd (a constant feature keeps sd 1)."""
-    pooled = np.concatenate([source_x, target_x])
-    mean, sd = pooled.mean(axis=0), pooled.std(axis=0)
-    sd = np.where(sd > 1e-12, sd, 1.0)
+    mean, sd = input_statistics(np.concatenate([source_x, target_x]))
     return (source_x - mean) / sd, (target_x - mean) / sd
 
 
@@ -87,9 +90,6 @@ def model_disagreement(source_x: np.ndarray, source_y: np.ndarray, target_x: np.
                        target_y: np.ndarray | None = None, n_seeds: int = 3, steps: int = 300) -> Disagreement:
     """Train source-only and DANN models (``n_seeds`` each, one batch) on the labelled source and the
     unlabelled target rows, and compare their predictions on the target."""
-    from core.domains import TrainingInputs
-    from core.train import ModelSpec, TrainSettings, train_models
-
     inputs = TrainingInputs(source_x, source_y, target_x, source_x[:0], source_y[:0])
     specs = [ModelSpec(method, seed, 1.0) for method in ("source_only", "dann") for seed in range(n_seeds)]
     trained = train_models(inputs, specs, TrainSettings(steps=steps), n_classes=n_classes)
@@ -235,10 +235,6 @@ class PcaView:
 
 def pca_view(source_x: np.ndarray, target_x: np.ndarray, max_points: int = 1000, seed: int = 0) -> PcaView:
     """PCA fitted on both tables together (pooled-standardised); at most ``max_points`` rows of each drawn."""
-    from sklearn.decomposition import PCA
-
-    from core.embedding import subsample
-
     source, target = pooled_standardised(np.asarray(source_x, float), np.asarray(target_x, float))
     source = source[subsample(len(source), max_points, seed)]
     target = target[subsample(len(target), max_points, seed + 1)]

@@ -7,10 +7,10 @@ tiles, crisp pixels, and the class of each row as a tick label. No streamlit, no
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from core.adaptation_figures import grid_shape, vertical_spacing
+from core.adaptation_figures import confusion_grid, mean_sd_percent
 from core.domains import DomainData
 from core.figures import BASE_LAYOUT, SOURCE_GREY, TARGET_COLOUR, class_colour
 from core.image_lab import ImageLabRun
@@ -143,21 +143,18 @@ def misclassified_figure(run: ImageLabRun, data: DomainData, method: str,
 
 def confusion_figure(run: ImageLabRun, test_y: np.ndarray) -> go.Figure:
     """One 10 × 10 heatmap of target test counts per method, summed over the seeds that trained."""
-    names = [str(k) for k in run.classes]
-    n_rows, n_cols = grid_shape(len(run.methods), max_cols=3)
-    height = 80 + 360 * n_rows
-    fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=[run.label(m) for m in run.methods],
-                        horizontal_spacing=0.06, vertical_spacing=vertical_spacing(n_rows, height, 80, 120))
-    for i, method in enumerate(run.methods):
-        row, col = divmod(i, n_cols)
-        fig.add_trace(go.Heatmap(z=run.confusion(method, test_y), x=names, y=names, coloraxis="coloraxis",
-                                 hovertemplate="true %{y}<br>predicted %{x}<br>%{z} images<extra></extra>"),
-                      row=row + 1, col=col + 1)
-        fig.update_xaxes(title_text="predicted class", tickmode="linear", row=row + 1, col=col + 1)
-        fig.update_yaxes(title_text="true class" if col == 0 else None, tickmode="linear", autorange="reversed",
-                         row=row + 1, col=col + 1)
-    fig.update_layout(title="Confusion matrices on the target test set (counts summed over seeds)", height=height,
-                      **BASE_LAYOUT)
-    fig.update_layout(coloraxis=dict(colorscale="Blues", colorbar=dict(title=dict(text="images"), thickness=12)),
-                      margin=dict(t=90))
-    return fig
+    return confusion_grid({run.label(m): run.confusion(m, test_y) for m in run.methods}, run.classes, "images",
+                          max_cols=3)
+
+
+def summary_frame(run: ImageLabRun) -> pd.DataFrame:
+    """One row per method: accuracies (mean ± sd over seeds), Δ in points against source only, seeds diverged."""
+    rows = []
+    for row in run.summary():
+        delta = row["delta_vs_source_only"]
+        rows.append({"method": row["label"],
+                     "target accuracy": mean_sd_percent(row["target_acc_mean"], row["target_acc_sd"]),
+                     "Δ vs source only": "—" if delta is None else f"{delta * 100:+.1f} pts",
+                     "source accuracy": mean_sd_percent(row["source_acc_mean"], row["source_acc_sd"]),
+                     "seeds diverged": row["seeds_diverged"]})
+    return pd.DataFrame(rows)

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from core.adaptation import check_seeds, model_seed, run_adaptation
+from core.adaptation import check_seeds, mean_or_none, model_seed, run_adaptation, sd_or_none
 from core.domains import DomainData, generate
 from core.embedding import FeatureEmbedding, embed_models
 from core.errors import InputError, check_fields
@@ -141,11 +141,11 @@ class ImageLabRun:
         for i, method in enumerate(self.methods):
             healthy = ~self.diverged[i]
             target, source = self.target_acc[i, healthy], self.source_acc[i, healthy]
-            mean = float(target.mean()) if len(target) else None
+            mean = mean_or_none(target)
             rows.append({
                 "method": method, "label": self.label(method),
-                "target_acc_mean": mean, "target_acc_sd": float(target.std(ddof=1)) if len(target) > 1 else 0.0,
-                "source_acc_mean": float(source.mean()) if len(source) else None,
+                "target_acc_mean": mean, "target_acc_sd": sd_or_none(target),
+                "source_acc_mean": mean_or_none(source), "source_acc_sd": sd_or_none(source),
                 "delta_vs_source_only": None if baseline is None or mean is None else mean - float(baseline),
                 "seeds_diverged": int((~healthy).sum()),
             })

@@ -282,6 +282,12 @@ def numeric_columns(table: Table) -> tuple[str, ...]:
                  if pd.api.types.is_float_dtype(table.frame[c]))
 
 
+def shared_numeric_columns(source: Table, target: Table, label: str | None = None) -> tuple[str, ...]:
+    """The numeric columns of both tables other than ``label``, in the source's order: the default features."""
+    shared = set(numeric_columns(target))
+    return tuple(c for c in numeric_columns(source) if c in shared and c != label)
+
+
 def _text(value: object) -> str:
     """A label or domain value as a string: whole floats without ``.0``."""
     if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
@@ -379,8 +385,7 @@ def select(source: Table, target: Table, features: Sequence[str] | None,
                 raise _fail(table.name, f"has no label column {label!r}; the label must be a "
                                         "column of both files")
     if features is None:
-        shared = set(numeric_columns(target))
-        chosen = tuple(c for c in numeric_columns(source) if c in shared and c != label)
+        chosen = shared_numeric_columns(source, target, label)
         if not chosen:
             raise _fail("features", "no numeric columns shared by both files (other than the "
                                     "label); each feature must be a number column in both")

@@ -3,12 +3,13 @@
 import streamlit as st
 
 from core.errors import InputError
-from core.tables import MAX_BYTES, MAX_COLUMNS, MAX_ROWS
+from core.tables import MAX_BYTES, MAX_COLUMNS, MAX_ROWS, shared_numeric_columns
 from ui import cached_check
 from ui.router import ensure_router
 
 ensure_router()
 
+NO_LABEL = "(none)"
 TWO_FILES, ONE_FILE = "Two files: source and target", "One file with a domain column"
 
 
@@ -61,13 +62,14 @@ def main() -> None:
             st.info(f"{table.name}: {note}", icon=":material/info:")
     shared = [c for c in source.frame.columns if c in set(target.frame.columns)]
     with st.form("check_form", border=True):
-        label = st.selectbox("Label column (optional)", ["(none)"] + shared, key="check_label")
-        numeric = [c for c in cached_check.numeric(source) if c in set(cached_check.numeric(target)) and c != label]
+        choice = st.selectbox("Label column (optional)", [NO_LABEL] + shared, key="check_label")
+        label = None if choice == NO_LABEL else choice
+        numeric = list(shared_numeric_columns(source, target, label))
         features = st.multiselect("Feature columns", numeric, default=numeric, key="check_features",
                                   help="Numeric columns found in both tables.")
         st.form_submit_button("Check", type="primary", icon=":material/troubleshoot:")
     try:
-        report, view = cached_check.check(source, target, tuple(features), None if label == "(none)" else label)
+        report, view = cached_check.check(source, target, tuple(features), label)
     except InputError as error:
         st.error(str(error))
         return

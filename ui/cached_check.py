@@ -32,10 +32,6 @@ def split(name: str, data: bytes, column: str) -> tuple[Table, Table]:
     return source, target
 
 
-def numeric(table: Table) -> tuple[str, ...]:
-    return tables.numeric_columns(table)
-
-
 @st.cache_data(max_entries=8, show_spinner="Checking: divergences, permutation test, domain classifiers…")
 def check(source: Table, target: Table, features: tuple[str, ...], label: str | None) -> tuple[CheckReport, PcaView]:
     """The check of the chosen columns and the PCA view of both tables."""

@@ -42,26 +42,13 @@ class ImageLabViews:
     run_json: bytes
 
 
-def summary_frame(run: ImageLabRun) -> pd.DataFrame:
-    """The summary as a table: accuracies in %, Δ in points against source only."""
-    rows = []
-    for row in run.summary():
-        mean, sd, delta = row["target_acc_mean"], row["target_acc_sd"], row["delta_vs_source_only"]
-        rows.append({"method": row["label"],
-                     "target accuracy": "—" if mean is None else f"{mean:.1%} ± {sd:.1%}",
-                     "Δ vs source only": "—" if delta is None else f"{delta * 100:+.1f} pts",
-                     "source accuracy": "—" if row["source_acc_mean"] is None else f"{row['source_acc_mean']:.1%}",
-                     "seeds diverged": row["seeds_diverged"]})
-    return pd.DataFrame(rows)
-
-
 @st.cache_resource(max_entries=16, show_spinner="Drawing the results…")
 def image_lab_views(scenario: Scenario, methods: tuple[str, ...], n_seeds: int, settings: ImageLabSettings,
                     _run: ImageLabRun) -> ImageLabViews:
     """The results table, figures and downloads of a run (read-only, shared)."""
     test_y = generate(scenario).target_test_y
     answer = _run.to_json()
-    return ImageLabViews(summary_frame(_run), image_figures.accuracy_figure(_run),
+    return ImageLabViews(image_figures.summary_frame(_run), image_figures.accuracy_figure(_run),
                          image_figures.confusion_figure(_run, test_y), image_figures.per_class_figure(_run, test_y),
                          pd.DataFrame(answer["results"]).to_csv(index=False).encode(),
                          json.dumps(answer, indent=2).encode())
