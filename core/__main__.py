@@ -13,6 +13,8 @@ distill       a large teacher, students from soft targets and from hard labels
 check         your own tables: how far TARGET.csv has shifted from SOURCE.csv (no scenario keys)
 images        the image lab on digits: source-only, feature extraction, fine-tuning with frozen
               convolution blocks, MMD, DANN and self-training CNNs
+warm          train the talk scenes' runs at the pages' defaults and keep them in the result store,
+              so that a talk starts with every scene ready (``--scenes`` to choose, ``--list``)
 
 Invalid input prints one line on stderr and exits with status 2; never a traceback.
 """
@@ -117,6 +119,11 @@ def _build_parser() -> argparse.ArgumentParser:
                        "column in both tables but the label)")
     check.add_argument("--permutations", type=int, default=500, help="permutations of the MMD test")
     check.add_argument("--json", action="store_true", help="print one JSON object")
+
+    warm = commands.add_parser("warm", help="precompute the talk scenes into the result store")
+    warm.add_argument("--scenes", default=None, help="comma-separated scene names (default: all; see --list)")
+    warm.add_argument("--list", action="store_true", help="list the scenes and whether each is stored, then stop")
+    warm.add_argument("--json", action="store_true", help="print one JSON object")
 
     export = commands.add_parser("export", help="write the generated points as CSV")
     export.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
@@ -382,6 +389,38 @@ def _check(args: argparse.Namespace, _scenario: Scenario) -> None:
         print(report.to_markdown(), end="")
 
 
+def _warm(args: argparse.Namespace, scenario: Scenario) -> None:
+    from core import scene_runs
+    from core.presets import PRESETS, PRESETS_BY_NAME
+    from core.result_store import default_store
+
+    presets = PRESETS
+    if args.scenes is not None:
+        names = [name.strip() for name in args.scenes.split(",") if name.strip()]
+        unknown = [name for name in names if name not in PRESETS_BY_NAME]
+        if unknown or not names:
+            raise InputError("scenes", f"unknown scene {', '.join(unknown) or '(none given)'}; scenes: "
+                             + ", ".join(PRESETS_BY_NAME))
+        presets = tuple(PRESETS_BY_NAME[name] for name in names)
+    store = default_store()
+    if store.directory is None:
+        raise InputError("DSL_RESULT_STORE", "the result store is off; unset it or give a folder to warm")
+    if args.list:
+        for preset in presets:
+            state = "stored" if scene_runs.is_warm(preset) else "not stored"
+            print(f"{preset.name:<38} {preset.page:<18} {state}")
+        return
+    report = None if args.json else lambda scene, run, seconds: print(f"{scene:<38} {run:<17} {seconds:7.1f} s",
+                                                                      flush=True)
+    rows = scene_runs.warm(presets, report)
+    if args.json:
+        print(json.dumps({"store": str(store.directory), "runs": rows}))
+    else:
+        trained = sum(row["state"] == "trained and stored" for row in rows)
+        print(f"{len(rows)} runs of {len(presets)} scenes in {store.directory}: {trained} trained now, "
+              f"{len(rows) - trained} already stored; {sum(row['seconds'] for row in rows):.1f} s in all.")
+
+
 def _cell(value: float) -> str:
     return f"{'diverged':>8}" if value != value else f"{value:>8.3f}"
 
@@ -398,7 +437,7 @@ def _mean_sd(mean: float | None, sd: float | None) -> str:
 
 COMMANDS = {"shift": _shift, "export": _export, "train": _train, "bound": _bound, "sweep": _sweep,
             "efficiency": _efficiency, "transfer-map": _transfer_map, "distill": _distill, "images": _images,
-            "check": _check}
+            "check": _check, "warm": _warm}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Named scenes for talks: each is a Scenario, reachable by a shareable link."""
+"""Talk scenes: named scenarios, each shown on one page, each reachable by a shareable link."""
 
 from __future__ import annotations
 
@@ -6,28 +6,69 @@ from dataclasses import dataclass
 
 from core.scenario import Scenario
 
+PRESENTER_PARAM = "present"  # ``?present=1`` in a link opens it in presenter mode
+PAGE_TITLES = {"domain_shift": "Domain shift", "adaptation": "Adaptation", "lambda_sweep": "MMD vs λ",
+               "negative_transfer": "Negative transfer", "image_domains": "Image domains"}
+
 
 @dataclass(frozen=True)
 class Preset:
-    """A named scenario with a one-line story for the audience."""
+    """A talk scene: a scenario on a page, with a one-line story for the audience and a cue for the speaker.
+
+    Parameters
+    ----------
+    name : str
+        Title of the scene (also the sidebar's preset choice).
+    story : str
+        What the audience sees, in one sentence.
+    scenario : Scenario
+        Every knob of the scene.
+    page : str
+        URL path of the page the scene is shown on (a key of :data:`PAGE_TITLES`).
+    cue : str
+        What to point at while it is on the screen.
+    """
 
     name: str
     story: str
     scenario: Scenario
+    page: str = "domain_shift"
+    cue: str = ""
+
+    def link(self, presenter: bool = False) -> str:
+        """Relative link to the scene: ``page?query``, with ``present=1`` in presenter mode."""
+        query = "&".join(part for part in (self.scenario.to_query(), f"{PRESENTER_PARAM}=1" if presenter else "")
+                         if part)
+        return f"{self.page}?{query}" if query else self.page
 
 
 PRESETS: tuple[Preset, ...] = (
     Preset("No shift", "Source and target from the same distribution: every divergence is about zero.",
-           Scenario()),
+           Scenario(), cue="The permutation test's p-value is large; the proxy A-distance sits near 0."),
     Preset("Rotation 35°", "Covariate shift: the target moons are turned by 35° about their centre.",
-           Scenario(rotation=35)),
+           Scenario(rotation=35), cue="MMD² and the proxy A-distance jump; sweep the rotation to see them grow."),
     Preset("Prior shift", "P(Y) changes: 95% / 5% classes in the target, inputs drawn the same way per class.",
-           Scenario(prior=1.0)),
+           Scenario(prior=1.0), cue="The class proportions bar chart moves while each class keeps its shape."),
     Preset("Concept shift", "P(Y|X) changes: the same inputs, but labels permuted on the right half.",
-           Scenario(concept=1.0)),
+           Scenario(concept=1.0), cue="The divergences stay near zero: a test on the inputs cannot see this shift."),
     Preset("New class in target", "Y_S ≠ Y_T: the target holds a class the source never saw.",
-           Scenario(dataset="blobs", label_space="new_class")),
+           Scenario(dataset="blobs", label_space="new_class"), cue="A fourth blob appears only in the target."),
     Preset("Different feature space", "X_S ≠ X_T: the target is observed in polar coordinates.",
-           Scenario(feature_map="polar")),
+           Scenario(feature_map="polar"), cue="The feature-map panel shows where each target point came from."),
+    Preset("Adaptation on rotated moons", "Source-only, MMD, DANN, CORAL, self-training and OT on a 35° rotation.",
+           Scenario(rotation=35), page="adaptation",
+           cue="Compare the decision boundaries of source-only and the adapted methods with the hollow target points."),
+    Preset("Alignment cannot fix concept shift", "The same methods when the labelling rule changes.",
+           Scenario(concept=1.0), page="adaptation",
+           cue="Look at the Δ column: what can aligning inputs that never moved gain?"),
+    Preset("How much alignment?", "MMD's weight λ swept on a log grid at a 50° rotation.",
+           Scenario(rotation=50), page="lambda_sweep",
+           cue="Find the λ where target accuracy peaks, and whether large λ falls below λ = 0."),
+    Preset("When transfer turns negative", "Fine-tuning against training from scratch across shifts and label counts.",
+           Scenario(), page="negative_transfer",
+           cue="Outlined cells are where fine-tuning loses to training from scratch on the same labels."),
+    Preset("Rotated digits", "Handwritten digits turned by 45°: CNNs, fine-tuning, MMD, DANN and self-training.",
+           Scenario(dataset="digits", rotation=45), page="image_domains",
+           cue="Compare source-only with fine-tuning in the accuracy chart, then open the misclassified digits."),
 )
 PRESETS_BY_NAME: dict[str, Preset] = {p.name: p for p in PRESETS}

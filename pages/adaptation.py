@@ -6,18 +6,19 @@ from core.adaptation import NEGATIVE_TRANSFER_MARGIN
 from core.embedding import PROJECTIONS
 from core.errors import InputError
 from core.methods import METHODS, METHODS_BY_NAME
-from core.train import TrainSettings
+from core.scene_runs import ADAPTATION_BASELINE, ADAPTATION_DEFAULTS, adaptation_key, adaptation_methods
 from ui import cached
 from ui.router import ensure_router
 from ui.sidebar import no_boundaries_reason, scenario_sidebar
 from ui.widgets import saved_form
+from ui.charts import show_chart
 
 ensure_router()
 
 SETTINGS_KEY = "adaptation_settings"  # survives page switches (widget keys do not)
-DEFAULTS = {"adapt_methods": [m.name for m in METHODS], "adapt_seeds": 3, "adapt_lam": 1.0, "adapt_steps": 300}
+DEFAULTS = ADAPTATION_DEFAULTS
 LAMBDAS = [0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
-BASELINE = "source_only"
+BASELINE = ADAPTATION_BASELINE
 
 
 def label(method: str) -> str:
@@ -40,14 +41,12 @@ def settings_form() -> dict:
     return values
 
 
-def chosen_methods(scenario, names) -> tuple[str, ...]:
-    """The methods to train, in the fixed order, with the baseline; label methods only when there are labels."""
-    skipped = [m.name for m in METHODS if m.name in names and m.needs_target_labels
-               and scenario.labels_per_class == 0]
+def skipped_note(scenario, names) -> None:
+    """Say which chosen methods are left out for want of labelled target samples."""
+    _, skipped = adaptation_methods(scenario, names)
     if skipped:
         st.info(f"Skipped {', '.join(map(label, skipped))}: they train on labelled target samples, and this "
                 "scenario has none (raise *Target labels per class* in the sidebar).", icon=":material/info:")
-    return tuple(m.name for m in METHODS if m.name == BASELINE or (m.name in names and m.name not in skipped))
 
 
 def methods_explained(methods, lam: float) -> None:
@@ -89,7 +88,7 @@ def embedding_section(key, run) -> None:
                              key="adapt_projection", help="PCA is linear and fast; t-SNE keeps neighbourhoods "
                              "but distances between clusters mean little.")
     try:
-        st.plotly_chart(cached.embedding_figure(*key, (BASELINE, method), projection, run))
+        show_chart(cached.embedding_figure(*key, (BASELINE, method), projection, run), "adaptation_features")
     except InputError as error:
         st.error(str(error))
         return
@@ -103,10 +102,10 @@ def main() -> None:
     st.caption("Train source-only, adapted and fine-tuned models on the scenario of the sidebar, every method "
                "on several seeds in one batch, and see where transfer helps and where it turns negative.")
     values = settings_form()
-    methods = chosen_methods(scenario, values["adapt_methods"])
+    skipped_note(scenario, values["adapt_methods"])
     try:
-        settings = TrainSettings(lam=float(values["adapt_lam"]), steps=int(values["adapt_steps"]))
-        key = (scenario, methods, int(values["adapt_seeds"]), settings)
+        key = adaptation_key(scenario, values)
+        _, methods, _, settings = key
         run = cached.adaptation_run(*key)
         views = cached.adaptation_views(*key, run)
     except InputError as error:
@@ -120,13 +119,13 @@ def main() -> None:
         st.info(no_boundaries_reason(scenario) + " The curves, features and confusion matrices below still apply.",
                 icon=":material/info:")
     else:
-        st.plotly_chart(views.boundaries)
+        show_chart(views.boundaries, "decision_boundaries")
         st.caption("Same fixed axes in every panel. Source points filled, target test points hollow (a subsample); "
                    + ("crosses: the source points as optimal transport moved them onto the target. "
                       if "ot" in methods else "") + "The title gives that seed's target test accuracy.")
 
     st.subheader("Training")
-    st.plotly_chart(views.curves)
+    show_chart(views.curves, "training_curves")
     st.caption("Alignment term: λ × MMD², λ × CORAL or λ × the pseudo-label loss; for DANN the domain "
                "classifier's cross-entropy (its gradient reaches the features reversed, scaled by λ). DANN's "
                "domain accuracy near 50 % means the classifier can no longer tell the domains apart.")
@@ -134,7 +133,7 @@ def main() -> None:
     embedding_section(key, run)
 
     st.subheader("Confusion matrices")
-    st.plotly_chart(views.confusion)
+    show_chart(views.confusion, "adaptation_confusion")
 
     left, right = st.columns(2)
     left.download_button("Download the results per model (CSV)", views.rows_csv, file_name="adaptation_results.csv",

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from core import sweeps
@@ -13,6 +14,8 @@ from core.shift_report import SWEEP_RANGES, sweep_knobs
 from ui import cached
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar, stop_unless_points
+from ui.widgets import run_downloads
+from ui.charts import show_chart
 
 ensure_router()
 
@@ -62,15 +65,16 @@ def main() -> None:
     except InputError as error:
         st.error(str(error))
         return
-    st.plotly_chart(figure)
+    show_chart(figure, f"ben_david_bound_{knob}")
     st.markdown(TERMS)
     below = [p.value for p in points if p.bound_below_measured]
     if below:
         st.warning(f"At {knob} = {', '.join(f'{v:g}' for v in below)} the estimated bound falls below the "
                    "measured target error (red crosses): each term is an estimate from finite samples, and "
                    "the proxy A-distance in particular saturates below its true value.", icon=":material/info:")
-    st.download_button("Download the terms (JSON)", json.dumps(sweeps.bound_json(scenario, knob, points)),
-                       file_name="ben_david_bound.json", mime="application/json")
+    answer = sweeps.bound_json(scenario, knob, points)
+    table = pd.DataFrame([{k: v for k, v in row.items() if k != "per_seed"} for row in answer["points"]])
+    run_downloads("the terms", table.to_csv(index=False).encode(), json.dumps(answer).encode(), "ben_david_bound")
 
 
 main()

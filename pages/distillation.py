@@ -9,6 +9,7 @@ from ui import cached_finetune as cached
 from ui.widgets import saved_form
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar, stop_unless_points
+from ui.charts import show_chart
 
 ensure_router()
 
@@ -79,8 +80,8 @@ def main() -> None:
                "on the scale of the hard term's.")
 
     left, right = st.columns(2)
-    left.plotly_chart(views.bars)
-    right.plotly_chart(views.temperature)
+    show_chart(views.bars, "distillation_accuracy", left)
+    show_chart(views.temperature, "distillation_temperature", right)
     st.caption("Bars: mean over seeds, error bars ± 1 sd; source accuracy on the labelled source sample. Curve: "
                f"students from soft targets at T = {', '.join(f'{v:g}' for v in run.temperatures)} (the curve's "
                "temperatures and the chosen one), trained in the same batch; band min to max over seeds.")

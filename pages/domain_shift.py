@@ -5,10 +5,12 @@ import streamlit as st
 from core.domains import FEATURE_MAP_DESCRIPTIONS, target_class_proportions
 from core.errors import InputError
 from core.scenario import KNOBS_BY_NAME
+from core.scene_runs import SWEEP_POINTS
 from core.shift_report import SWEEP_RANGES, sweep_knobs
 from ui import cached
 from ui.router import ensure_router
 from ui.sidebar import image_page_link, scenario_sidebar
+from ui.charts import show_chart
 
 ensure_router()
 
@@ -91,11 +93,11 @@ def sweep_section(scenario) -> None:
         st.session_state.pop("sweep_knob", None)
     knob = left.selectbox("Knob to sweep", choices, key="sweep_knob", format_func=lambda k: KNOBS_BY_NAME[k].label,
                           help="Every other knob stays as in the sidebar.")
-    n_points = left.slider("Points", 5, 13, 9, step=2, key="sweep_points")
+    n_points = left.slider("Points", 5, 13, SWEEP_POINTS, step=2, key="sweep_points")
     low, high = SWEEP_RANGES[knob]
     left.caption(f"{knob} from {low:g} to {high:g}; MMD² and the proxy A-distance recomputed at each point, "
                  "the domain classifiers of all points trained as one batch.")
-    right.plotly_chart(cached.sweep_figure(scenario, knob, n_points))
+    show_chart(cached.sweep_figure(scenario, knob, n_points), f"divergence_sweep_{knob}", right)
 
 
 def main() -> None:
@@ -111,8 +113,8 @@ def main() -> None:
         return
     domains_chart, proportions_chart, map_chart = cached.domain_figures(scenario)
     plot, side = st.columns([3, 2])
-    plot.plotly_chart(domains_chart, width="content" if scenario.is_image else "stretch")
-    side.plotly_chart(proportions_chart)
+    show_chart(domains_chart, "domains", plot, width="content" if scenario.is_image else "stretch")
+    show_chart(proportions_chart, "class_proportions", side)
     proportions = ", ".join(f"class {k}: {p:.1%}" for k, p in target_class_proportions(scenario).items())
     if map_chart is None:
         st.caption(f"{len(data.source_x)} source images, {len(data.target_pool_x)} unlabelled target images, "
@@ -122,7 +124,7 @@ def main() -> None:
                    "trained on them are on the Image domains page.")
         image_page_link(scenario)
     else:
-        side.plotly_chart(map_chart)
+        show_chart(map_chart, "feature_map", side)
         side.caption(f"Feature map: {FEATURE_MAP_DESCRIPTIONS[scenario.feature_map]}")
         st.caption(f"{len(data.source_x)} source points, {len(data.target_pool_x)} unlabelled target points "
                    f"(shown), {len(data.target_labelled_x)} labelled target points (diamonds), "
@@ -134,7 +136,7 @@ def main() -> None:
     st.markdown(FOUR_CASES)
     what = "pixels" if scenario.is_image else "points"
     st.download_button(f"Download the {what} (CSV)", cached.points_csv(scenario),
-                       file_name=f"domain_shift_{what}.csv", mime="text/csv")
+                       file_name=f"domain_shift_{what}.csv", mime="text/csv", on_click="ignore")
     if scenario.is_image:
         st.caption("One row per image: x0 … x767 are its pixels (channel, row, column), then its class, domain and "
                    "split; about 16 MB, made when clicked.")

@@ -10,6 +10,7 @@ from ui import cached_finetune as cached
 from ui.widgets import diverged_warning, run_downloads, saved_form
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar, stop_unless_points
+from ui.charts import show_chart
 
 ensure_router()
 
@@ -88,7 +89,7 @@ def strategies_explained(strategies, settings: FinetuneSettings) -> None:
 
 def efficiency_section(run, views) -> None:
     st.subheader("Sample efficiency: how many labels does transfer save?")
-    st.plotly_chart(views.efficiency)
+    show_chart(views.efficiency, "sample_efficiency")
     st.caption(f"Lines: mean over seeds; bands: min to max over {run.n_seeds} seed(s); target test split. The dotted "
                "line is the pretrained source network on the target before any fine-tuning. Click a legend entry to "
                "hide a strategy.")
@@ -129,7 +130,7 @@ def main() -> None:
     strategies_explained(strategies, settings)
 
     st.subheader("Which layers train, and how fast")
-    st.plotly_chart(cached.schedule_figure(settings, strategies))
+    show_chart(cached.schedule_figure(settings, strategies), "learning_rate_schedules")
     st.caption(f"Rows: the network's {settings.n_layers} layers, the input layer at the bottom; columns: fine-tuning "
                f"epochs. Scratch and a new head learn at {settings.lr:g}, pretrained layers being fine-tuned at "
                f"{settings.finetune_lr:g}; grey cells are frozen (rate 0: the weights do not move). "
@@ -139,7 +140,7 @@ def main() -> None:
     efficiency_section(run, views)
 
     st.subheader("Forgetting: what does fine-tuning cost on the source?")
-    st.plotly_chart(views.forgetting)
+    show_chart(views.forgetting, "forgetting")
     st.caption("Accuracy on the labelled source sample after fine-tuning (mean over seeds, band min to max); the "
                "dotted line is the pretrained network before fine-tuning. The gap is what fine-tuning forgot. "
                "Scratch never saw the source: its line is what the target labels alone give there.")

@@ -29,6 +29,8 @@ st.markdown(
     "`python -m core shift KEY=VALUE ... --json` gives the same numbers on the command line."
 )
 LINKS = (  # (file, url path, label, icon, what the page answers)
+    ("pages/talk_scenes.py", "talk_scenes", "Talk scenes", ":material/co_present:",
+     "Giving a talk? Named scenes for each kind of shift, with links that reproduce them, and a presenter mode."),
     ("pages/domain_shift.py", "domain_shift", "Domain shift", ":material/scatter_plot:",
      "How far apart are the domains, and which of the four kinds of shift is it?"),
     ("pages/adaptation.py", "adaptation", "Adaptation", ":material/model_training:",

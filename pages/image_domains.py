@@ -4,20 +4,20 @@ import streamlit as st
 
 from core.embedding import PROJECTIONS
 from core.errors import InputError
-from core.image_lab import IMAGE_METHODS, ImageLabSettings, method_label
+from core.image_lab import IMAGE_METHODS, method_label
 from core.networks import CONV_CHANNELS
+from core.scene_runs import IMAGE_DEFAULTS, image_lab_key
 from ui import cached_images
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar
 from ui.state import set_scenario
 from ui.widgets import run_downloads, saved_form
+from ui.charts import show_chart
 
 ensure_router()
 
 SETTINGS_KEY = "image_settings"  # survives page switches (widget keys do not)
-_DEFAULT = ImageLabSettings()
-DEFAULTS = {"img_methods": list(IMAGE_METHODS), "img_seeds": 3, "img_steps": _DEFAULT.steps, "img_lam": _DEFAULT.lam,
-            "img_frozen": _DEFAULT.frozen_blocks, "img_epochs": _DEFAULT.finetune_epochs}
+DEFAULTS = IMAGE_DEFAULTS
 LAMBDAS = [0.0, 0.1, 0.3, 1.0, 3.0, 10.0]
 
 
@@ -59,7 +59,7 @@ def results_section(run, views) -> None:
                f"{run.train_seconds:.1f} s.")
     for note in run.notes:
         st.info(note, icon=":material/info:")
-    st.plotly_chart(views.accuracy)
+    show_chart(views.accuracy, "image_accuracy")
 
 
 def misclassified_section(key, run) -> None:
@@ -67,7 +67,7 @@ def misclassified_section(key, run) -> None:
     if st.session_state.get("img_wrong_method") not in run.methods:
         st.session_state["img_wrong_method"] = "source_only"
     method = st.selectbox("Method", run.methods, format_func=run.label, key="img_wrong_method")
-    st.plotly_chart(cached_images.misclassified_figure(*key, method, run), width="content")
+    show_chart(cached_images.misclassified_figure(*key, method, run), "misclassified_digits", width="content")
 
 
 def embedding_section(key, run) -> None:
@@ -85,7 +85,7 @@ def embedding_section(key, run) -> None:
                              help="t-SNE keeps neighbourhoods (distances between clusters mean little); PCA is "
                                   "linear and fast.")
     try:
-        st.plotly_chart(cached_images.embedding_figure(*key, ("source_only", method), projection, run))
+        show_chart(cached_images.embedding_figure(*key, ("source_only", method), projection, run), "image_features")
     except InputError as error:
         st.error(str(error))
         return
@@ -104,7 +104,7 @@ def main() -> None:
         st.button("Switch the dataset to digits", on_click=switch_to_digits, args=(scenario,), type="primary")
         return
     st.subheader("Source and target")
-    st.plotly_chart(cached_images.gallery_figure(scenario), width="content")
+    show_chart(cached_images.gallery_figure(scenario), "digit_gallery", width="content")
     data = cached_images.generate(scenario)
     st.caption(f"{len(data.source_x)} source images; target: {len(data.target_pool_x)} unlabelled pool, "
                f"{len(data.target_labelled_x)} labelled ({scenario.labels_per_class} per class), "
@@ -113,11 +113,8 @@ def main() -> None:
                "textured background, noise.")
 
     values = settings_form()
-    methods = tuple(m for m in IMAGE_METHODS if m in values["img_methods"] or m == "source_only")
     try:
-        settings = ImageLabSettings(steps=int(values["img_steps"]), lam=float(values["img_lam"]),
-                                    frozen_blocks=int(values["img_frozen"]), finetune_epochs=int(values["img_epochs"]))
-        key = (scenario, methods, int(values["img_seeds"]), settings)
+        key = image_lab_key(scenario, values)
         run = cached_images.image_lab_run(*key)
         views = cached_images.image_lab_views(*key, run)
     except InputError as error:
@@ -125,9 +122,9 @@ def main() -> None:
         return
     results_section(run, views)
     st.subheader("Confusion matrices")
-    st.plotly_chart(views.confusion)
+    show_chart(views.confusion, "image_confusion")
     st.subheader("Accuracy per class")
-    st.plotly_chart(views.per_class)
+    show_chart(views.per_class, "image_per_class_accuracy")
     misclassified_section(key, run)
     embedding_section(key, run)
     run_downloads("the results", views.rows_csv, views.run_json, "image_lab")

@@ -1,21 +1,24 @@
 """MMD vs λ page: sweep the alignment weight of MMD or DANN on a log grid and watch transfer help or hurt."""
 
+import json
+
 import streamlit as st
 
 from core.errors import InputError
-from core.lambda_models import LAMBDA_HIGH, LAMBDA_LOW, lambda_grid
+from core.lambda_models import LAMBDA_HIGH, LAMBDA_LOW
 from core.methods import METHODS_BY_NAME
 from core.sweeps import SWEEP_METHODS
-from core.train import TrainSettings
+from core.scene_runs import LAMBDA_DEFAULTS, lambda_sweep_key
 from ui import cached
 from ui.router import ensure_router
 from ui.sidebar import no_boundaries_reason, scenario_sidebar
-from ui.widgets import saved_form
+from ui.widgets import run_downloads, saved_form
+from ui.charts import show_chart
 
 ensure_router()
 
 SETTINGS_KEY = "lambda_settings"  # survives page switches (widget keys do not)
-DEFAULTS = {"lam_method": "mmd", "lam_count": 12, "lam_seeds": 3, "lam_steps": 300}
+DEFAULTS = LAMBDA_DEFAULTS
 
 
 def settings_form() -> dict:
@@ -39,7 +42,7 @@ def settings_form() -> dict:
 
 def sweep_section(views, answer, method: str) -> None:
     summary = views.summary
-    st.plotly_chart(views.chart)
+    show_chart(views.chart, f"lambda_sweep_{method}")
     best = summary.lambdas[summary.best] if summary.best is not None else None
     st.caption(
         "Lines: mean over seeds; bands: min to max over seeds. λ = 0 (trained exactly like source only) is "
@@ -60,7 +63,7 @@ def animation_section(views, scenario) -> None:
     if views.animation is None:
         st.info(no_boundaries_reason(scenario) + " The sweep above still applies.", icon=":material/info:")
         return
-    st.plotly_chart(views.animation)
+    show_chart(views.animation, "lambda_boundaries")
     st.caption("Press ▶ Play or drag the slider: the browser steps through the frames, one per λ, without "
                "rerunning the page. First seed at each λ; source points filled, target test points hollow "
                "(a subsample), axes fixed.")
@@ -74,9 +77,7 @@ def main() -> None:
     values = settings_form()
     method = values["lam_method"]
     try:
-        lambdas = lambda_grid(int(values["lam_count"]))
-        settings = TrainSettings(steps=int(values["lam_steps"]))
-        key = (scenario, method, lambdas, int(values["lam_seeds"]), settings)
+        key = lambda_sweep_key(scenario, values)
         sweep = cached.lambda_sweep_run(*key)
         views = cached.lambda_views(*key, sweep)
     except InputError as error:
@@ -97,8 +98,7 @@ def main() -> None:
         "the class structure. In the animation, watch the boundary follow the target (hollow) points for "
         "moderate λ and tear away from the source classes at large λ; wide bands mean the outcome depends on "
         "the seed (DANN's adversarial game especially).")
-    st.download_button("Download the points (CSV)", views.points_csv, file_name=f"lambda_sweep_{method}.csv",
-                       mime="text/csv", icon=":material/download:")
+    run_downloads("the sweep", views.points_csv, json.dumps(answer, indent=2).encode(), f"lambda_sweep_{method}")
 
 
 main()

@@ -1,31 +1,26 @@
 """Negative transfer page: when does transfer hurt, and do the rules of thumb hold?"""
 
-import numpy as np
 import streamlit as st
 
 from core.errors import InputError
-from core.finetune import STRATEGIES, STRATEGIES_BY_NAME, FinetuneSettings
-from core.finetune_runs import check_labels, pool_scenario
+from core.finetune import STRATEGIES_BY_NAME
 from core.negative_transfer import RULE_TOLERANCE, SIMILAR_DROP, SMALL_LABELS
 from core.scenario import KNOBS_BY_NAME
+from core.scene_runs import TRANSFER_DEFAULTS, TRANSFER_SETTINGS, TRANSFER_STRATEGIES, transfer_map_keys
 from ui import cached_finetune as cached
 from ui.widgets import diverged_warning, run_downloads, saved_form
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar, stop_unless_points
+from ui.charts import show_chart
 
 ensure_router()
 
 SETTINGS_KEY = "negative_transfer_settings"  # survives page switches (widget keys do not)
-REFERENCE = "scratch"
-TRANSFER = [s.name for s in STRATEGIES if s.name != REFERENCE]
+TRANSFER = list(TRANSFER_STRATEGIES)
 LABEL_CHOICES = [1, 2, 5, 10, 20, 50, 100]
-DEFAULTS = {"nt_strategies": ["feature_extraction", "finetune"], "nt_mapped": "finetune",
-            "nt_labels": [1, 2, 5, 10, 20, 50], "nt_seeds": 3}
-MAPS = (  # (knob, its values: the map's rows, heading)
-    ("rotation", tuple(float(v) for v in np.arange(0, 181, 30)), "Covariate shift: the target rotates"),
-    ("concept", tuple(float(v) for v in np.linspace(0, 1, 5)), "Concept shift: the labelling rule changes"),
-)
-SETTINGS = FinetuneSettings()
+DEFAULTS = TRANSFER_DEFAULTS
+HEADINGS = {"rotation": "Covariate shift: the target rotates", "concept": "Concept shift: the labelling rule changes"}
+SETTINGS = TRANSFER_SETTINGS
 
 
 def label(strategy: str) -> str:
@@ -49,20 +44,20 @@ def settings_form() -> dict:
     return values
 
 
-def map_section(scenario, strategies, labels, n_seeds, knob, values, heading, mapped) -> None:
+def map_section(scenario, key, mapped) -> None:
+    knob, values = key[-2:]
     knob_label = KNOBS_BY_NAME[knob].label
     short = knob_label.split(" (")[0].lower()
-    st.subheader(heading)
+    st.subheader(HEADINGS[knob])
     shown = {name: KNOBS_BY_NAME[name].default for name in (knob, "labels_per_class")}  # the map sets both
     others = scenario.replace(**shown).to_query() or "the defaults"
     st.caption(f"Rows: {short} from {values[0]:g} to {values[-1]:g} in {len(values)} steps; every other knob as "
                f"in the sidebar ({others}); the sidebar's {short} is replaced by the rows'.")
-    key = (pool_scenario(scenario), strategies, labels, n_seeds, SETTINGS, knob, values)
     run = cached.finetune_run(*key)
     views = cached.transfer_map_views(*key, mapped, run)
     left, right = st.columns(2)
-    left.plotly_chart(views.gain)
-    right.plotly_chart(views.best)
+    show_chart(views.gain, f"transfer_gain_{knob}", left)
+    show_chart(views.best, f"best_strategy_{knob}", right)
     st.caption(f"**{label(mapped)} is negative in {views.negative_cells} of {views.cells} cells**: its mean target "
                f"test accuracy there is more than {100 * views.grid.margin:g} point(s) below scratch's (outlined, ✕). "
                f"The rule of thumb holds in {views.rule_holds} of the {views.rule_cells} cells it could be checked "
@@ -81,9 +76,6 @@ def main() -> None:
                "and trains scratch at every shift magnitude (rows) and label count (columns), all in one batch, and "
                "shows where transfer beats training from scratch and where it loses.")
     values = settings_form()
-    mapped = values["nt_mapped"]
-    strategies = tuple(s for s in [REFERENCE] + TRANSFER if s == REFERENCE or s == mapped
-                       or s in values["nt_strategies"])
     st.markdown(
         f"**The rules of thumb** (as in the CS231n notes on transfer learning): *small* means at most {SMALL_LABELS} "
         f"labels per class; *similar* means the pretrained source network loses at most {100 * SIMILAR_DROP:g} "
@@ -92,10 +84,8 @@ def main() -> None:
         f"{SETTINGS.epochs} epochs, partial k = {SETTINGS.partial_layers}, L2-SP α = {SETTINGS.l2sp_weight:g} "
         "(the Fine-tuning page's defaults).")
     try:
-        labels = check_labels(values["nt_labels"], "Labelled target samples per class")
-        for knob, knob_values, heading in MAPS:
-            map_section(scenario, strategies, labels, int(values["nt_seeds"]), knob, knob_values,
-                        heading, mapped)
+        for key in transfer_map_keys(scenario, values):
+            map_section(scenario, key, values["nt_mapped"])
     except InputError as error:
         st.error(str(error))
 

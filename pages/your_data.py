@@ -1,11 +1,14 @@
 """Your data page: upload a source and a target table and check how far the target has shifted."""
 
+import json
+
 import streamlit as st
 
 from core.errors import InputError
 from core.tables import MAX_BYTES, MAX_COLUMNS, MAX_ROWS, shared_numeric_columns
 from ui import cached_check
 from ui.router import ensure_router
+from ui.charts import show_chart
 
 ensure_router()
 
@@ -88,18 +91,24 @@ def main() -> None:
     cards[2].metric("Proxy A-distance", f"{report.proxy_a_distance:.2f} ± {report.proxy_a_distance_std:.2f}",
                     border=True, help=report.proxy_a_classifier)
     figures = cached_check.figures(report, view)
-    st.plotly_chart(figures.ranking)
+    show_chart(figures.ranking, "feature_ranking")
     number = st.column_config.NumberColumn
     st.dataframe(figures.ranking_table, hide_index=True, width="stretch",
                  column_config={"source mean": number(format="%.4g"), "target mean": number(format="%.4g"),
                                 "standardised mean difference": number(format="%+.3f"),
                                 "KS": number(format="%.3f"), "KS p-value": number(format="%.2e")})
     left, right = st.columns(2)
-    left.plotly_chart(figures.pca)
+    show_chart(figures.pca, "pca_view", left)
     if figures.labels is not None:
-        right.plotly_chart(figures.labels)
-    st.download_button("Download the report (Markdown)", report.to_markdown(), file_name="transferability_check.md",
-                       mime="text/markdown", icon=":material/download:")
+        show_chart(figures.labels, "label_proportions", right)
+    markdown, ranking, everything = st.columns(3)
+    markdown.download_button("Download the report (Markdown)", report.to_markdown(),
+                             file_name="transferability_check.md", mime="text/markdown", icon=":material/download:")
+    ranking.download_button("Download the feature ranking (CSV)", figures.ranking_table.to_csv(index=False),
+                            file_name="feature_ranking.csv", mime="text/csv", icon=":material/download:")
+    everything.download_button("Download the whole check (JSON)", json.dumps(report.to_json(), indent=2),
+                               file_name="transferability_check.json", mime="application/json",
+                               icon=":material/download:")
 
 
 main()

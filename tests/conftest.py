@@ -1,24 +1,32 @@
-"""Shared fixtures: a served app on localhost for the real-browser tests."""
+"""Shared fixtures: a served app on localhost for the real-browser tests, and their failure screenshots."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Tests train for real: no result store on disk (tests that need one give it a tmp folder). The
+# served app of the browser tests inherits it.
+os.environ.setdefault("DSL_RESULT_STORE", "off")
 CHROMIUM = os.environ.get("DSL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-ARTIFACTS = ROOT / "artifacts"
+# Screenshots and server logs; DSL_ARTIFACTS moves them (the screenshot-on-failure self-test uses a temporary one).
+ARTIFACTS = Path(os.environ.get("DSL_ARTIFACTS", ROOT / "artifacts"))
+VIEWPORT = {"width": 1500, "height": 3200}  # tall: whole pages fit, charts mount without scrolling
+BROWSER_TIMEOUT_MS = 60_000  # Playwright's default for actions and waits; the machine is shared, so generous
 
 
 def _free_port() -> int:
@@ -28,31 +36,39 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_app(log_name: str = "streamlit.log"):
-    """Run ``streamlit run app.py`` on a free loopback port; yield its URL; stop it."""
+def serve_app(log_name: str = "streamlit.log", script: str = "app.py", cwd: Path = ROOT):
+    """Run ``streamlit run <script>`` in ``cwd`` (whose ``.streamlit/config.toml`` applies) on a free loopback
+    port; yield its URL once ``/_stcore/health`` answers; stop it. Its stdout and stderr go to artifacts/<log_name>."""
     port = _free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    with open(ARTIFACTS / log_name, "w") as log:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log_path = ARTIFACTS / log_name
+    with open(log_path, "w") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+            [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 90
             while True:
+                if server.poll() is not None:
+                    pytest.fail(f"streamlit exited with status {server.returncode}; see {log_path}")
                 try:
                     with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
                         if answer.status == 200:
                             break
                 except OSError:
                     if time.monotonic() > deadline:
-                        pytest.fail(f"streamlit did not become healthy within 90 s; see artifacts/{log_name}")
+                        pytest.fail(f"streamlit did not become healthy within 90 s; see {log_path}")
                     time.sleep(0.5)
             yield url
         finally:
             server.terminate()
-            server.wait(timeout=20)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +103,49 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium
         chromium.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item (``item.rep_setup``, ``rep_call``, ``rep_teardown``), so that
+    fixtures can see in their teardown whether the test failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+def failure_screenshot_path(test_name: str, index: int = 0) -> Path:
+    """artifacts/FAILED_<test name>.png for a failed test's first page (``_2``, ``_3``... for its others)."""
+    safe = re.sub(r"[^\w.-]+", "_", test_name).strip("_")
+    return ARTIFACTS / f"FAILED_{safe}{'' if index == 0 else f'_{index + 1}'}.png"
+
+
+@pytest.fixture
+def new_page(request, browser):
+    """A factory of Chromium pages (each in its own context: a new Streamlit session) for one test.
+
+    When the test fails, each page it opened is saved as a full-page screenshot
+    (:func:`failure_screenshot_path`) before the pages are closed.
+    """
+    pages = []
+
+    def open_new(viewport: dict | None = None):
+        page = browser.new_page(viewport=viewport or VIEWPORT, accept_downloads=True)
+        page.set_default_timeout(BROWSER_TIMEOUT_MS)
+        page.set_default_navigation_timeout(90_000)
+        pages.append(page)
+        return page
+
+    yield open_new
+    failed = any(getattr(request.node, f"rep_{when}", None) is not None and getattr(request.node, f"rep_{when}").failed
+                 for when in ("setup", "call"))
+    for index, page in enumerate(pages):
+        if failed:
+            path = failure_screenshot_path(request.node.name, index)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(path), full_page=True, timeout=30_000)
+            except Exception as error:  # a crashed page: keep the test's own failure as the message
+                warnings.warn(f"no failure screenshot {path.name}: {error}", stacklevel=1)
+        with contextlib.suppress(Exception):
+            page.context.close()

@@ -17,6 +17,7 @@ from core.adaptation_figures import NEGATIVE_TRANSFER, results_frame, results_ta
 from core.errors import InputError
 from core.methods import METHODS
 from core.scenario import Scenario
+from tests.apptest_helpers import result_downloads
 from core.train import Divergence
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,7 +103,7 @@ def test_defaults_show_the_table_and_every_chart():
     assert sum(t["type"] == "heatmap" for t in confusion["data"]) == len(METHODS)
     assert confusion["layout"]["xaxis"]["title"]["text"] == "predicted class"
     assert confusion["layout"]["yaxis"]["title"]["text"] == "true class"
-    assert len(at.get("download_button")) == 2
+    assert len(result_downloads(at)) == 2
     assert not at.get("progress")  # the bar is gone once training is done
     assert not at.warning  # no seed diverged at the defaults
 
@@ -216,7 +217,7 @@ def test_feature_embedding_projections_and_methods(projection):
 def test_downloads_hold_the_rows_and_the_json():
     at = fast_page({"seed": "7"})
     assert_clean(at)
-    labels = [b.proto.label for b in at.get("download_button")]
+    labels = [b.proto.label for b in result_downloads(at)]
     assert labels == ["Download the results per model (CSV)", "Download the run (JSON)"]
 
 

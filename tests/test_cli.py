@@ -269,3 +269,33 @@ def test_check_bad_input_is_one_line_with_status_2(args, key, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {key}")
+
+
+def test_warm_stores_the_chosen_scenes_and_lists_them(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DSL_RESULT_STORE", str(tmp_path))
+    assert main(["warm", "--scenes", "Prior shift,Concept shift", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["store"] == str(tmp_path)
+    assert [(row["scene"], row["run"]) for row in answer["runs"]] == [
+        ("Prior shift", "shift_report"), ("Prior shift", "divergence_sweep"),
+        ("Concept shift", "shift_report"), ("Concept shift", "divergence_sweep")]
+    assert {row["state"] for row in answer["runs"]} == {"trained and stored"}
+    assert len(list(tmp_path.glob("*.pkl"))) == 4
+    assert main(["warm", "--scenes", "Concept shift"]) == 0
+    assert "0 trained now, 2 already stored" in capsys.readouterr().out
+    assert main(["warm", "--list"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("Concept shift") and line.endswith(" stored") for line in listing)
+    assert any(line.startswith("Rotated digits") and line.endswith("not stored") for line in listing)
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["warm", "--scenes", "Rotation 99°"], None, "error: scenes: unknown scene Rotation 99°; scenes: No shift"),
+    (["warm"], "off", "error: DSL_RESULT_STORE: the result store is off"),
+])
+def test_warm_errors_are_one_line(args, env, message, monkeypatch, capsys):
+    if env:
+        monkeypatch.setenv("DSL_RESULT_STORE", env)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1

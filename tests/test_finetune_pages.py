@@ -19,6 +19,7 @@ from core.errors import InputError
 from core.finetune import STRATEGIES
 from core.negative_transfer import RULE_TOLERANCE, SIMILAR_DROP, SMALL_LABELS
 from core.scenario import Scenario
+from tests.apptest_helpers import result_downloads
 from tests.test_pages import assert_clean, plotly_specs as specs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +104,7 @@ def test_finetune_defaults_show_the_schedule_the_curves_and_the_read_out():
     cells = frame.drop(columns="strategy").values.ravel()
     assert all(re.fullmatch(r"(≈ [\d.]+|≤ \d+|> \d+)", cell) for cell in cells)
     assert len(at.latex) == len(ALL)
-    assert len(at.get("download_button")) == 2
+    assert len(result_downloads(at)) == 2
     assert "144 models trained as one batch" in captions(at)
     assert not at.get("progress")
 
@@ -245,7 +246,7 @@ def test_negative_transfer_defaults_show_both_maps_the_marks_and_the_rules():
         frame = table.value
         assert list(frame.columns) == ["quadrant", "advice", "checked with", "cells", "holds"]
         assert len(frame) == 4
-    assert len(at.get("download_button")) == 4
+    assert len(result_downloads(at)) == 4
 
 
 @pytest.mark.parametrize("state", [
@@ -293,7 +294,7 @@ def assert_distillation(at, temperature, alpha, seeds):
                                                            "Student from hard labels"]
     assert all(re.fullmatch(r"\d+\.\d% ± \d+\.\d", m.value) for m in at.metric)
     assert len(at.latex) == 1 and f"{alpha:g}" in at.latex[0].value
-    assert len(at.get("download_button")) == 1
+    assert len(result_downloads(at)) == 1
 
 
 def test_distillation_defaults():

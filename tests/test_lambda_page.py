@@ -18,6 +18,7 @@ from core.sweeps import lambda_sweep_with_models
 from core.scenario import Scenario
 from core.sweep_figures import lambda_positions
 from core.train import TrainSettings
+from tests.apptest_helpers import result_downloads
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages/lambda_sweep.py")
@@ -85,7 +86,7 @@ def test_defaults_show_the_sweep_and_the_animation():
     assert_sweep_chart(chart, 12)
     assert_animation(animation, 12)
     assert "coloraxis" in animation["layout"]  # two classes: p(class 1)
-    assert len(at.get("download_button")) == 1
+    assert len(result_downloads(at)) == 2  # the points (CSV) and the sweep (JSON)
     assert not at.get("progress")  # the bar is gone once training is done
 
 

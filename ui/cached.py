@@ -1,6 +1,8 @@
 """Cached wrappers of core: small, hashable inputs (the Scenario), bounded caches.
 
-Results are cached with ``st.cache_data`` (each session gets its own copy). Figures are built
+Results are cached with ``st.cache_data`` (each session gets its own copy); the trained runs
+also go through the result store on disk (:func:`core.scene_runs.stored_run`), which
+``python -m core warm`` fills before a talk. Figures are built
 from those results and cached with ``st.cache_resource``: they are shared and never mutated,
 and building a plotly figure costs more than the rest of a cached rerun together.
 """
@@ -17,11 +19,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import (adaptation, adaptation_figures, bound_figures, domains, embedding, figures, image_figures,
-                  shift_report, sweeps)
+from core import (adaptation_figures, bound_figures, domains, embedding, figures, image_figures, shift_report,
+                  sweeps)
 from core.adaptation import AdaptationRun
 from core.methods import METHODS_BY_NAME
 from core.scenario import KNOBS_BY_NAME, Scenario
+from core.scene_runs import ADAPTATION, DIVERGENCE_SWEEP, LAMBDA_SWEEP, SHIFT_REPORT, stored_run
 from core.train import TrainedModels, TrainSettings
 
 
@@ -56,13 +59,13 @@ def generate(scenario: Scenario) -> domains.DomainData:
 @st.cache_data(max_entries=64, show_spinner="Computing divergences…")
 def report(scenario: Scenario) -> shift_report.ShiftReport:
     """Every divergence of the scenario (same numbers as ``python -m core shift``)."""
-    return shift_report.shift_report(scenario)
+    return stored_run(SHIFT_REPORT, (scenario,))
 
 
 @st.cache_data(max_entries=32, show_spinner="Sweeping the knob…")
 def divergence_sweep(scenario: Scenario, knob: str, n_points: int) -> list[dict[str, float]]:
     """MMD² and proxy A-distance along one knob."""
-    return shift_report.divergence_sweep(scenario, knob, n_points=n_points)
+    return stored_run(DIVERGENCE_SWEEP, (scenario, knob, n_points))
 
 
 def points_csv(scenario: Scenario) -> Callable[[], bytes]:
@@ -125,8 +128,7 @@ def adaptation_run(scenario: Scenario, methods: tuple[str, ...], n_seeds: int,
     """Train and score ``methods`` × ``n_seeds`` models, with a progress bar (:func:`progress_bar`)."""
     text = f"Training {len(methods) * n_seeds} models ({len(methods)} methods × {n_seeds} seeds):"
     with progress_bar(text, settings.steps) as update:
-        return adaptation.run_adaptation(scenario, methods, n_seeds, settings, data=generate(scenario),
-                                         progress=update)
+        return stored_run(ADAPTATION, (scenario, methods, n_seeds, settings), progress=update)
 
 
 @dataclass(frozen=True)
@@ -187,8 +189,7 @@ def lambda_sweep_run(scenario: Scenario, method: str, lambdas: tuple[float, ...]
     """``core.sweeps.lambda_sweep``'s dict and the trained models, with a progress bar (:func:`progress_bar`)."""
     text = f"Training {len(lambdas) * n_seeds} models ({len(lambdas)} values of λ × {n_seeds} seeds):"
     with progress_bar(text, settings.steps) as update:
-        return sweeps.lambda_sweep_with_models(scenario, method, lambdas, n_seeds, settings, data=generate(scenario),
-                                               progress=update)
+        return stored_run(LAMBDA_SWEEP, (scenario, method, lambdas, n_seeds, settings), progress=update)
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import distillation, distillation_figures, finetune_figures, finetune_runs
+from core import distillation, distillation_figures, finetune_figures
 from core.distillation import ROLES, DistillRun, DistillSettings, RoleStatistics
 from core.efficiency import StrategyCurves, efficiency_curves
 from core.finetune import FinetuneSettings
 from core.finetune_runs import FinetuneRun
 from core.negative_transfer import GainMap, gain_map, rule_checks
 from core.scenario import Scenario
+from core.scene_runs import FINETUNE, stored_run
 from ui.cached import progress_bar
 
 
@@ -40,8 +41,7 @@ def finetune_run(scenario: Scenario, strategies: tuple[str, ...], labels: tuple[
     text = (f"Training {models} models ({len(strategies)} strategies × {len(labels)} label counts × {n_seeds} "
             f"seeds{along}):")
     with progress_bar(text) as update:
-        return finetune_runs.run_finetuning(scenario, strategies, labels, n_seeds, settings, knob=knob, values=values,
-                              progress=update)
+        return stored_run(FINETUNE, (scenario, strategies, labels, n_seeds, settings, knob, values), progress=update)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

@@ -9,9 +9,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import adaptation_figures, image_figures, image_lab
+from core import adaptation_figures, image_figures
 from core.image_lab import ImageLabRun, ImageLabSettings
 from core.scenario import Scenario
+from core.scene_runs import IMAGE_LAB, stored_run
 from ui.cached import generate, progress_bar
 
 
@@ -27,7 +28,7 @@ def image_lab_run(scenario: Scenario, methods: tuple[str, ...], n_seeds: int, se
     """Train the image lab's methods × seeds on the scenario's digits, with a progress bar."""
     text = f"Training CNNs ({len(methods)} methods × {n_seeds} seeds):"
     with progress_bar(text) as update:
-        return image_lab.run_image_lab(scenario, n_seeds, settings, methods, progress=update)
+        return stored_run(IMAGE_LAB, (scenario, methods, n_seeds, settings), progress=update)
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,15 @@ from typing import Any, Mapping
 import streamlit as st
 
 from core.errors import InputError
+from core.presets import PRESENTER_PARAM
 from core.scenario import KNOBS, KNOBS_BY_NAME, Scenario
 
 SCENARIO_KEY = "scenario"
 URL_PROBLEMS_KEY = "url_problems"
 PARKED_KEY = "parked_knobs"  # values of the knobs hidden because they do not apply to the dataset
+PRESENTER_KEY = "presenter_mode"  # also the key of the router's toggle
+PAGE_KEY = "current_page"  # the router's page of this run (url path)
+SIDEBAR_PAGE_KEY = "sidebar_page"  # the page that last drew the scenario sidebar
 
 
 def widget_key(name: str) -> str:
@@ -36,6 +40,8 @@ def scenario_from_params(params: Mapping[str, Any]) -> tuple[Scenario, list[str]
     """
     values, problems = {}, []
     for key, raw in params.items():
+        if key == PRESENTER_PARAM:  # a view setting, not a knob (:func:`presenter_mode`)
+            continue
         if isinstance(raw, list):  # a repeated key: the last one wins, as in most web apps
             raw = raw[-1]
         try:
@@ -60,12 +66,18 @@ def prepare_widgets(scenario: Scenario) -> str:
     Widgets removed by a page switch come back with ``scenario``'s values; a knob hidden because
     it does not apply keeps its last value in the session (:data:`PARKED_KEY`) until it applies again.
     """
+    page = st.session_state.get(PAGE_KEY)
+    switched = page is not None and st.session_state.get(SIDEBAR_PAGE_KEY) != page
+    st.session_state[SIDEBAR_PAGE_KEY] = page
     dataset = st.session_state.setdefault(widget_key("dataset"), scenario.dataset)
     parked = st.session_state.setdefault(PARKED_KEY, {})
     for knob in KNOBS:
         key = widget_key(knob.name)
         if knob.applies(dataset):
-            st.session_state.setdefault(key, parked.pop(knob.name, getattr(scenario, knob.name)))
+            if key not in st.session_state:
+                st.session_state[key] = parked.pop(knob.name, getattr(scenario, knob.name))
+            elif switched:  # Streamlit ids widgets per page: set the value again, or the slider shows its minimum
+                st.session_state[key] = st.session_state[key]
         elif key in st.session_state:
             parked[knob.name] = st.session_state.pop(key)
     return dataset
@@ -100,15 +112,26 @@ def set_scenario(scenario: Scenario) -> None:
         st.session_state[widget_key(knob.name)] = getattr(scenario, knob.name)
 
 
+def presenter_mode() -> bool:
+    """Whether the session shows the app in presenter mode; on its first run it comes from the URL (``present=1``)."""
+    if PRESENTER_KEY not in st.session_state:
+        st.session_state[PRESENTER_KEY] = st.query_params.get(PRESENTER_PARAM) == "1"
+    return bool(st.session_state[PRESENTER_KEY])
+
+
+def view_params(scenario: Scenario) -> dict[str, str]:
+    """URL parameters of a view: the scenario's non-default keys, then ``present=1`` in presenter mode."""
+    params = dict(item.split("=", 1) for item in scenario.to_query().split("&") if item)
+    if presenter_mode():
+        params[PRESENTER_PARAM] = "1"
+    return params
+
+
 def sync_url(scenario: Scenario) -> None:
-    """Write the scenario's non-default keys to the URL, touching it only when it differs."""
-    wanted = {key: str(value) for key, value in _query_items(scenario)}
+    """Write the view's parameters (:func:`view_params`) to the URL, touching it only when they differ."""
+    wanted = view_params(scenario)
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
-
-
-def _query_items(scenario: Scenario) -> list[tuple[str, str]]:
-    return [tuple(item.split("=", 1)) for item in scenario.to_query().split("&") if item]
 
 
 def pop_url_problems() -> list[str]:

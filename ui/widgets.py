@@ -8,6 +8,14 @@ from typing import Any, Iterator, Mapping
 import streamlit as st
 
 
+RUN_KEY = "script_runs"  # the session's run count, kept by the router (:func:`count_run`)
+
+
+def count_run() -> None:
+    """Count the session's script runs (the router calls it first on every run)."""
+    st.session_state[RUN_KEY] = st.session_state.get(RUN_KEY, 0) + 1
+
+
 @contextlib.contextmanager
 def saved_form(form_key: str, settings_key: str, defaults: Mapping[str, Any]) -> Iterator[dict]:
     """An ``st.form`` whose widgets (keyed by ``defaults``' keys) start from the values saved under
@@ -15,10 +23,17 @@ def saved_form(form_key: str, settings_key: str, defaults: Mapping[str, Any]) ->
 
     Streamlit drops a widget's key when its page is left, so the values are saved under a key of
     their own and put back before the widgets are drawn: nothing retrains after a page switch.
+    When the previous run did not draw the form (the page stopped above it, e.g. on digits) the
+    browser has forgotten the widgets while the server still holds their values, so the values
+    are set again to reach the browser; otherwise unsubmitted edits in the form are left alone.
     """
     saved = st.session_state.setdefault(settings_key, dict(defaults))
+    run, drawn_key = st.session_state.get(RUN_KEY), f"{form_key}_drawn_at"
+    resync = run is not None and st.session_state.get(drawn_key) != run - 1
     for key, value in saved.items():
-        st.session_state.setdefault(key, value)
+        if resync or key not in st.session_state:
+            st.session_state[key] = value
+    st.session_state[drawn_key] = run
     values: dict = {}
     with st.form(form_key, border=True):
         yield values

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Check deploy/nginx.conf without Docker: two replicas of the app on this machine behind nginx, once with
+# the config as it is (sticky sessions: every upload and the verdict must work) and once without its
+# `hash` line (round robin: an upload must fail with 400). Needs nginx (apt-get install nginx-light),
+# Debian's Chromium and the test requirements (make test installs Playwright).
+#
+#   deploy/check_local.sh            # ports 8610 (sticky proxy), 8620 (round robin), 8611-8612 (replicas)
+#   BASE_PORT=9610 deploy/check_local.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BASE_PORT=${BASE_PORT:-8610}
+PY=${PY:-.venv/bin/python}
+WORK=$(mktemp -d /tmp/dsl-proxy-check.XXXXXX)
+SECRET=$("$PY" -c 'import secrets; print(secrets.token_hex(32))')   # one secret, shared by both replicas
+PIDS=()
+NGINX_CONFS=()
+
+stop() {
+    for conf in "${NGINX_CONFS[@]}"; do nginx -c "$conf" -g "pid ${conf%.conf}.pid;" -s quit 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    echo "stopped; logs in $WORK"
+}
+trap stop EXIT
+
+for i in 1 2; do
+    port=$((BASE_PORT + i))
+    STREAMLIT_SERVER_COOKIE_SECRET=$SECRET DSL_TORCH_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+        OPENBLAS_NUM_THREADS=1 DSL_RESULT_STORE=off \
+        "$PY" -m streamlit run app.py --server.port "$port" --server.address 127.0.0.1 --server.headless true \
+        > "$WORK/replica$i.log" 2>&1 &
+    PIDS+=($!)
+done
+
+# deploy/nginx.conf with the replicas' addresses, a local port, and logs and temporary files in $WORK.
+variant() {  # variant NAME LISTEN_PORT [round-robin]
+    local conf="$WORK/$1.conf"
+    sed -e "s|server app:8501 max_fails=3 fail_timeout=10s;|server 127.0.0.1:$((BASE_PORT + 1)) max_fails=3 fail_timeout=10s;\n        server 127.0.0.1:$((BASE_PORT + 2)) max_fails=3 fail_timeout=10s;|" \
+        -e "s|listen 80;|listen 127.0.0.1:$2;|" \
+        -e "s|access_log /dev/stdout replica;|access_log $WORK/$1-access.log replica;|" \
+        -e "s|error_log /dev/stderr warn;|error_log $WORK/$1-error.log warn;|" \
+        -e "s|^http {|http {\n    client_body_temp_path $WORK/$1-body;\n    proxy_temp_path $WORK/$1-proxy;|" \
+        deploy/nginx.conf > "$conf"
+    if [ "${3:-}" = round-robin ]; then sed -i 's|^        hash \$dsl_replica consistent;|        # no hash: round robin|' "$conf"; fi
+    nginx -c "$conf" -g "pid $WORK/$1.pid; error_log $WORK/$1-error.log;" -t -q
+    nginx -c "$conf" -g "pid $WORK/$1.pid; error_log $WORK/$1-error.log;"
+    NGINX_CONFS+=("$conf")
+}
+
+for i in 1 2; do
+    for _ in $(seq 120); do
+        curl -sf "http://127.0.0.1:$((BASE_PORT + i))/_stcore/health" >/dev/null && break
+        sleep 0.5
+    done
+done
+variant sticky "$BASE_PORT"
+variant round-robin $((BASE_PORT + 10)) round-robin
+echo "the sticky config differs from deploy/nginx.conf only in:"
+diff deploy/nginx.conf "$WORK/sticky.conf" || true
+
+echo "== sticky sessions (deploy/nginx.conf): expect the verdict in every browser"
+"$PY" deploy/check_proxy.py "http://127.0.0.1:$BASE_PORT" "$WORK/sticky-access.log" --contexts 3 \
+    --expect verdict --out "$WORK/sticky"
+echo "== round robin (the same without its hash line): expect an upload answered 400"
+"$PY" deploy/check_proxy.py "http://127.0.0.1:$((BASE_PORT + 10))" "$WORK/round-robin-access.log" --contexts 2 \
+    --expect upload-error --out "$WORK/round-robin"
