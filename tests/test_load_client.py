@@ -1,6 +1,7 @@
 """The load test's headless client (benchmarks/streamlit_session.py) against a served app."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from benchmarks.bench_load import Settings, listening_pid, load_test
 from tests.conftest import ARTIFACTS, serve_app
@@ -8,10 +9,20 @@ from tests.conftest import ARTIFACTS, serve_app
 LOG = "load_client.log"
 
 
+def run_in_own_thread(coroutine):
+    """Run a coroutine to completion on a fresh event loop in a worker thread.
+
+    Playwright's sync API (the browser tests, same pytest process) leaves an event loop
+    marked as running in the main thread, where asyncio.run() refuses to start.
+    """
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(asyncio.run, coroutine).result()
+
+
 def test_two_sessions_move_sliders_through_preset_scenes_without_errors():
     settings = Settings(sessions=2, duration=10, pages=("domain_shift",), think=(0.2, 0.5), ramp=0, timeout=45)
     with serve_app(LOG) as url:
-        result = asyncio.run(load_test(url, listening_pid(url), settings, ARTIFACTS / LOG))
+        result = run_in_own_thread(load_test(url, listening_pid(url), settings, ARTIFACTS / LOG))
 
     assert result["errors"]["total"] == 0, result["errors"]["details"]
     assert result["warmup"]["n"] >= 2 and result["first_load"]["n"] == 2
