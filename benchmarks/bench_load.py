@@ -32,19 +32,18 @@ import math
 import os
 import random
 import re
-import socket
-import subprocess
 import sys
 import time
 import urllib.parse
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # not _common: it imports torch, which the load generator does not need
 
+from benchmarks.served_app import served_app, wait_healthy  # noqa: E402
 from benchmarks.streamlit_session import RunResult, SessionError, StreamlitSession  # noqa: E402
 from core.errors import InputError  # noqa: E402
 from core.presets import PRESETS  # noqa: E402
@@ -226,54 +225,6 @@ async def run_session(url: str, index: int, page: str, settings: Settings, recor
 
 
 # --- the server: starting it, finding it, measuring it -----------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_healthy(url: str, server: subprocess.Popen | None, limit: float = 120.0) -> None:
-    """Wait until ``/_stcore/health`` answers; RuntimeError when the server exits or ``limit`` passes."""
-    deadline = time.monotonic() + limit
-    while True:
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        if server is not None and server.poll() is not None:
-            raise RuntimeError(f"the server exited with status {server.returncode}; see {SERVER_LOG}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} was not healthy within {limit:g} s")
-        time.sleep(0.3)
-
-
-@contextlib.contextmanager
-def own_server(options: tuple[str, ...] = ()) -> Iterator[tuple[str, int]]:
-    """``streamlit run app.py`` on a free loopback port, one torch thread, with config ``options``
-    (``"runner.postScriptGC=false"``); yields its URL and pid, then stops it."""
-    port = free_port()
-    SERVER_LOG.parent.mkdir(exist_ok=True)
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true"]
-    for option in options:
-        key, _, value = option.partition("=")
-        command += [f"--{key}", value]
-    with open(SERVER_LOG, "w") as log:
-        server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                  env={**os.environ, "DSL_TORCH_THREADS": "1"})
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_healthy(url, server)
-            yield url, server.pid
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-
-
 def listening_pid(url: str) -> int | None:
     """Pid of the local process listening on ``url``'s port (Linux /proc; None when not found or not ours)."""
     port = f"{urllib.parse.urlsplit(url).port or 80:04X}"
@@ -542,7 +493,7 @@ def main() -> None:
         wait_healthy(args.url, None, limit=10)
         server = contextlib.nullcontext((args.url.rstrip("/"), args.server_pid or listening_pid(args.url)))
     else:
-        server = own_server(tuple(args.option))
+        server = served_app(SERVER_LOG, options=tuple(args.option), env={"DSL_TORCH_THREADS": "1"})
     with server as (url, pid):
         result = asyncio.run(load_test(url, pid, settings, None if args.url else SERVER_LOG))
     result["server_options"] = [] if args.url else args.option

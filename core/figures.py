@@ -22,6 +22,7 @@ CLASS_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9
                  "#000000", "#332288", "#999933", "#882255")  # black; Tol's indigo, olive, wine
 SOURCE_GREY, TARGET_COLOUR = "#7F7F7F", "#D55E00"
 WEBGL_THRESHOLD = 3000
+MAX_LABELLED_BARS = 4  # class-proportion bars carry their share as text up to this many classes
 BASE_LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=50),
                    legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0.0))
 
@@ -154,16 +155,26 @@ def feature_map_figure(scenario: Scenario) -> go.Figure:
 
 
 def class_proportions_figure(data: DomainData) -> go.Figure:
-    """Class proportions of the source and of the target pool and test set (prior and label-space shift)."""
+    """Class proportions of the source and of the target pool and test set (prior and label-space shift).
+
+    The axis ends a little above the largest share, so ten classes of 10 % do not shrink to slivers;
+    with more than four classes the bars are labelled by their class number and the shares are on hover.
+    """
     classes = sorted(set(data.source_classes) | set(data.target_classes))
+    many = len(classes) > MAX_LABELLED_BARS
     target_y = np.concatenate([data.target_pool_y_oracle, data.target_test_y])
     fig = go.Figure()
+    largest = 0.0
     for name, y, colour in (("source", data.source_y, SOURCE_GREY), ("target", target_y, TARGET_COLOUR)):
         share = [float(np.mean(y == k)) if len(y) else 0.0 for k in classes]
-        fig.add_trace(go.Bar(x=[f"class {k}" for k in classes], y=share, name=name, marker_color=colour,
-                             text=[f"{s:.0%}" for s in share], textposition="outside"))
+        largest = max(largest, *share)
+        fig.add_trace(go.Bar(x=[str(k) if many else f"class {k}" for k in classes], y=share, name=name,
+                             marker_color=colour, text=None if many else [f"{s:.0%}" for s in share],
+                             textposition="outside", hovertemplate="class %{x}: %{y:.1%}" if many else None))
     fig.update_layout(title="Class proportions P(Y)", barmode="group", height=320, **BASE_LAYOUT)
-    fig.update_yaxes(title="share of the domain", range=[0, 1.15], tickformat=".0%")
+    fig.update_yaxes(title="share of the domain", range=[0, min(1.0, max(largest, 0.05)) * 1.2], tickformat=".0%")
+    if many:
+        fig.update_xaxes(title="class", type="category")
     return fig
 
 
@@ -214,4 +225,9 @@ def with_larger_fonts(figure: go.Figure, factor: float) -> go.Figure:
     for font in fonts:
         if font.size:
             font.size *= factor
+    legend, margin = larger.layout.legend, larger.layout.margin
+    if legend.y is not None and legend.y < 0:  # a legend under the plot moves down, clear of the larger axis title
+        legend.y *= factor
+        if margin.b:
+            margin.b *= factor
     return larger

@@ -6,15 +6,12 @@ import contextlib
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import warnings
 from pathlib import Path
 
 import pytest
+
+from benchmarks.served_app import served_app
 
 ROOT = Path(__file__).resolve().parent.parent
 # Tests train for real: no result store on disk (tests that need one give it a tmp folder). The
@@ -29,46 +26,16 @@ VIEWPORT = {"width": 1500, "height": 3200}  # tall: whole pages fit, charts moun
 BROWSER_TIMEOUT_MS = 60_000  # Playwright's default for actions and waits; the machine is shared, so generous
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def serve_app(log_name: str = "streamlit.log", script: str = "app.py", cwd: Path = ROOT):
-    """Run ``streamlit run <script>`` in ``cwd`` (whose ``.streamlit/config.toml`` applies) on a free loopback
-    port; yield its URL once ``/_stcore/health`` answers; stop it. Its stdout and stderr go to artifacts/<log_name>."""
-    port = _free_port()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log_path = ARTIFACTS / log_name
-    with open(log_path, "w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+    """Serve ``script`` from ``cwd`` on a free loopback port (``benchmarks.served_app``); yield its URL once
+    ``/_stcore/health`` answers; stop it. Its stdout and stderr go to artifacts/<log_name>."""
+    with contextlib.ExitStack() as stack:
         try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 90
-            while True:
-                if server.poll() is not None:
-                    pytest.fail(f"streamlit exited with status {server.returncode}; see {log_path}")
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                        if answer.status == 200:
-                            break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        pytest.fail(f"streamlit did not become healthy within 90 s; see {log_path}")
-                    time.sleep(0.5)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=20)
+            url, _ = stack.enter_context(served_app(ARTIFACTS / log_name, script, cwd, limit=90))
+        except RuntimeError as error:
+            pytest.fail(str(error))
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -58,6 +58,16 @@ def test_presenter_fonts_are_a_copy_and_scale_explicit_sizes():
     assert figure.layout.title.font.size == 20 and figure.layout.font.size is None  # the shared figure is untouched
 
 
+
+def test_presenter_fonts_move_a_legend_under_the_plot_down_with_the_axis_title():
+    figure = go.Figure(go.Scatter(x=[0, 1], y=[1, 0]))
+    figure.update_layout(legend=dict(y=-0.12, yanchor="top"), margin=dict(b=110))
+    larger = with_larger_fonts(figure, 1.5)
+    assert (larger.layout.legend.y, larger.layout.margin.b) == (pytest.approx(-0.18), 165)
+    assert figure.layout.legend.y == -0.12
+    above = go.Figure(figure).update_layout(legend_y=1.0)
+    assert with_larger_fonts(above, 1.5).layout.legend.y == 1.0  # a legend above the plot stays
+
 def test_the_gallery_lists_every_scene_with_its_link():
     at = app_at("pages/talk_scenes.py", "present=1")
     assert not at.exception and at.title[0].value == "Talk scenes"
