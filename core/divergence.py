@@ -612,7 +612,7 @@ def _pad_equal_sizes(pairs, n_seeds, seed, hidden, steps, lr, weight_decay, devi
     m, n, d = pairs[0][0].shape[0], pairs[0][1].shape[0], pairs[0][0].shape[1]
     plans = _split_plan(m, n, n_seeds, seed)
     m_tr, n_tr = m // 2, n // 2
-    m_te, n_te = m - m_tr, n - n_tr
+    m_te = m - m_tr  # the test rows: m - m_tr source, then n - n_tr target
     x_train, x_test, seeds = [], [], []
     for x, y in pairs:
         for plan in plans:

@@ -20,7 +20,7 @@ from core.image_lab import IMAGE_METHODS, ImageLabSettings
 from core.lambda_models import lambda_grid
 from core.methods import METHODS
 from core.presets import Preset
-from core.result_store import default_store
+from core.result_store import ResultStore, default_store
 from core.scenario import Scenario
 from core.train import TrainSettings
 
@@ -50,9 +50,11 @@ IMAGE_LAB = RunKind("image_lab", lambda scenario, methods, n_seeds, settings, pr
                     image_lab.run_image_lab(scenario, n_seeds, settings, methods, progress=progress))
 
 
-def stored_run(kind: RunKind, key: tuple, progress: Progress = None) -> Any:
-    """``kind``'s result at ``key`` from the result store, computed (and stored) when it is not there."""
-    return default_store().fetch(kind.name, key, lambda: kind.compute(*key, progress=progress))
+def stored_run(kind: RunKind, key: tuple, progress: Progress = None, store: ResultStore | None = None) -> Any:
+    """``kind``'s result at ``key`` from ``store`` (default: :func:`default_store`), computed and stored when
+    it is not there."""
+    store = default_store() if store is None else store
+    return store.fetch(kind.name, key, lambda: kind.compute(*key, progress=progress))
 
 
 # --- Domain shift -------------------------------------------------------------------------------------
@@ -169,7 +171,7 @@ def warm(presets: Iterable[Preset], report: Callable[[str, str, float], None] | 
         for kind, key in scene_runs(preset):
             stored = store.contains(kind.name, key)
             start = time.perf_counter()
-            stored_run(kind, key)
+            stored_run(kind, key, store=store)
             seconds = time.perf_counter() - start
             rows.append({"scene": preset.name, "run": kind.name, "seconds": round(seconds, 3),
                          "state": "already stored" if stored else "trained and stored"})
