@@ -257,9 +257,13 @@ class Scenario:
         """The keys whose value differs from the default."""
         return {k.name: getattr(self, k.name) for k in KNOBS if getattr(self, k.name) != k.default}
 
+    def to_params(self) -> dict[str, str]:
+        """URL parameters of the non-default keys, in :data:`KNOBS` order, their values as the URL writes them."""
+        return {key: _format_number(value) for key, value in self.changed().items()}
+
     def to_query(self) -> str:
         """Query string of the non-default keys, in :data:`KNOBS` order; round-trips exactly."""
-        return "&".join(f"{key}={_format_number(value)}" for key, value in self.changed().items())
+        return "&".join(f"{key}={value}" for key, value in self.to_params().items())
 
     def replace(self, **changes: Any) -> "Scenario":
         """A copy with some keys changed (validated)."""

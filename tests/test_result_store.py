@@ -158,7 +158,7 @@ def test_a_page_at_its_defaults_fetches_the_runs_warm_stores(name, monkeypatch, 
     monkeypatch.setattr(scene_runs, "default_store", lambda: recorder)
     preset = PRESETS_BY_NAME[name]
     at = AppTest.from_file(str(ROOT / "pages" / f"{preset.page}.py"), default_timeout=120)
-    for key, value in (item.split("=", 1) for item in preset.scenario.to_query().split("&") if item):
+    for key, value in preset.scenario.to_params().items():
         at.query_params[key] = value
     at.run()
     expected = [(kind.name, key) for kind, key in scene_runs.scene_runs(preset)]

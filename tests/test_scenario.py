@@ -44,6 +44,7 @@ def test_query_round_trip_is_exact(scenario):
     assert Scenario.from_query("?" + scenario.to_query()) == scenario
     assert Scenario.from_args(scenario.to_query().split("&") if scenario.to_query() else []) == scenario
     assert Scenario.from_mapping(scenario.to_dict()) == scenario
+    assert Scenario.from_mapping(scenario.to_params()) == scenario  # the URL's parameters, as the pages set them
 
 
 def test_slider_float_noise_is_rounded_to_the_step():

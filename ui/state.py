@@ -121,7 +121,7 @@ def presenter_mode() -> bool:
 
 def view_params(scenario: Scenario) -> dict[str, str]:
     """URL parameters of a view: the scenario's non-default keys, then ``present=1`` in presenter mode."""
-    params = dict(item.split("=", 1) for item in scenario.to_query().split("&") if item)
+    params = scenario.to_params()
     if presenter_mode():
         params[PRESENTER_PARAM] = "1"
     return params
