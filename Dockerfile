@@ -18,10 +18,11 @@ WORKDIR /app
 # names compatible ranges and pip takes PyPI's default torch and torchvision builds (with their
 # CUDA libraries, which also run without a GPU). Do not switch to a "+cpu" torch wheel from
 # download.pytorch.org: PyPI's torchvision then fails to import (operator torchvision::nms does
-# not exist). The install is about 5 GB, most of it torch's CUDA libraries.
-COPY requirements.txt ./
+# not exist). The install is about 5 GB, most of it torch's CUDA libraries. requirements.lock pins
+# every package at the versions the test suite passed with (README "Pinned installs").
+COPY requirements.txt requirements.lock ./
 RUN --mount=type=cache,target=/root/.cache/pip \
-    python -m pip install -r requirements.txt
+    python -m pip install -r requirements.txt -c requirements.lock
 
 # An unprivileged user. The code stays owned by root (read-only to the app); only /app/.cache
 # and the user's home are writable. /app/.cache/results is the result store (core/result_store.py,

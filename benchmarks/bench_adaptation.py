@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 from _common import median_seconds, page_seconds, setup
+
 from core.adaptation import run_adaptation
 from core.domains import generate
 from core.methods import METHODS_BY_NAME

@@ -29,9 +29,9 @@ import os
 
 import torch
 import torch.nn.functional as F
+from _common import median_seconds, setup
 from torch import nn
 
-from _common import median_seconds, setup
 from core.conv import BatchedCNN
 from core.device import pick_device
 from core.models import seeded_generator

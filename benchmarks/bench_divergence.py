@@ -13,9 +13,9 @@ import argparse
 
 import numpy as np
 import torch
+from _common import median_seconds, setup
 from sklearn.datasets import make_moons
 
-from _common import median_seconds, setup
 from core import divergence as dv
 
 N_PER_DOMAIN = 1000

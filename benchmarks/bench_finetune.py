@@ -17,8 +17,8 @@ import argparse
 
 import numpy as np
 import torch
-
 from _common import median_seconds, page_seconds, setup
+
 from core.distillation import run_distillation
 from core.finetune import STRATEGIES, FinetuneSettings, fit_batched, fit_by_size
 from core.finetune_runs import prepare_finetuning, run_finetuning

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 from _common import median_seconds, page_seconds, setup
+
 from core.adaptation import run_adaptation
 from core.domains import generate
 from core.image_lab import UNSUPERVISED, run_image_lab

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from _common import ROOT, median_seconds, setup
+
 from core import divergence
 from core.domains import generate
 from core.scenario import Scenario

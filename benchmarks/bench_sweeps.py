@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-
 from _common import median_seconds, setup
+
 from core import sweeps
 from core.scenario import Scenario
 
@@ -25,8 +25,8 @@ def main() -> None:
     print(f"{setup()}; medians of {args.repeats}")
     scenario = Scenario(rotation=35)
     for method in sweeps.SWEEP_METHODS:
-        seconds, answer = median_seconds(lambda: sweeps.lambda_sweep(scenario, method, LAMBDAS, n_seeds=3),
-                                         args.repeats)
+        seconds, answer = median_seconds(
+            lambda method=method: sweeps.lambda_sweep(scenario, method, LAMBDAS, n_seeds=3), args.repeats)
         print(f"lambda sweep, {method}, 16 lambdas × 3 seeds = 48 models (one batch): {seconds:.3f} s "
               f"(training {answer['train_seconds']:.3f} s); budget 4 s, ratio {seconds / 4:.2f}")
     seconds, _ = median_seconds(lambda: sweeps.ben_david_sweep(Scenario(), "rotation", ROTATIONS, n_seeds=3),

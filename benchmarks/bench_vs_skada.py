@@ -34,9 +34,8 @@ import sys
 import time
 
 import numpy as np
-
-from _common import setup
 import torch  # noqa: E402  (after _common: thread set-up and import path)
+from _common import setup
 
 from core.adaptation import model_seed, run_adaptation  # noqa: E402
 from core.domains import DomainData, generate  # noqa: E402

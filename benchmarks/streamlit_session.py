@@ -22,12 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
-
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import WebSocketException
 
 from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -35,6 +33,8 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.NumberInput_pb2 import NumberInput
 from streamlit.proto.Slider_pb2 import Slider
 from streamlit.proto.WidgetStates_pb2 import WidgetState
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import WebSocketException
 
 STREAM_PATH = "/_stcore/stream"
 DONE = {ForwardMsg.FINISHED_SUCCESSFULLY: "ok", ForwardMsg.FINISHED_WITH_COMPILE_ERROR: "compile_error"}
@@ -193,7 +193,7 @@ class StreamlitSession:
         self._max_cache_age = 2
         self._run_count = 0
 
-    async def __aenter__(self) -> "StreamlitSession":
+    async def __aenter__(self) -> StreamlitSession:
         await self.open()
         return self
 
@@ -208,7 +208,7 @@ class StreamlitSession:
                 connect(self.stream_url, subprotocols=["streamlit"], max_size=None, max_queue=256, proxy=None,
                         open_timeout=self.timeout),
                 self.timeout)
-        except (OSError, asyncio.TimeoutError, WebSocketException) as error:
+        except (TimeoutError, OSError, WebSocketException) as error:
             raise SessionError(f"cannot connect to {self.stream_url}: {error!r}") from error
         self.first_run = await self._run({}, start)
         return self.first_run

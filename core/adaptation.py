@@ -6,8 +6,8 @@ TEST split only (and the source sample for source accuracy); training never sees
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 from sklearn.metrics import confusion_matrix

@@ -7,7 +7,7 @@ the class (Okabe-Ito), every axis labelled. Each method keeps one colour on ever
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

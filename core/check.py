@@ -15,8 +15,8 @@ No streamlit here; the page and ``python -m core check`` call :func:`run_check`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy import stats
@@ -159,7 +159,8 @@ class CheckReport:
         if self.disagreement is not None:
             d = self.disagreement
             accuracy = ("" if d.source_only_acc is None else
-                        f" On the target's own labels: source-only {d.source_only_acc:.1%}, adapted {d.adapted_acc:.1%}.")
+                        f" On the target's own labels: source-only {d.source_only_acc:.1%}, "
+                        f"adapted {d.adapted_acc:.1%}.")
             lines.append(f"A source-only model and an adapted one (DANN) disagree on {d.share:.1%} of the target rows."
                          + accuracy)
         shift = self.label_shift

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 
 import torch
 
@@ -11,7 +11,7 @@ DEVICE_ENV_VAR = "DSL_DEVICE"
 THREADS_ENV_VAR = "DSL_TORCH_THREADS"
 
 
-@lru_cache(maxsize=None)
+@cache
 def pick_device() -> torch.device:
     """Return the training device: ``$DSL_DEVICE`` if set, else cuda, then mps, then cpu."""
     requested = os.environ.get(DEVICE_ENV_VAR, "").strip().lower()

@@ -20,8 +20,8 @@ against T. Every network of a run (teachers, then students) trains as one batche
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -95,7 +95,7 @@ class RoleStatistics:
     def text(self) -> str:
         return "diverged" if self.mean is None else f"{self.mean:.1%} ± {100 * self.sd:.1f}"
 
-    def points_above(self, other: "RoleStatistics") -> float | None:
+    def points_above(self, other: RoleStatistics) -> float | None:
         """This mean minus ``other``'s, in percentage points (None when either diverged)."""
         return None if self.mean is None or other.mean is None else 100 * (self.mean - other.mean)
 

@@ -675,10 +675,11 @@ def proxy_a_distance_many(
 
     The domain classifiers of all pairs with the same sizes ``(m, n, d)`` and all seeds are
     trained as one batched program (``len(pairs) * n_seeds`` networks when, as in a sweep,
-    every pair has the same sizes); pairs of other sizes form their own batches. Either way, the result for a pair is that of ``proxy_a_distance`` of that pair with
-    the same arguments: the splits and initialisations depend on ``seed`` and the seed index,
-    not on the pair's position (only floating-point rounding of the batched products differs,
-    which can flip a held-out point lying on a decision boundary).
+    every pair has the same sizes); pairs of other sizes form their own batches. Either way, the
+    result for a pair is that of ``proxy_a_distance`` of that pair with the same arguments: the
+    splits and initialisations depend on ``seed`` and the seed index, not on the pair's position
+    (only floating-point rounding of the batched products differs, which can flip a held-out point
+    lying on a decision boundary).
 
     Parameters
     ----------

@@ -18,8 +18,8 @@ ships with its preprocessing; fine-tuning keeps that preprocessing.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -217,7 +217,7 @@ class FitProblem:
     temperature: torch.Tensor | None = None
     anchor_strength: torch.Tensor | None = None
 
-    def select(self, models: Sequence[int]) -> "FitProblem":
+    def select(self, models: Sequence[int]) -> FitProblem:
         """The same problem for a subset of the models (e.g. to train them one at a time)."""
         rows = torch.as_tensor(list(models), dtype=torch.long, device=self.inputs.device)
         pick = lambda t, axis=0: None if t is None else t.index_select(axis, rows)  # noqa: E731
@@ -290,7 +290,8 @@ def fit_by_size(starts: Networks, problem: FitProblem, device: torch.device,
     """:func:`fit_batched` on the models of ``starts``, one batch per :func:`size_buckets` group, each
     padded only to its own largest set. Models never interact, so the result equals one big batch;
     the padding to the largest set of all (50 labels per class where most models have 2 to 20)
-    is what this saves. Returns the trained networks in the original order and the stopped models."""
+    is what this saves. The networks train in the dtype of ``problem.inputs``. Returns the trained
+    networks in the original order and the stopped models."""
     sizes = (problem.weights > 0).sum(dim=1).tolist()
     buckets = size_buckets(sizes)
     parts, stopped = [], []
@@ -300,7 +301,7 @@ def fit_by_size(starts: Networks, problem: FitProblem, device: torch.device,
         chosen.inputs, chosen.labels, chosen.weights = (chosen.inputs[:, :width], chosen.labels[:, :width],
                                                         chosen.weights[:, :width])
         start = starts.select(members)
-        net = start.network(device)
+        net = start.network(device, dtype=chosen.inputs.dtype)
         report = None if progress is None else (lambda share, b=b: progress((b + share) / len(buckets)))
         stopped += [(members[m], step) for m, step in fit_batched(net, chosen, report)]
         parts.append(Networks.from_net(net, start.mean, start.std))

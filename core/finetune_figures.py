@@ -9,7 +9,7 @@ difference) to blue (transfer helps), safe for colour-blind viewers.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from plotly.colors import sequential
 from plotly.subplots import make_subplots
 
-from core.adaptation_figures import grid_shape, vertical_spacing, pale
+from core.adaptation_figures import grid_shape, pale, vertical_spacing
 from core.efficiency import StrategyCurves, labels_to_match
 from core.figures import BASE_LAYOUT
 from core.finetune import STRATEGIES_BY_NAME, FinetuneSettings, layer_rate_schedule
@@ -271,6 +271,6 @@ def rule_checks_frame(checks: Sequence[RuleCheck], strategies: Sequence[str]) ->
             holds = "not checked: train " + " or ".join(strategy_label(s) for s in check.recommended)
         else:
             holds = f"{check.holds} of {check.cells} ({check.share:.0%})"
-        rows.append({"quadrant": check.quadrant, "advice": check.advice, "checked with": ", ".join(trained) or "—", "cells": check.cells,
-                     "holds": holds})
+        rows.append({"quadrant": check.quadrant, "advice": check.advice, "checked with": ", ".join(trained) or "—",
+                     "cells": check.cells, "holds": holds})
     return pd.DataFrame(rows)

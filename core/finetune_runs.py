@@ -17,8 +17,8 @@ adaptation engine).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -27,8 +27,15 @@ from core.adaptation import check_seeds, model_seed
 from core.device import pick_device
 from core.domains import DomainData, generate
 from core.errors import InputError
-from core.finetune import (STRATEGIES_BY_NAME, FinetuneSettings, FitProblem, fit_by_size, layer_rate_schedule,
-                           padded_batch, train_from_scratch)
+from core.finetune import (
+    STRATEGIES_BY_NAME,
+    FinetuneSettings,
+    FitProblem,
+    fit_by_size,
+    layer_rate_schedule,
+    padded_batch,
+    train_from_scratch,
+)
 from core.models import seeded_generator
 from core.networks import Architecture, Networks
 from core.scenario import IMAGE_LABELS_PER_CLASS, KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario

@@ -17,8 +17,8 @@ Scores, confusion matrices and per-class accuracy use the target TEST split only
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import torch

@@ -4,8 +4,8 @@ the default grid, per-lambda summaries and each lambda's decision surface. No st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

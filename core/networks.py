@@ -52,7 +52,7 @@ class Architecture:
     channels: tuple[int, ...] = ()
 
     @classmethod
-    def for_inputs(cls, hidden: Sequence[int], image_shape: tuple[int, int, int] | None) -> "Architecture":
+    def for_inputs(cls, hidden: Sequence[int], image_shape: tuple[int, int, int] | None) -> Architecture:
         """An MLP for points; for images, :data:`CONV_CHANNELS` convolution blocks and then ``hidden``."""
         hidden = tuple(int(h) for h in hidden)
         if image_shape is None:
@@ -60,7 +60,7 @@ class Architecture:
         return cls(hidden, tuple(int(s) for s in image_shape), CONV_CHANNELS)
 
     @classmethod
-    def of(cls, net: BatchedNetwork) -> "Architecture":
+    def of(cls, net: BatchedNetwork) -> Architecture:
         """The architecture of a built network."""
         if isinstance(net, BatchedCNN):
             return cls(net.hidden, net.image_shape, net.channels)
@@ -82,12 +82,13 @@ class Architecture:
 
     def build(self, n_models: int, n_features: int, n_classes: int,
               generator: torch.Generator | Sequence[torch.Generator] | None = None,
-              device: torch.device | str | None = None) -> BatchedNetwork:
+              device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> BatchedNetwork:
         """``n_models`` new networks (initial weights from ``generator``, as the network classes draw them)."""
         if self.image_shape is None:
-            return BatchedMLP(n_models, n_features, self.hidden, n_classes, generator=generator, device=device)
+            return BatchedMLP(n_models, n_features, self.hidden, n_classes, generator=generator, device=device,
+                              dtype=dtype)
         return BatchedCNN(n_models, self.image_shape, self.channels, self.hidden, n_classes, generator=generator,
-                          device=device)
+                          device=device, dtype=dtype)
 
     def input_statistics(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std ``[d]`` that this network's inputs are standardised with (:func:`input_standardisation`)."""
@@ -117,9 +118,9 @@ class Networks:
     def n_models(self) -> int:
         return len(self.mean)
 
-    def network(self, device: torch.device | str = "cpu") -> BatchedNetwork:
-        """A batched network holding these weights."""
-        net = self.architecture.build(self.n_models, self.n_features, self.n_classes, device=device)
+    def network(self, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> BatchedNetwork:
+        """A batched network holding these weights (in ``dtype``)."""
+        net = self.architecture.build(self.n_models, self.n_features, self.n_classes, device=device, dtype=dtype)
         with torch.no_grad():
             for param, value in zip(list(net.weights) + list(net.biases), self.weights + self.biases):
                 param.copy_(torch.as_tensor(value))
@@ -143,14 +144,14 @@ class Networks:
         """Accuracy ``[M]`` of every model on ``(x, y)``."""
         return (self.predict_proba(x).argmax(axis=-1) == np.asarray(y)[None, :]).mean(axis=1)
 
-    def select(self, models: Sequence[int]) -> "Networks":
+    def select(self, models: Sequence[int]) -> Networks:
         """A subset of the models, in the order given."""
         rows = np.asarray(models, dtype=int)
         return Networks(self.architecture, self.n_features, self.n_classes, [w[rows] for w in self.weights],
                         [b[rows] for b in self.biases], self.mean[rows], self.std[rows])
 
     @classmethod
-    def concatenate(cls, parts: Sequence["Networks"]) -> "Networks":
+    def concatenate(cls, parts: Sequence[Networks]) -> Networks:
         """The models of ``parts``, one after the other."""
         first = parts[0]
         return cls(first.architecture, first.n_features, first.n_classes,
@@ -159,7 +160,7 @@ class Networks:
                    np.concatenate([p.mean for p in parts]), np.concatenate([p.std for p in parts]))
 
     @classmethod
-    def from_net(cls, net: BatchedNetwork, mean: np.ndarray, std: np.ndarray) -> "Networks":
+    def from_net(cls, net: BatchedNetwork, mean: np.ndarray, std: np.ndarray) -> Networks:
         return cls(Architecture.of(net), net.in_features, net.out_features,
                    [w.detach().cpu().numpy() for w in net.weights], [b.detach().cpu().numpy() for b in net.biases],
                    np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64))

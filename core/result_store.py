@@ -17,9 +17,10 @@ import hashlib
 import os
 import pickle
 import tempfile
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import numpy
 import torch

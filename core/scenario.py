@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 from urllib.parse import unquote_plus
 
 from core.errors import InputError
@@ -150,8 +151,8 @@ KNOBS: tuple[Knob, ...] = (
          "(digits: zoom about the image centre).", _SHIFT, low=0.25, high=3.0, step=0.05),
     Knob("target_noise", float, 0.0, "Extra target noise", "Extra Gaussian noise (std) on the target only "
          "(digits: per pixel).", _SHIFT, low=0.0, high=1.0, step=0.01),
-    Knob("invert", float, 0.0, "Inverted share", "Digits: the share of target images with inverted intensities (dark ink on a light ground).",
-         _SHIFT, low=0.0, high=1.0, step=0.05, applies_to="images"),
+    Knob("invert", float, 0.0, "Inverted share", "Digits: the share of target images with inverted intensities "
+         "(dark ink on a light ground).", _SHIFT, low=0.0, high=1.0, step=0.05, applies_to="images"),
     Knob("blur", float, 0.0, "Blur (σ, px)", "Digits: Gaussian blur of the target, sigma in 16×16 pixels.",
          _SHIFT, low=0.0, high=2.0, step=0.1, applies_to="images"),
     Knob("background", float, 0.0, "Textured background",
@@ -231,7 +232,7 @@ class Scenario:
 
     # --- conversions -------------------------------------------------------------------
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> "Scenario":
+    def from_mapping(cls, values: Mapping[str, Any]) -> Scenario:
         """Build from a mapping of key to value (strings allowed); unknown keys are errors."""
         unknown = [key for key in values if key not in KNOBS_BY_NAME]
         if unknown:
@@ -239,13 +240,13 @@ class Scenario:
         return cls(**{key: KNOBS_BY_NAME[key].parse(raw) for key, raw in values.items()})
 
     @classmethod
-    def from_query(cls, query: str) -> "Scenario":
+    def from_query(cls, query: str) -> Scenario:
         """Parse a query string such as ``dataset=moons&rotation=35`` (a leading ``?`` is fine)."""
         items = [unquote_plus(item) for item in query.lstrip("?").split("&")]
         return cls.from_mapping(parse_pairs(items))
 
     @classmethod
-    def from_args(cls, args: list[str]) -> "Scenario":
+    def from_args(cls, args: list[str]) -> Scenario:
         """Parse command-line ``KEY=VALUE`` arguments."""
         return cls.from_mapping(parse_pairs(args))
 
@@ -265,11 +266,11 @@ class Scenario:
         """Query string of the non-default keys, in :data:`KNOBS` order; round-trips exactly."""
         return "&".join(f"{key}={value}" for key, value in self.to_params().items())
 
-    def replace(self, **changes: Any) -> "Scenario":
+    def replace(self, **changes: Any) -> Scenario:
         """A copy with some keys changed (validated)."""
         return self.from_mapping({**self.to_dict(), **changes})
 
-    def with_dataset(self, dataset: str) -> "Scenario":
+    def with_dataset(self, dataset: str) -> Scenario:
         """A copy on another dataset: knobs that do not apply there go back to their defaults, and
         ``labels_per_class`` is capped at what the dataset holds."""
         values = {k.name: getattr(self, k.name) if k.applies(dataset) else k.default for k in KNOBS}

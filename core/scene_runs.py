@@ -9,8 +9,9 @@ so the pages then find every scene's results in the result store (:mod:`core.res
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 

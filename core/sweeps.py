@@ -7,8 +7,8 @@ terms of Ben-David et al. (2010): ``eps_T(h) <= eps_S(h) + 1/2 d_HΔH(S, T) + la
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 

@@ -70,7 +70,8 @@ def one_browser(browser, base: str, source: Path, target: Path, shot: Path) -> d
         verdict = next((w for w in warnings if "shifted" in w), None)
     except Exception:  # noqa: BLE001 - a missing verdict is reported below, with what the page shows
         pass
-    shown = page.locator("[data-testid='stFileUploader'] [role='alert'], [data-testid='stFileUploaderFileErrorMessage'], "
+    shown = page.locator("[data-testid='stFileUploader'] [role='alert'], "
+                         "[data-testid='stFileUploaderFileErrorMessage'], "
                          "[data-testid='stAlertContentError']").all_inner_texts()
     result = {"cookie": next((c["value"] for c in context.cookies() if c["name"] == "dsl_replica"), None),
               "home_ok": home_ok, "uploads": uploads, "verdict": verdict, "errors": shown,
@@ -123,7 +124,8 @@ def main() -> int:
         replicas = dict(served.get(result["cookie"], {}))
         print(f"browser {index}: uploads answered {result['uploads']}, exceptions {result['exceptions']}, "
               f"home ok {result['home_ok']}, requests per replica {replicas} ({result['seconds']:.1f} s)")
-        print(f"    verdict: {result['verdict']!r}" if result["verdict"] else f"    no verdict; page shows {result['errors']}")
+        print(f"    verdict: {result['verdict']!r}" if result["verdict"]
+              else f"    no verdict; page shows {result['errors']}")
         if args.expect == "verdict":
             ok &= (result["verdict"] is not None and result["home_ok"] and result["exceptions"] == 0
                    and all(status < 300 for status in result["uploads"]) and len(replicas) == 1)

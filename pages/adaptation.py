@@ -8,10 +8,10 @@ from core.errors import InputError
 from core.methods import METHODS, METHODS_BY_NAME
 from core.scene_runs import ADAPTATION_BASELINE, ADAPTATION_DEFAULTS, adaptation_key, adaptation_methods
 from ui import cached
+from ui.charts import show_chart
 from ui.router import ensure_router
 from ui.sidebar import no_boundaries_reason, scenario_sidebar
 from ui.widgets import saved_form
-from ui.charts import show_chart
 
 ensure_router()
 
@@ -36,7 +36,8 @@ def settings_form() -> dict:
         lam.select_slider("Alignment weight λ", LAMBDAS, key="adapt_lam", format_func=lambda v: f"{v:g}",
                           help="Weight of the alignment term of MMD, DANN, CORAL and self-training; OT moves the "
                           "source min(λ, 1) of the way to the target. λ = 0 gives source-only.")
-        steps.slider("Steps", 100, 1000, step=50, key="adapt_steps", help="Adam steps per model, each on a mini-batch of 64 source and 64 target points.")
+        steps.slider("Steps", 100, 1000, step=50, key="adapt_steps",
+                     help="Adam steps per model, each on a mini-batch of 64 source and 64 target points.")
         st.form_submit_button("Train", type="primary", icon=":material/model_training:")
     return values
 

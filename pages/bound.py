@@ -12,14 +12,16 @@ from core.methods import METHODS, METHODS_BY_NAME
 from core.scenario import KNOBS_BY_NAME
 from core.shift_report import SWEEP_RANGES, sweep_knobs
 from ui import cached
+from ui.charts import show_chart
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar, stop_unless_points
 from ui.widgets import run_downloads
-from ui.charts import show_chart
 
 ensure_router()
 
-BOUND = r"\varepsilon_T(h) \;\le\; \varepsilon_S(h) \;+\; \tfrac12\, d_{\mathcal{H}\Delta\mathcal{H}}(\mathcal{D}_S, \mathcal{D}_T) \;+\; \lambda^*, \qquad \lambda^* = \min_{h' \in \mathcal{H}} \big[\varepsilon_S(h') + \varepsilon_T(h')\big]"
+BOUND = (r"\varepsilon_T(h) \;\le\; \varepsilon_S(h) \;+\; "
+         r"\tfrac12\, d_{\mathcal{H}\Delta\mathcal{H}}(\mathcal{D}_S, \mathcal{D}_T) \;+\; \lambda^*, "
+         r"\qquad \lambda^* = \min_{h' \in \mathcal{H}} \big[\varepsilon_S(h') + \varepsilon_T(h')\big]")
 TERMS = """
 - **ε_S(h)**: the error of the source-only MLP on the labelled source sample it was trained on.
 - **½·d_HΔH**: half the proxy A-distance, 2(1 − 2·err) with err the held-out balanced error of a

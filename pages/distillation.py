@@ -6,10 +6,10 @@ from core.distillation import ROLES, DistillSettings
 from core.distillation_figures import ROLE_NAMES
 from core.errors import InputError
 from ui import cached_finetune as cached
-from ui.widgets import saved_form
+from ui.charts import show_chart
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar, stop_unless_points
-from ui.charts import show_chart
+from ui.widgets import saved_form
 
 ensure_router()
 
@@ -17,8 +17,10 @@ SETTINGS_KEY = "distillation_settings"  # survives page switches (widget keys do
 _DEFAULT = DistillSettings()
 DEFAULTS = {"kd_temperature": _DEFAULT.temperature, "kd_alpha": _DEFAULT.alpha, "kd_seeds": 3}
 LOSS = (r"\mathcal{L}(\theta_s) = \underbrace{%(alpha)s \cdot %(t2)s \cdot \frac{1}{n}\sum_{i \in S \cup L \cup U}"
-        r"\mathrm{CE}\Big(\sigma\big(z^{t}_i / %(t)s\big),\ \sigma\big(z^{s}_i / %(t)s\big)\Big)}_{\text{soft targets}}"
-        r" + \underbrace{%(rest)s \sum_{i \in S \cup L} w_i\, \ell\big(\sigma(z^{s}_i),\, y_i\big)}_{\text{hard labels}}")
+        r"\mathrm{CE}\Big(\sigma\big(z^{t}_i / %(t)s\big),\ "
+        r"\sigma\big(z^{s}_i / %(t)s\big)\Big)}_{\text{soft targets}}"
+        r" + \underbrace{%(rest)s \sum_{i \in S \cup L} w_i\, "
+        r"\ell\big(\sigma(z^{s}_i),\, y_i\big)}_{\text{hard labels}}")
 
 
 def settings_form() -> dict:

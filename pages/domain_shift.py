@@ -8,9 +8,9 @@ from core.scenario import KNOBS_BY_NAME
 from core.scene_runs import SWEEP_POINTS
 from core.shift_report import SWEEP_RANGES, sweep_knobs
 from ui import cached
+from ui.charts import show_chart
 from ui.router import ensure_router
 from ui.sidebar import image_page_link, scenario_sidebar
-from ui.charts import show_chart
 
 ensure_router()
 

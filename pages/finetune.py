@@ -7,10 +7,10 @@ from core.finetune import ADAPT_METHODS, STRATEGIES, STRATEGIES_BY_NAME, Finetun
 from core.finetune_runs import check_labels, pool_scenario
 from core.methods import METHODS_BY_NAME
 from ui import cached_finetune as cached
-from ui.widgets import diverged_warning, run_downloads, saved_form
+from ui.charts import show_chart
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar, stop_unless_points
-from ui.charts import show_chart
+from ui.widgets import diverged_warning, run_downloads, saved_form
 
 ensure_router()
 

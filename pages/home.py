@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from ui.router import ensure_router
 from ui.links import scenario_page_link
+from ui.router import ensure_router
 from ui.state import current_scenario
 
 ensure_router()

@@ -8,11 +8,11 @@ from core.image_lab import IMAGE_METHODS, method_label
 from core.networks import CONV_CHANNELS
 from core.scene_runs import IMAGE_DEFAULTS, image_lab_key
 from ui import cached_images
+from ui.charts import show_chart
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar
 from ui.state import set_scenario
 from ui.widgets import run_downloads, saved_form
-from ui.charts import show_chart
 
 ensure_router()
 

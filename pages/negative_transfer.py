@@ -8,10 +8,10 @@ from core.negative_transfer import RULE_TOLERANCE, SIMILAR_DROP, SMALL_LABELS
 from core.scenario import KNOBS_BY_NAME
 from core.scene_runs import TRANSFER_DEFAULTS, TRANSFER_SETTINGS, TRANSFER_STRATEGIES, transfer_map_keys
 from ui import cached_finetune as cached
-from ui.widgets import diverged_warning, run_downloads, saved_form
+from ui.charts import show_chart
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar, stop_unless_points
-from ui.charts import show_chart
+from ui.widgets import diverged_warning, run_downloads, saved_form
 
 ensure_router()
 
@@ -79,8 +79,8 @@ def main() -> None:
     st.markdown(
         f"**The rules of thumb** (as in the CS231n notes on transfer learning): *small* means at most {SMALL_LABELS} "
         f"labels per class; *similar* means the pretrained source network loses at most {100 * SIMILAR_DROP:g} "
-        f"points of its source accuracy on the target; a rule *holds* in a cell when one of the strategies it recommends comes "
-        f"within {100 * RULE_TOLERANCE:g} point(s) of the best strategy trained there. Fine-tuning: "
+        f"points of its source accuracy on the target; a rule *holds* in a cell when one of the strategies it "
+        f"recommends comes within {100 * RULE_TOLERANCE:g} point(s) of the best strategy trained there. Fine-tuning: "
         f"{SETTINGS.epochs} epochs, partial k = {SETTINGS.partial_layers}, L2-SP α = {SETTINGS.l2sp_weight:g} "
         "(the Fine-tuning page's defaults).")
     try:

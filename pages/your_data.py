@@ -7,8 +7,8 @@ import streamlit as st
 from core.errors import InputError
 from core.tables import MAX_BYTES, MAX_COLUMNS, MAX_ROWS, shared_numeric_columns
 from ui import cached_check
-from ui.router import ensure_router
 from ui.charts import show_chart
+from ui.router import ensure_router
 
 ensure_router()
 

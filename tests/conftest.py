@@ -23,7 +23,22 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 # Screenshots and server logs; DSL_ARTIFACTS moves them (the screenshot-on-failure self-test uses a temporary one).
 ARTIFACTS = Path(os.environ.get("DSL_ARTIFACTS", ROOT / "artifacts"))
 VIEWPORT = {"width": 1500, "height": 3200}  # tall: whole pages fit, charts mount without scrolling
-BROWSER_TIMEOUT_MS = 60_000  # Playwright's default for actions and waits; the machine is shared, so generous
+# The one limit of every browser wait, action and navigation. Tests wait on Streamlit's own state (the
+# script's "running"/"notRunning", stale elements, drawn charts), never on fixed delays, so a busy machine
+# only makes them slower; this limit is for a page that never settles, and generous for a shared 2-core machine.
+BROWSER_TIMEOUT_MS = 300_000
+SETTLED = """() => {
+    const app = document.querySelector("[data-testid='stApp']");
+    return app !== null && app.getAttribute('data-test-script-state') === 'notRunning'
+        && document.querySelector("[data-stale='true']") === null
+        && Array.from(document.querySelectorAll('.js-plotly-plot')).every(chart => chart._fullLayout !== undefined);
+}"""
+
+
+def wait_until_settled(page):
+    """Wait until the script has finished, no element of an earlier run is left stale and every plotly chart
+    on the page has drawn."""
+    page.wait_for_function(SETTLED)
 
 
 @contextlib.contextmanager
@@ -32,10 +47,24 @@ def serve_app(log_name: str = "streamlit.log", script: str = "app.py", cwd: Path
     ``/_stcore/health`` answers; stop it. Its stdout and stderr go to artifacts/<log_name>."""
     with contextlib.ExitStack() as stack:
         try:
-            url, _ = stack.enter_context(served_app(ARTIFACTS / log_name, script, cwd, limit=90))
+            url, _ = stack.enter_context(served_app(ARTIFACTS / log_name, script, cwd, limit=BROWSER_TIMEOUT_MS / 1000))
         except RuntimeError as error:
             pytest.fail(str(error))
         yield url
+
+
+# Every test of this suite carries exactly one tier (pyproject.toml registers them with "slow", which any
+# tier may add): `make test` runs them all, `make test-fast` leaves out browser, load and slow.
+TIERS = ("unit", "cli", "apptest", "browser", "load")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Refuse to run a test of tests/ that has no tier, or more than one."""
+    own = [item for item in items if Path(str(item.path)).parent == ROOT / "tests"]
+    wrong = [f"{item.nodeid}: {[t for t in TIERS if item.get_closest_marker(t)] or 'no tier'}" for item in own
+             if sum(item.get_closest_marker(tier) is not None for tier in TIERS) != 1]
+    if wrong:
+        raise pytest.UsageError(f"each test needs exactly one tier marker of {TIERS}: " + "; ".join(wrong[:5]))
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +128,7 @@ def new_page(request, browser):
     def open_new(viewport: dict | None = None):
         page = browser.new_page(viewport=viewport or VIEWPORT, accept_downloads=True)
         page.set_default_timeout(BROWSER_TIMEOUT_MS)
-        page.set_default_navigation_timeout(90_000)
+        page.set_default_navigation_timeout(BROWSER_TIMEOUT_MS)
         pages.append(page)
         return page
 

@@ -17,8 +17,8 @@ from core.adaptation_figures import NEGATIVE_TRANSFER, results_frame, results_ta
 from core.errors import InputError
 from core.methods import METHODS
 from core.scenario import Scenario
-from tests.apptest_helpers import result_downloads
 from core.train import Divergence
+from tests.apptest_helpers import result_downloads
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -30,7 +30,7 @@ FAST = {"adapt_steps": 100, "adapt_methods": ["source_only", "mmd", "dann", "ot"
 ALL_METHODS = [m.name for m in METHODS]
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py: one torch thread
+pytestmark = [pytest.mark.apptest, pytest.mark.usefixtures("one_torch_thread")]  # tests/conftest.py: one torch thread
 
 
 def run_page(query=None, small=True, **state):
@@ -129,7 +129,8 @@ def test_each_method_has_its_loss_in_latex_and_its_weight():
 
 
 @pytest.mark.parametrize("key, value", [("adapt_seeds", 1), ("adapt_seeds", 5), ("adapt_lam", 0.0),
-                                        ("adapt_lam", 10.0), ("adapt_steps", 100), ("adapt_steps", 1000)])
+                                        ("adapt_lam", 10.0), ("adapt_steps", 100),
+                                        pytest.param("adapt_steps", 1000, marks=pytest.mark.slow)])
 def test_every_method_setting_at_its_extremes(key, value):
     at = fast_page(adapt_methods=["source_only", "dann"])
     submit(at, **{key: value})
@@ -165,6 +166,7 @@ def test_lift3d_has_no_boundaries_but_everything_else():
     assert [t.split(" ")[0] for t in titles(at)] == ["Training", "Feature", "Confusion"]
 
 
+@pytest.mark.slow
 def test_digits_have_no_boundaries_but_ten_class_features_and_confusion_matrices():
     at = fast_page({"dataset": "digits", "rotation": "30"})
     assert_clean(at)
@@ -254,6 +256,7 @@ def test_an_input_error_is_one_message_and_the_page_survives(monkeypatch):
     assert not at.get("progress")  # no bar left behind by the failed run
 
 
+@pytest.mark.slow
 def test_the_router_serves_the_page_and_its_settings_survive_a_page_switch():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     for key, value in SMALL.items():

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+pytestmark = pytest.mark.apptest
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "bound.py")
 SMALL = {"n_source": "200", "n_target": "200", "n_test": "200"}
@@ -49,6 +51,7 @@ def test_defaults_show_the_stacked_terms_the_bound_and_the_measured_error():
     assert at.latex
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("widgets", [
     {"bound_points": 3, "bound_seeds": 1, "bound_adapted": None},
     {"bound_points": 9, "bound_seeds": 5, "bound_knob": "concept", "bound_adapted": "ot"},
@@ -62,6 +65,7 @@ def test_widget_extremes(widgets):
     assert len(stacked[0]["x"]) == widgets.get("bound_points", 7)
 
 
+@pytest.mark.slow
 def test_a_three_feature_scenario_runs():
     at = run_page(query={"feature_map": "lift3d"}, widgets={"bound_points": 3, "bound_seeds": 1})
     assert_clean(at)

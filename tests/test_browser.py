@@ -22,7 +22,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import ARTIFACTS, ROOT, serve_app
+from tests.conftest import ARTIFACTS, ROOT, serve_app, wait_until_settled
+
+pytestmark = pytest.mark.browser
 
 
 def router_pages() -> dict[str, str]:
@@ -48,16 +50,16 @@ EXCEPTION = "[data-testid='stException']"
 SIDEBAR = "[data-testid='stSidebar']"
 
 
-def wait_for_script(page, timeout=90_000):
-    """Wait until the page's script has drawn its title (or an exception) and finished (stApp's script state)."""
-    page.wait_for_selector(f"[data-testid='stMain'] h1, {EXCEPTION}", timeout=timeout)
-    page.wait_for_selector(f"{APP}[data-test-script-state='notRunning']", timeout=timeout)
-    page.wait_for_timeout(500)  # elements render just after the state flips; let plotly draw
+def wait_for_script(page):
+    """Wait until the page's script has drawn its title (or an exception) and the page has settled."""
+    page.wait_for_selector(f"[data-testid='stMain'] h1, {EXCEPTION}")
+    wait_until_settled(page)
 
 
-def wait_for_charts(page, count, timeout=60_000):
-    """Wait until ``count`` plotly charts have mounted (they mount after the script ends)."""
-    page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length >= {count}", timeout=timeout)
+def wait_for_charts(page, count):
+    """Wait until ``count`` plotly charts have mounted (they mount after the script ends) and drawn."""
+    page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length >= {count}")
+    wait_until_settled(page)
 
 
 def record_socket_frames(page):
@@ -77,7 +79,7 @@ def open_page(new_page, url, charts=0):
     page = new_page()
     record_socket_frames(page)
     page.goto(url, wait_until="domcontentloaded")
-    page.wait_for_selector(APP, timeout=60_000)
+    page.wait_for_selector(APP)
     wait_for_script(page)
     assert_no_exception(page)
     if charts:
@@ -108,10 +110,10 @@ def script_states(page) -> list[str]:
     return page.evaluate("() => window.__dslStates")
 
 
-def wait_for_rerun(page, timeout=120_000):
-    """After :func:`record_script_states` and an action: wait until a rerun started and the script finished."""
-    page.wait_for_function(RERAN, timeout=timeout)
-    page.wait_for_timeout(300)
+def wait_for_rerun(page):
+    """After :func:`record_script_states` and an action: wait until a rerun started and the page settled."""
+    page.wait_for_function(RERAN)
+    wait_until_settled(page)
 
 
 # --- charts -----------------------------------------------------------------------------------------
@@ -137,10 +139,10 @@ def chart_index(page, title: str) -> int:
     return found[0]
 
 
-def wait_until_chart_changes(page, index, before, timeout=60_000):
+def wait_until_chart_changes(page, index, before):
     """Wait until chart ``index``'s data differs from ``before[index]`` (charts redraw just after the script ends)."""
-    page.wait_for_function(CHART_CHANGED, arg={"index": index, "before": before[index]}, timeout=timeout)
-    page.wait_for_timeout(300)
+    page.wait_for_function(CHART_CHANGED, arg={"index": index, "before": before[index]})
+    wait_until_settled(page)
 
 
 def decode(array):
@@ -193,7 +195,7 @@ def test_page_loads_without_exception_and_screenshot(new_page, app_url, name):
     try:
         assert_no_exception(page)
         if name in CHARTS:  # charts mount after the script ends: wait for them
-            wait_for_charts(page, CHARTS[name], timeout=30_000)
+            wait_for_charts(page, CHARTS[name])
             assert page.locator(".js-plotly-plot").count() == CHARTS[name]
     finally:
         page.screenshot(path=str(ARTIFACTS / f"page_{name}.png"), full_page=True)
@@ -284,7 +286,7 @@ def test_adaptation_retrains_on_the_form_submit_only_and_on_the_sidebar_slider(n
     record_script_states(page)
     seeds.focus()
     seeds.press("Home")  # one seed per method: nothing happens until "Train"
-    page.wait_for_timeout(1500)
+    page.wait_for_timeout(1500)  # an observation window (nothing may rerun in it), not a deadline
     assert seeds.get_attribute("aria-valuetext") == "1"
     assert script_states(page) == [] and chart_data(page) == charts
 
@@ -311,11 +313,11 @@ def test_adaptation_retrains_on_the_form_submit_only_and_on_the_sidebar_slider(n
 # --- downloads ---------------------------------------------------------------------------------------
 
 
-def download(page, button_name, timeout=60_000):
+def download(page, button_name):
     """Click a download button; return (suggested file name, bytes)."""
     frames = len(page.socket_frames)
     try:
-        with page.expect_download(timeout=timeout) as info:
+        with page.expect_download() as info:
             page.get_by_role("button", name=button_name, exact=True).click()
     except Exception as error:  # say what the server answered (a deferred download is a websocket round trip)
         raise AssertionError(f"no download from {button_name!r} ({error}); script state "
@@ -368,9 +370,9 @@ def test_your_data_checks_two_uploaded_tables_and_downloads_the_report(new_page,
         uploader.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
             {"name": file_name, "mimeType": "text/csv", "buffer": part.to_csv(index=False).encode()})
         uploader.get_by_text(file_name).wait_for()
-        wait_for_rerun(page, timeout=180_000)  # each upload reruns the page; the next file goes in after it
+        wait_for_rerun(page)  # each upload reruns the page; the next file goes in after it
     report_button = page.get_by_role("button", name="Download the report (Markdown)", exact=True)
-    report_button.wait_for(timeout=180_000)
+    report_button.wait_for()
     wait_for_script(page)
     assert_no_exception(page)
 

@@ -12,7 +12,9 @@ import time
 
 import pytest
 
-from tests.conftest import ARTIFACTS, ROOT, serve_app
+from tests.conftest import ARTIFACTS, BROWSER_TIMEOUT_MS, ROOT, serve_app, wait_until_settled
+
+pytestmark = pytest.mark.browser
 
 SECRET = "secret-7f3a9c: the audience must not read this"
 ERROR_SCRIPT = f'''
@@ -47,9 +49,8 @@ def test_an_uncaught_error_shows_no_traceback_and_is_logged_on_the_server(failin
     frames = []  # everything the server sends to the browser
     page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: frames.append(frame)))
     page.goto(url, wait_until="domcontentloaded")
-    page.wait_for_selector("[data-testid='stMain'] h1", timeout=90_000)
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=90_000)
-    page.wait_for_timeout(1000)
+    page.wait_for_selector("[data-testid='stMain'] h1")
+    wait_until_settled(page)
     page.screenshot(path=str(ARTIFACTS / "page_uncaught_error.png"), full_page=True)
 
     shown = page.locator("body").inner_text() + page.content()
@@ -61,7 +62,7 @@ def test_an_uncaught_error_shows_no_traceback_and_is_logged_on_the_server(failin
     assert page.get_by_text("A page that fails").count() == 1  # the script ran up to its error
     assert "error" in page.locator("[data-testid='stException']").inner_text().lower()  # a notice without details
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + BROWSER_TIMEOUT_MS / 1000
     while SECRET not in (log := log_path.read_text()) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert SECRET in log and "Traceback (most recent call last)" in log

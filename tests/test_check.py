@@ -6,7 +6,7 @@ from sklearn.datasets import load_breast_cancer
 
 from core.check import SIGNIFICANCE, feature_ranking, run_check
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_torch_thread")]  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +35,7 @@ def test_a_split_by_one_of_its_own_features_is_detected_and_that_feature_ranks_f
     assert "## Verdict" in markdown and "| mean radius |" in markdown and "## Label proportions" in markdown
 
 
+@pytest.mark.slow
 def test_random_splits_are_flagged_at_about_the_nominal_rate(table):
     x, _, features = table
     p_values = []

@@ -8,6 +8,9 @@ from core.errors import InputError
 from core.finetune import FitProblem, fit_batched
 from core.models import seeded_generator
 from core.optim import BatchedAdam
+from tests.numeric import FLOAT64_ATOL
+
+pytestmark = pytest.mark.unit
 
 SHAPE = (3, 9, 10)  # odd sides: the stride-2 blocks round up (9 -> 5 -> 3, 10 -> 5 -> 3)
 D = 3 * 9 * 10
@@ -19,8 +22,8 @@ def _net(seeds=SEEDS, **kwargs):
                       generator=[seeded_generator(s) for s in seeds], device="cpu", **kwargs)
 
 
-def _images(*shape, seed=0):
-    return torch.randn(*shape, generator=seeded_generator(seed))
+def _images(*shape, seed=0, dtype=torch.float32):
+    return torch.randn(*shape, generator=seeded_generator(seed), dtype=dtype)
 
 
 def test_shapes_layers_and_description():
@@ -40,27 +43,29 @@ def test_shapes_layers_and_description():
 
 
 def test_a_model_in_a_batch_equals_the_same_model_built_alone():
-    batch, alone = _net(), _net(seeds=(12,))
+    # float64: the grouped convolution of the batch sums in another order than a model's own
+    batch, alone = _net(dtype=torch.float64), _net(seeds=(12,), dtype=torch.float64)
     for p, q in zip(batch.parameters(), alone.parameters()):
         assert torch.equal(p[2], q[0])  # same draws from the same seed
-    x = _images(16, D)
+    x = _images(16, D, dtype=torch.float64)
     out_batch, out_alone = batch(x), alone(x)
-    torch.testing.assert_close(out_batch[2], out_alone[0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(out_batch[2], out_alone[0], rtol=0, atol=FLOAT64_ATOL)
     out_batch.square().sum().backward()  # per-model losses summed: model 2's gradient is its own
     out_alone.square().sum().backward()
     for p, q in zip(batch.parameters(), alone.parameters()):
-        torch.testing.assert_close(p.grad[2], q.grad[0], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(p.grad[2], q.grad[0], rtol=0, atol=FLOAT64_ATOL)
 
 
 def test_per_model_inputs_give_each_model_its_own_images():
-    batch = _net()
-    x = _images(4, 6, D)
+    batch = _net(dtype=torch.float64)  # float64: grouped, wide and single convolutions sum in other orders
+    x = _images(4, 6, D, dtype=torch.float64)
     out = batch(x)
     assert out.shape == (4, 6, 5)
     for m, seed in enumerate(SEEDS):
-        torch.testing.assert_close(out[m], _net(seeds=(seed,))(x[m])[0], rtol=1e-5, atol=1e-5)
-    shared = _images(6, D, seed=1)  # the shared path (one wide convolution) equals the grouped one
-    torch.testing.assert_close(batch(shared), batch(shared.expand(4, -1, -1)), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(out[m], _net(seeds=(seed,), dtype=torch.float64)(x[m])[0], rtol=0,
+                                   atol=FLOAT64_ATOL)
+    shared = _images(6, D, seed=1, dtype=torch.float64)  # the shared path (one wide convolution) equals the grouped one
+    torch.testing.assert_close(batch(shared), batch(shared.expand(4, -1, -1)), rtol=0, atol=FLOAT64_ATOL)
 
 
 def test_bad_inputs_and_settings_raise_one_error_type():

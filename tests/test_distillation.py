@@ -10,6 +10,8 @@ from core.finetune import FitProblem, fit_batched
 from core.models import BatchedMLP, seeded_generator
 from core.scenario import Scenario
 
+pytestmark = pytest.mark.unit
+
 SMALL = Scenario(rotation=20, n_source=200, n_target=200, n_test=300)
 QUICK = DistillSettings(steps=80, teacher_hidden=(32, 32))
 

@@ -9,6 +9,8 @@ from core import domains
 from core.domains import allocate, generate, target_class_proportions
 from core.scenario import POINT_DATASETS, Scenario
 
+pytestmark = pytest.mark.unit
+
 
 def _rotate_back(x, degrees, centre):
     angle = np.deg2rad(-degrees)

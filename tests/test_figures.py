@@ -6,6 +6,8 @@ from core.domains import generate
 from core.figures import MAX_LABELLED_BARS, class_proportions_figure
 from core.scenario import Scenario
 
+pytestmark = pytest.mark.unit
+
 
 def test_two_classes_carry_their_shares_as_text_and_the_axis_fits_them():
     figure = class_proportions_figure(generate(Scenario()))

@@ -20,7 +20,8 @@ from core.finetune import STRATEGIES
 from core.negative_transfer import RULE_TOLERANCE, SIMILAR_DROP, SMALL_LABELS
 from core.scenario import Scenario
 from tests.apptest_helpers import result_downloads
-from tests.test_pages import assert_clean, plotly_specs as specs
+from tests.test_pages import assert_clean
+from tests.test_pages import plotly_specs as specs
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -34,7 +35,7 @@ ALL = [s.name for s in STRATEGIES]
 LABELS = {s.name: s.label for s in STRATEGIES}
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
+pytestmark = [pytest.mark.apptest, pytest.mark.usefixtures("one_torch_thread")]  # tests/conftest.py
 
 
 def run_page(path, query=None, **state):
@@ -177,7 +178,8 @@ def test_finetune_diverged_models_are_a_warning_not_a_traceback(monkeypatch):
     def one_diverges(*args, **kwargs):
         run = real(*args, **kwargs)
         point = next(p for p in run.points if p["strategy"] == "partial")
-        point.update(target_acc=None, source_acc=None, diverged="partial (seed 0, 1 labels per class) diverged at step 7")
+        point.update(target_acc=None, source_acc=None,
+                     diverged="partial (seed 0, 1 labels per class) diverged at step 7")
         return run
 
     monkeypatch.setattr(core.finetune_runs, "run_finetuning", one_diverges)
@@ -240,7 +242,8 @@ def test_negative_transfer_defaults_show_both_maps_the_marks_and_the_rules():
         assert marks <= {"✓", "✗", ""} and marks & {"✓", "✗"}
         assert any(a["text"].startswith(f"small (≤ {SMALL_LABELS})") for a in best["layout"]["annotations"])
     markdown = " ".join(m.value for m in at.markdown)
-    assert f"at most {SMALL_LABELS} labels per class" in markdown and f"at most {100 * SIMILAR_DROP:g} points" in markdown
+    assert f"at most {SMALL_LABELS} labels per class" in markdown
+    assert f"at most {100 * SIMILAR_DROP:g} points" in markdown
     assert f"within {100 * RULE_TOLERANCE:g} point(s)" in markdown
     for table in at.dataframe:
         frame = table.value
@@ -249,6 +252,7 @@ def test_negative_transfer_defaults_show_both_maps_the_marks_and_the_rules():
     assert len(result_downloads(at)) == 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("state", [
     dict(nt_strategies=[s.name for s in STRATEGIES if s.name != "scratch"], nt_mapped="l2sp", nt_labels=[1, 100],
          nt_seeds=1),
@@ -313,6 +317,7 @@ def test_distillation_settings_at_their_extremes(temperature, alpha, seeds):
 # --- the router ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_router_serves_the_pages_and_their_settings_survive_a_page_switch():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     for key, value in SMALL.items():

@@ -9,7 +9,7 @@ from core.image_lab import IMAGE_METHODS, ImageLabSettings, run_image_lab
 from core.networks import CONV_CHANNELS
 from core.scenario import Scenario
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_torch_thread")]  # tests/conftest.py
 QUICK = ImageLabSettings(steps=60, finetune_epochs=20)
 
 
@@ -19,6 +19,7 @@ def rotated():
     return run_image_lab(Scenario(dataset="digits", rotation=45), 3)
 
 
+@pytest.mark.slow
 def test_at_rotation_45_the_best_method_beats_source_only_by_a_tenth(rotated):
     summary = {row["method"]: row for row in rotated.summary()}
     best = rotated.best_method()
@@ -28,6 +29,7 @@ def test_at_rotation_45_the_best_method_beats_source_only_by_a_tenth(rotated):
     assert summary[unsupervised]["delta_vs_source_only"] >= 0.1, summary
 
 
+@pytest.mark.slow
 def test_scores_confusion_and_per_class_accuracy_agree(rotated):
     test_y = generate(rotated.scenario).target_test_y
     for i, method in enumerate(rotated.methods):
@@ -40,6 +42,7 @@ def test_scores_confusion_and_per_class_accuracy_agree(rotated):
         assert len(wrong) == round((1 - rotated.target_acc[i, 0]) * len(test_y))
 
 
+@pytest.mark.slow
 def test_feature_extraction_and_frozen_blocks_keep_the_source_cnns_lower_layers(rotated):
     nets = rotated.networks
     frozen = rotated.settings.frozen_blocks
@@ -54,6 +57,7 @@ def test_feature_extraction_and_frozen_blocks_keep_the_source_cnns_lower_layers(
             assert same == (layer < frozen), layer  # the frozen block stayed, every layer above moved
 
 
+@pytest.mark.slow
 def test_the_embedding_shows_both_domains_and_ten_classes(rotated):
     data = generate(rotated.scenario)
     embedding = rotated.feature_embedding(data, ("source_only", "mmd"), "pca")

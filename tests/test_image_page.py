@@ -12,7 +12,7 @@ PAGE = str(ROOT / "pages/image_domains.py")
 QUICK = {"img_methods": ["source_only", "feature_extraction", "finetune_frozen", "mmd"], "img_seeds": 1,
          "img_steps": 100, "img_lam": 1.0, "img_frozen": 2, "img_epochs": 20}
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
+pytestmark = [pytest.mark.apptest, pytest.mark.usefixtures("one_torch_thread")]  # tests/conftest.py
 
 
 def run_page(query, settings=None):
@@ -28,6 +28,7 @@ def titles(at):
     return [spec["layout"].get("title", {}).get("text", "") for spec in plotly_specs(at)]
 
 
+@pytest.mark.slow
 def test_default_run_shows_gallery_scores_confusion_per_class_misclassified_and_tsne():
     at = run_page({"dataset": "digits", "rotation": "45"})
     assert_clean(at)
@@ -46,6 +47,7 @@ def test_default_run_shows_gallery_scores_confusion_per_class_misclassified_and_
     assert any(t.startswith("MMD (DAN):") for t in titles(at))
 
 
+@pytest.mark.slow
 def test_a_2d_dataset_offers_to_switch_to_digits_keeping_the_shift():
     at = run_page({"rotation": "30", "feature_map": "polar"}, QUICK)
     assert_clean(at)
@@ -58,6 +60,7 @@ def test_a_2d_dataset_offers_to_switch_to_digits_keeping_the_shift():
     assert "Fine-tune, 2 conv block(s) frozen" in list(table["method"]) and len(table) == 4
 
 
+@pytest.mark.slow
 def test_without_target_labels_the_page_says_why_fine_tuning_is_missing():
     at = run_page({"dataset": "digits", "labels_per_class": "0", "blur": "1", "background": "0.5"}, QUICK)
     assert_clean(at)

@@ -7,9 +7,19 @@ from torchvision.transforms.v2 import functional as TF
 
 from core.domains import DIGIT_TEST_PER_CLASS, generate
 from core.errors import InputError
+from core.images import (
+    IMAGE_SIZE,
+    ImageShift,
+    as_pictures,
+    flatten,
+    load_digit_images,
+    shift_images,
+    source_target_split,
+    to_network_images,
+)
 from core.scenario import Scenario
-from core.images import (IMAGE_SIZE, ImageShift, as_pictures, flatten, load_digit_images,
-                         shift_images, source_target_split, to_network_images)
+
+pytestmark = pytest.mark.unit
 
 
 def _images(n=20):

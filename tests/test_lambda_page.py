@@ -14,9 +14,9 @@ from streamlit.testing.v1 import AppTest
 from core import sweeps
 from core.errors import InputError
 from core.lambda_models import lambda_grid, summarise
-from core.sweeps import lambda_sweep_with_models
 from core.scenario import Scenario
 from core.sweep_figures import lambda_positions
+from core.sweeps import lambda_sweep_with_models
 from core.train import TrainSettings
 from tests.apptest_helpers import result_downloads
 
@@ -26,7 +26,7 @@ TIMEOUT = 300
 SMALL = {"n_source": "200", "n_target": "200", "n_test": "200", "rotation": "40"}
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py: one torch thread
+pytestmark = [pytest.mark.apptest, pytest.mark.usefixtures("one_torch_thread")]  # tests/conftest.py: one torch thread
 
 
 def run_page(query=None, **state):
@@ -132,6 +132,7 @@ def test_lift3d_has_no_animation_but_the_sweep():
     assert any("2-D inputs" in i.value for i in at.info)
 
 
+@pytest.mark.slow
 def test_digits_have_the_sweep_but_no_animation():
     at = fast_page({"dataset": "digits"}, lam_count=8, lam_seeds=1)
     assert_clean(at)

@@ -3,8 +3,12 @@
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from benchmarks.bench_load import Settings, listening_pid, load_test
 from tests.conftest import ARTIFACTS, serve_app
+
+pytestmark = pytest.mark.load
 
 LOG = "load_client.log"
 

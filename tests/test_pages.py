@@ -16,7 +16,7 @@ HOME = str(ROOT / "pages/home.py")
 DOMAIN_SHIFT = str(ROOT / "pages/domain_shift.py")
 TIMEOUT = 120
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py: one torch thread
+pytestmark = [pytest.mark.apptest, pytest.mark.usefixtures("one_torch_thread")]  # tests/conftest.py: one torch thread
 
 
 def run_page(path=DOMAIN_SHIFT, query=None):
@@ -83,6 +83,7 @@ def test_moving_a_slider_updates_the_url_and_the_numbers():
     assert at.metric[0].value != before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", PRESETS, ids=[p.name for p in PRESETS])
 def test_every_preset_runs_and_sets_its_scenario(preset):
     at = run_page()
@@ -109,6 +110,7 @@ def n_charts(at):
     return 3 if at.session_state["scenario"].is_image else 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("knob", KNOBS, ids=[k.name for k in KNOBS])
 def test_every_widget_at_its_extremes(knob):
     at = run_page(query=None if knob.applies("moons") else {"dataset": "digits"})
@@ -119,6 +121,7 @@ def test_every_widget_at_its_extremes(knob):
         assert len(plotly_specs(at)) == n_charts(at)
 
 
+@pytest.mark.slow
 def test_sidebar_shows_only_the_knobs_that_apply():
     at = run_page()
     assert sidebar_widget(at, "feature_map") is not None
@@ -129,6 +132,7 @@ def test_sidebar_shows_only_the_knobs_that_apply():
     assert all(sidebar_widget(at, name) is not None for name in ("invert", "blur", "background", "rotation"))
 
 
+@pytest.mark.slow
 def test_switching_the_dataset_back_and_forth_keeps_the_hidden_values():
     at = run_page(query={"feature_map": "polar", "rotation": "30"})
     sidebar_widget(at, "dataset").set_value("digits").run()
@@ -147,6 +151,7 @@ def test_switching_the_dataset_back_and_forth_keeps_the_hidden_values():
     assert at.session_state["scenario"] == Scenario(dataset="digits", rotation=30, invert=0.5)
 
 
+@pytest.mark.slow
 def test_too_many_labels_for_digits_is_one_error_and_keeps_the_settings():
     at = run_page(query={"dataset": "digits", "rotation": "20"})
     sidebar_widget(at, "labels_per_class").set_value(50).run()
@@ -162,6 +167,7 @@ def test_too_many_labels_for_digits_is_one_error_and_keeps_the_settings():
     assert at.session_state["scenario"] == Scenario(dataset="digits", rotation=20, labels_per_class=20)
 
 
+@pytest.mark.slow
 def test_a_link_with_knobs_that_do_not_go_together_keeps_the_rest():
     at = run_page(query={"dataset": "digits", "feature_map": "polar", "labels_per_class": "50", "rotation": "10"})
     assert_clean(at)
@@ -170,6 +176,7 @@ def test_a_link_with_knobs_that_do_not_go_together_keeps_the_rest():
     assert at.session_state["scenario"] == Scenario(dataset="digits", rotation=10)
 
 
+@pytest.mark.slow
 def test_digits_show_a_gallery_the_metrics_and_their_own_sweep_knobs():
     at = run_page(query={"dataset": "digits", "rotation": "45"})
     assert_clean(at)

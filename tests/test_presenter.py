@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 TIMEOUT = 120
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.apptest, pytest.mark.usefixtures("one_torch_thread")]
 
 
 def app_at(page: str, query: str = "") -> AppTest:

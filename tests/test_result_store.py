@@ -10,6 +10,8 @@ from core.presets import PAGE_TITLES, PRESETS, PRESETS_BY_NAME
 from core.result_store import ResultStore
 from core.scenario import Scenario
 
+pytestmark = pytest.mark.apptest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

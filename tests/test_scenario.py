@@ -7,6 +7,8 @@ import pytest
 from core.errors import InputError
 from core.scenario import KNOBS, KNOBS_BY_NAME, Scenario
 
+pytestmark = pytest.mark.unit
+
 
 def test_knob_table_matches_dataclass_fields_and_defaults():
     fields = {f.name: f.default for f in dataclasses.fields(Scenario)}

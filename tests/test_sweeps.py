@@ -13,6 +13,8 @@ from core.errors import InputError
 from core.scenario import Scenario
 from core.train import TrainSettings
 
+pytestmark = pytest.mark.unit
+
 SMALL = Scenario(n_source=300, n_target=300, n_test=400)
 QUICK = TrainSettings(steps=150)
 

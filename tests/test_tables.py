@@ -10,8 +10,19 @@ import pytest
 
 from core import tables
 from core.errors import InputError
-from core.tables import (MAX_BYTES, MAX_COLUMNS, MAX_ROWS, Table, numeric_columns, read_path,
-                         read_table, select, split_by_domain)
+from core.tables import (
+    MAX_BYTES,
+    MAX_COLUMNS,
+    MAX_ROWS,
+    Table,
+    numeric_columns,
+    read_path,
+    read_table,
+    select,
+    split_by_domain,
+)
+
+pytestmark = pytest.mark.unit
 
 
 def fails(call, field: str, *words: str) -> InputError:

@@ -12,7 +12,7 @@ from tests.test_pages import plotly_specs
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages/your_data.py")
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
+pytestmark = [pytest.mark.apptest, pytest.mark.usefixtures("one_torch_thread")]  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -12,15 +12,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import (adaptation_figures, bound_figures, domains, embedding, figures, image_figures, shift_report,
-                  sweeps)
+from core import adaptation_figures, bound_figures, domains, embedding, figures, image_figures, shift_report, sweeps
 from core.adaptation import AdaptationRun
 from core.methods import METHODS_BY_NAME
 from core.scenario import KNOBS_BY_NAME, Scenario

@@ -3,12 +3,27 @@ with its traceback, and the page shows one line instead (``client.showErrorDetai
 
 from __future__ import annotations
 
-from typing import Callable
+import logging
+from collections.abc import Callable
 
 import streamlit as st
-from streamlit.logger import get_logger
 
-LOGGER = get_logger("domain_shift_lab")
+LOGGER = logging.getLogger("domain_shift_lab")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def log_to_stderr(logger: logging.Logger) -> None:
+    """Send ``logger``'s records of level INFO and above to stderr (the server's log), once per process."""
+    if any(getattr(handler, "domain_shift_lab", False) for handler in logger.handlers):
+        return
+    handler = logging.StreamHandler()
+    handler.domain_shift_lab = True
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+log_to_stderr(LOGGER)
 FAILURE_MESSAGE = ("Something went wrong while drawing this page; the details are in the server's log. "
                    "Change a setting, or reload the page.")
 

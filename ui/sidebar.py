@@ -14,8 +14,16 @@ from core.images import IMAGE_SHAPE
 from core.presets import PRESETS, PRESETS_BY_NAME
 from core.scenario import KNOBS, KNOBS_BY_NAME, POINT_DATASETS, Knob, Scenario
 from ui.links import scenario_page_link
-from ui.state import (SCENARIO_KEY, current_scenario, pop_url_problems, prepare_widgets, scenario_from_widgets,
-                      set_scenario, sync_url, widget_key)
+from ui.state import (
+    SCENARIO_KEY,
+    current_scenario,
+    pop_url_problems,
+    prepare_widgets,
+    scenario_from_widgets,
+    set_scenario,
+    sync_url,
+    widget_key,
+)
 
 OPEN_GROUPS = {"Data", "Covariate shift: P(X) changes"}
 

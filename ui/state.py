@@ -11,7 +11,8 @@ value comes back when a dataset it applies to is chosen again.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import streamlit as st
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import streamlit as st
-
 
 RUN_KEY = "script_runs"  # the session's run count, kept by the router (:func:`count_run`)
 
