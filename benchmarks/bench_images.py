@@ -17,7 +17,8 @@ from _common import median_seconds, page_seconds, setup
 
 from core.adaptation import run_adaptation
 from core.domains import generate
-from core.image_lab import UNSUPERVISED, run_image_lab
+from core.image_lab import run_image_lab
+from core.methods import IMAGE_ADAPTATION_METHODS as UNSUPERVISED
 from core.scenario import Scenario
 
 SCENARIO = Scenario(dataset="digits", rotation=45)

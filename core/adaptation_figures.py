@@ -20,9 +20,6 @@ from core.embedding import PROJECTIONS, DecisionSurfaces, FeatureEmbedding, subs
 from core.figures import BASE_LAYOUT, SOURCE_GREY, TARGET_COLOUR, class_colour, plane_ranges
 from core.methods import METHODS_BY_NAME
 
-METHOD_COLOURS = {"source_only": "#000000", "target_only": "#999999", "finetune": "#CC79A7",
-                  "mmd": "#0072B2", "dann": "#D55E00", "coral": "#009E73", "self_training": "#E69F00",
-                  "ot": "#56B4E9"}
 BOUNDARY_POINTS = 150  # per domain and subplot: enough to see the shape, light to draw
 MANY_CLASSES = 6  # above this (the ten digits), confusion matrices label classes by their number only
 NEGATIVE_TRANSFER = "⚠️ negative transfer"
@@ -222,7 +219,7 @@ def training_curves_figure(run: AdaptationRun) -> go.Figure:
             block = values[:, members]
             with np.errstate(all="ignore"):
                 mean, low, high = np.nanmean(block, axis=1), np.nanmin(block, axis=1), np.nanmax(block, axis=1)
-            colour = METHOD_COLOURS.get(method, "#333333")
+            colour = METHODS_BY_NAME[method].colour if method in METHODS_BY_NAME else "#333333"
             if len(members) > 1:
                 fig.add_trace(go.Scatter(x=np.concatenate([steps, steps[::-1]]),
                                          y=np.concatenate([high, low[::-1]]), fill="toself", mode="lines",

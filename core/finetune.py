@@ -26,13 +26,13 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import InputError, check_fields
+from core.methods import ADAPT_METHODS
 from core.models import BatchedNetwork, seeded_generator
 from core.networks import Architecture, Networks
 from core.optim import BatchedAdam
 from core.scenario import parse_names
 
 DIVERGENCE_LOSS = 1e6
-ADAPT_METHODS = ("dann", "mmd", "coral", "self_training", "ot")
 
 
 @dataclass(frozen=True)

@@ -29,14 +29,13 @@ from core.embedding import FeatureEmbedding, embed_models
 from core.errors import InputError, check_fields
 from core.finetune import FinetuneSettings, FitProblem, fit_batched, layer_rate_schedule, padded_batch
 from core.finetune_runs import NEW_HEAD_SEED_OFFSET, with_new_head
-from core.methods import METHODS_BY_NAME
+from core.methods import IMAGE_ADAPTATION_METHODS, METHODS_BY_NAME
 from core.networks import CONV_CHANNELS, Networks
 from core.scenario import Scenario
 from core.train import TrainSettings
 
-UNSUPERVISED = ("source_only", "mmd", "dann", "self_training")
-WITH_LABELS = ("feature_extraction", "finetune_frozen")
-IMAGE_METHODS = ("source_only", "feature_extraction", "finetune_frozen", "mmd", "dann", "self_training")
+WITH_LABELS = ("feature_extraction", "finetune_frozen")  # fine-tuning strategies of the pretrained CNN
+IMAGE_METHODS = ("source_only", *WITH_LABELS, *(m for m in IMAGE_ADAPTATION_METHODS if m != "source_only"))
 ADAPTATION_SHARE = 0.85  # of the progress bar: the adaptation engine's batch; the rest fine-tunes
 
 
@@ -268,7 +267,7 @@ def run_image_lab(scenario: Scenario, n_seeds: int = 3, settings: ImageLabSettin
         notes.append("Feature extraction and fine-tuning need labelled target images: set labels_per_class ≥ 1.")
         wanted -= set(WITH_LABELS)
     chosen = tuple(m for m in IMAGE_METHODS if m in wanted)
-    unsupervised = tuple(m for m in UNSUPERVISED if m in wanted)
+    unsupervised = tuple(m for m in IMAGE_ADAPTATION_METHODS if m in wanted)
     report = None if progress is None else (lambda share: progress(ADAPTATION_SHARE * share))
     adapted = run_adaptation(scenario, unsupervised, n_seeds, settings.train_settings(), device=device,
                              progress=report, data=data)

@@ -1,10 +1,22 @@
-"""The adaptation methods: names (used by links and the command line), losses in LaTeX, and needs."""
+"""The adaptation methods, one object each: name, loss in LaTeX, needs, colour, and what it adds to training.
+
+Every list of methods in the app is derived from :data:`METHODS`; the batched trainer (:mod:`core.train`)
+reads a method's schedule, term and source map from here and never names a method. Adding a method is one
+entry below (with its term in :mod:`core.method_terms`) plus the generic checks that
+``tests/test_methods.py`` runs over every entry.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
+from core import method_terms as terms
 from core.scenario import parse_names
+
+Phases = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -21,59 +33,94 @@ class Method:
         The training objective in LaTeX, with the alignment weight ``\\lambda``.
     summary : str
         One sentence on what it does.
+    colour : str
+        Its colour in every chart (Okabe–Ito, distinguishable with colour-blindness).
     needs_target_labels : bool
         Trains on the few labelled target samples (needs ``labels_per_class >= 1``).
     aligns : bool
         Has an alignment or adaptation term weighted by lambda (lambda = 0 gives source-only).
+    phases : callable
+        Progress ``[T]`` (step / steps) to the weights of the source and of the labelled-target
+        cross-entropy and the factor of the learning rate, each ``[T]``.
+    term : type of AlignmentTerm, optional
+        Its term of the loss, built by the trainer for the models that train with it.
+    source_map : callable, optional
+        Moves the labelled source before training (``(run, rows, source_x, pool_x)`` to the moved source).
+    in_lambda_sweep : bool
+        Offered by the MMD-vs-λ sweep.
+    before_finetuning : bool
+        Offered to adapt the pretrained source model before fine-tuning.
+    on_images : bool
+        Trained by the image lab on digits.
     """
 
     name: str
     label: str
     loss: str
     summary: str
+    colour: str
     needs_target_labels: bool = False
     aligns: bool = False
+    phases: Phases = terms.source_phases
+    term: type[terms.AlignmentTerm] | None = None
+    source_map: Callable | None = None
+    in_lambda_sweep: bool = False
+    before_finetuning: bool = False
+    on_images: bool = False
+
+    @property
+    def reads_target_pool(self) -> bool:
+        """Its training reads the unlabelled target pool (never its labels)."""
+        return self.term is not None or self.source_map is not None
 
 
 _TASK = r"\frac{1}{n_S}\sum_{i} \ell\big(h(g(x^S_i)), y^S_i\big)"
 METHODS: tuple[Method, ...] = (
     Method("source_only", "Source only", r"\min_{g,h}\; " + _TASK,
-           "Trained on labelled source data alone: the baseline every method is compared with."),
+           "Trained on labelled source data alone: the baseline every method is compared with.", "#000000",
+           on_images=True),
     Method("target_only", "Target only",
            r"\min_{g,h}\; \frac{1}{n_L}\sum_{j} \ell\big(h(g(x^L_j)), y^L_j\big)",
-           "Trained on the few labelled target samples alone: what you get without transfer.",
-           needs_target_labels=True),
+           "Trained on the few labelled target samples alone: what you get without transfer.", "#999999",
+           needs_target_labels=True, phases=terms.target_phases),
     Method("finetune", "Fine-tune",
            r"\theta_0 = \arg\min " + _TASK + r",\quad \text{then } \min_{\theta \text{ from } \theta_0}"
            r"\; \frac{1}{n_L}\sum_{j} \ell\big(h(g(x^L_j)), y^L_j\big)",
            "Source model first (60% of the steps), then the labelled target samples at a third of the "
-           "learning rate.", needs_target_labels=True),
+           "learning rate.", "#CC79A7", needs_target_labels=True, phases=terms.finetune_phases),
     Method("mmd", "MMD (DAN)",
            _TASK + r" + \lambda\, \widehat{\mathrm{MMD}}^2_{k}\big(g(X^S), g(X^T)\big),\quad "
            r"k = \tfrac{1}{5}\sum_{c \in \{\frac14,\frac12,1,2,4\}} e^{-\|u-v\|^2 / (2 c\, \bar d^2)}",
            "Pulls the source and target feature distributions together with a multi-kernel MMD "
-           "(Long et al., 2015).", aligns=True),
+           "(Long et al., 2015).", "#0072B2", aligns=True, term=terms.MMDTerm, in_lambda_sweep=True,
+           before_finetuning=True, on_images=True),
     Method("dann", "DANN",
            r"\min_{g,h}\max_{D}\; " + _TASK + r" - \lambda_p\, \mathcal{L}_{\mathrm{BCE}}\big(D(g(x)), d\big),"
            r"\quad \lambda_p = \lambda\,\big(\tfrac{2}{1+e^{-10p}} - 1\big)",
            "A domain classifier D learns to tell the domains apart while a gradient reversal layer "
-           "makes the features fool it (Ganin et al., 2016).", aligns=True),
+           "makes the features fool it (Ganin et al., 2016).", "#D55E00", aligns=True, term=terms.AdversarialTerm,
+           in_lambda_sweep=True, before_finetuning=True, on_images=True),
     Method("coral", "Deep CORAL",
            _TASK + r" + \frac{\lambda}{4d^2}\,\big\|C_S - C_T\big\|_F^2",
-           "Matches the covariances of source and target features (Sun & Saenko, 2016).", aligns=True),
+           "Matches the covariances of source and target features (Sun & Saenko, 2016).", "#009E73", aligns=True,
+           term=terms.CoralTerm, before_finetuning=True),
     Method("self_training", "Self-training",
            _TASK + r" + \lambda\, \frac{1}{|P_t|}\sum_{j \in P_t} \ell\big(h(g(x^T_j)), \hat y_j\big)",
            "After a source warm-up, pseudo-labels the target pool: the most confident points of each "
-           "predicted class first, the confident set P_t growing from 20% to 100%.", aligns=True),
+           "predicted class first, the confident set P_t growing from 20% to 100%.", "#E69F00", aligns=True,
+           term=terms.PseudoLabelTerm, before_finetuning=True, on_images=True),
     Method("ot", "Optimal transport (OTDA)",
            r"\gamma^\star = \arg\min_{\gamma \in \Pi(\mu_S,\mu_T)} \langle \gamma, C\rangle - \varepsilon H(\gamma),"
            r"\quad \tilde x^S_i = (1-\alpha)\,x^S_i + \alpha\, n_S \sum_j \gamma^\star_{ij} x^T_j,"
            r"\quad \min_{g,h} \frac{1}{n_S}\sum_i \ell\big(h(g(\tilde x^S_i)), y^S_i\big),\ \alpha=\min(\lambda,1)",
            "Asymmetric: transports the labelled source points onto the target pool (entropic optimal "
            "transport, barycentric map) and trains there, so it can undo a rotation (Courty et al., 2017).",
-           aligns=True),
+           "#56B4E9", aligns=True, source_map=terms.transport_source, before_finetuning=True),
 )
 METHODS_BY_NAME: dict[str, Method] = {m.name: m for m in METHODS}
+SWEEP_METHODS: tuple[str, ...] = tuple(m.name for m in METHODS if m.in_lambda_sweep)
+ADAPT_METHODS: tuple[str, ...] = tuple(m.name for m in METHODS if m.before_finetuning)
+IMAGE_ADAPTATION_METHODS: tuple[str, ...] = tuple(m.name for m in METHODS if m.on_images)
 
 
 def parse_methods(text: str) -> tuple[str, ...]:

@@ -16,10 +16,10 @@ from core import divergence
 from core.adaptation import check_seeds, model_seed, score_models
 from core.domains import DomainData, TrainingInputs, generate
 from core.errors import InputError
+from core.methods import SWEEP_METHODS
 from core.scenario import KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario
 from core.train import ModelSpec, TrainedModels, TrainSettings, train_models
 
-SWEEP_METHODS = ("mmd", "dann")
 FEATURE_MMD_POINTS = 500  # target test points used for the feature-space MMD² of each model
 
 

@@ -21,21 +21,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core import alignment
 from core.device import pick_device
 from core.domains import TrainingInputs
 from core.errors import InputError, check_fields
-from core.methods import METHODS_BY_NAME
-from core.models import BatchedMLP, seeded_generator
+from core.method_terms import rows_of
+from core.methods import METHODS_BY_NAME, Method
+from core.models import seeded_generator
 from core.networks import Architecture, Networks
 from core.optim import BatchedAdam
-from core.transport import wasserstein_procrustes
 
-FINETUNE_SOURCE_SHARE = 0.6  # finetune: source steps first, then the labelled target
-FINETUNE_LR_FACTOR = 1.0 / 3.0
-SELF_TRAINING_WARMUP = 0.3  # share of the steps on source alone before pseudo-labels
-SELF_TRAINING_REFRESH = 10  # steps between pseudo-label refreshes
-SELF_TRAINING_START_SHARE = 0.2  # share of each predicted class pseudo-labelled at first
 DIVERGENCE_LOSS = 1e6  # a per-model loss above this (or NaN) stops that model
 CURVE_POINTS = 100
 
@@ -148,30 +142,25 @@ class TrainedModels:
 
 
 class _Schedule:
-    """Per-model, per-step weights of each loss term and learning rates, as ``[T, M]`` tensors."""
+    """Per-model, per-step weights of each loss term and learning rates, as ``[T, M]`` tensors: each
+    model's columns come from its method's :attr:`~core.methods.Method.phases`."""
 
     def __init__(self, specs: Sequence[ModelSpec], settings: TrainSettings, device: torch.device):
-        steps, n_models = settings.steps, len(specs)
-        progress = np.arange(steps) / steps
-        source = np.ones((steps, n_models))
-        target = np.zeros((steps, n_models))
-        lr = np.full((steps, n_models), settings.lr)
-        for m, spec in enumerate(specs):
-            if spec.method == "target_only":
-                source[:, m], target[:, m] = 0.0, 1.0
-            elif spec.method == "finetune":
-                second_phase = progress >= FINETUNE_SOURCE_SHARE
-                source[second_phase, m], target[second_phase, m] = 0.0, 1.0
-                lr[second_phase, m] *= FINETUNE_LR_FACTOR
+        progress = np.arange(settings.steps) / settings.steps
+        phases = [METHODS_BY_NAME[spec.method].phases(progress) for spec in specs]
+        source, target, lr_factor = (np.stack([p[k] for p in phases], axis=1) for k in range(3))
         as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
-        self.source, self.target, self.lr = as_tensor(source), as_tensor(target), as_tensor(lr)
+        self.source, self.target = as_tensor(source), as_tensor(target)
+        self.lr = as_tensor(settings.lr * lr_factor)
         self.uses_target_labels = bool(target.any())
 
 
-def _indices(specs: Sequence[ModelSpec], method: str, device: torch.device) -> torch.Tensor:
-    """Positions of the models of one method."""
-    return torch.tensor([m for m, s in enumerate(specs) if s.method == method], dtype=torch.long,
-                        device=device)
+def _models_by_method(specs: Sequence[ModelSpec], device: torch.device) -> list[tuple[Method, torch.Tensor]]:
+    """Each method of the batch (in the registry's order) with the positions of its models."""
+    chosen = {spec.method for spec in specs}
+    return [(method, torch.tensor([m for m, s in enumerate(specs) if s.method == name], dtype=torch.long,
+                                  device=device))
+            for name, method in METHODS_BY_NAME.items() if name in chosen]
 
 
 def _minibatch_tables(specs: Sequence[ModelSpec], n_rows: int, settings: TrainSettings, stream: int,
@@ -184,28 +173,6 @@ def _minibatch_tables(specs: Sequence[ModelSpec], n_rows: int, settings: TrainSe
     tables = [torch.randint(n_rows, (settings.steps, batch), generator=seeded_generator(spec.seed * 7919 + stream))
               for spec in specs]
     return torch.stack(tables).to(device)
-
-
-def _rows(values: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """Rows ``[M, B]`` of per-model values ``[M, N]`` or ``[M, N, H]``, model by model."""
-    if values.dim() == 2:
-        return torch.gather(values, 1, rows)
-    return torch.gather(values, 1, rows.unsqueeze(-1).expand(-1, -1, values.shape[-1]))
-
-
-def _pseudo_labels(logits: torch.Tensor, share: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Predicted classes and a mask of the most confident ``share`` of each predicted class, per model."""
-    probabilities = torch.softmax(logits, dim=-1)
-    confidence, predicted = probabilities.max(dim=-1)
-    mask = torch.zeros_like(confidence, dtype=torch.bool)
-    for k in range(logits.shape[-1]):
-        in_class = predicted == k
-        count = in_class.sum(dim=1, keepdim=True)
-        keep = torch.ceil(count.float() * share).long()
-        scores = torch.where(in_class, confidence, torch.full_like(confidence, -1.0))
-        rank = scores.argsort(dim=1, descending=True).argsort(dim=1)
-        mask |= in_class & (rank < keep)
-    return predicted, mask
 
 
 def _check_inputs(inputs: TrainingInputs, specs: Sequence[ModelSpec]) -> None:
@@ -260,52 +227,37 @@ class _BatchedRun:
         self.architecture = Architecture.for_inputs(settings.hidden, inputs.image_shape)
         self.mean, self.std = self.architecture.input_statistics(
             np.concatenate([inputs.source_x, inputs.target_pool_x]))
-        self.source_x = self._standardised(inputs.source_x)
-        self.pool_x = self._standardised(inputs.target_pool_x)
-        self.labelled_x = self._standardised(inputs.target_labelled_x)
+        self.source_x = self.standardised(inputs.source_x)
+        self.pool_x = self.standardised(inputs.target_pool_x)
+        self.labelled_x = self.standardised(inputs.target_labelled_x)
         self.source_y = torch.as_tensor(inputs.source_y, device=device)
         self.labelled_y = torch.as_tensor(inputs.target_labelled_y, device=device)
-        self.index = {name: _indices(specs, name, device) for name in ("mmd", "dann", "coral", "self_training", "ot")}
         self.lam = torch.tensor([s.lam for s in specs], dtype=torch.float32, device=device)
         self.source_inputs = self.source_x.unsqueeze(0).expand(self.n_models, -1, -1).clone()
-        self.transport = self._transport_source(inputs) if len(self.index["ot"]) else None
-
         self.model = self.architecture.build(self.n_models, self.source_x.shape[1], n_classes,
                                              generator=[seeded_generator(s.seed) for s in specs], device=device)
-        parameters = list(self.model.weights) + list(self.model.biases)
-        self.discriminator = None
-        if len(self.index["dann"]):
-            self.discriminator = BatchedMLP(
-                len(self.index["dann"]), self.model.feature_dim, (32,), 1,
-                generator=[seeded_generator(specs[m].seed + 104_729) for m in self.index["dann"].tolist()],
-                device=device)
-            parameters += list(self.discriminator.weights) + list(self.discriminator.biases)
-        self.optimizer = BatchedAdam(parameters)
-        self.n_model_parameters = 2 * self.model.n_layers
-        self.schedule = _Schedule(specs, settings, device)
         self.source_rows = _minibatch_tables(specs, len(self.source_x), settings, 1, device)
         self.pool_rows = _minibatch_tables(specs, len(self.pool_x), settings, 2, device)
-        aligning = torch.cat([self.index[k] for k in ("mmd", "dann", "coral", "self_training")])
-        self.needs_pool = len(aligning) > 0
+        self.schedule = _Schedule(specs, settings, device)
+
+        by_method = _models_by_method(specs, device)
+        self.transport = None
+        for method, rows in by_method:
+            if method.source_map is not None:
+                self.transport = method.source_map(self, rows, inputs.source_x, inputs.target_pool_x)
+        self.terms = [method.term(self, rows) for method, rows in by_method if method.term is not None]
         self.has_alignment_term = torch.zeros(self.n_models, dtype=torch.bool, device=device)
-        self.has_alignment_term[aligning] = True
+        for term in self.terms:
+            self.has_alignment_term[term.rows] = True
+        self.n_model_parameters = 2 * self.model.n_layers
+        self.optimizer = BatchedAdam(list(self.model.weights) + list(self.model.biases)
+                                     + [p for term in self.terms for p in term.parameters()])
         self.alive = torch.ones(self.n_models, dtype=torch.bool, device=device)
         self.divergences: list[Divergence] = []
-        self.pseudo = self.confident = None
 
-    def _standardised(self, x: np.ndarray) -> torch.Tensor:
+    def standardised(self, x: np.ndarray) -> torch.Tensor:
+        """Inputs ``[N, d]`` standardised with the run's statistics, on its device."""
         return torch.as_tensor((x - self.mean) / self.std, dtype=torch.float32, device=self.device)
-
-    def _transport_source(self, inputs: TrainingInputs) -> torch.Tensor:
-        """The ot models' source inputs: the source carried onto the target, interpolated by lambda."""
-        ot = self.index["ot"]
-        # in the data's own coordinates: per-feature standardisation would turn a rotation into a shear
-        raw = wasserstein_procrustes(torch.as_tensor(inputs.source_x), torch.as_tensor(inputs.target_pool_x),
-                                     seed=self.specs[int(ot[0])].seed)
-        transport = self._standardised(raw.numpy())
-        alpha = self.lam[ot].clamp(max=1.0).view(-1, 1, 1)
-        self.source_inputs[ot] = (1 - alpha) * self.source_x + alpha * transport
-        return transport
 
     def _cross_entropy(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Mean cross-entropy per model of logits ``[M, N, K]`` against labels ``[M, N]``."""
@@ -315,7 +267,7 @@ class _BatchedRun:
     def _task_loss(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-model loss on the labelled data the schedule asks for, and the source batch's features."""
         rows = self.source_rows[:, step]
-        features_source = self.model.features(_rows(self.source_inputs, rows))
+        features_source = self.model.features(rows_of(self.source_inputs, rows))
         task = self.schedule.source[step] * self._cross_entropy(self.model.head(features_source),
                                                                 self.source_y[rows])
         if self.schedule.uses_target_labels:
@@ -324,49 +276,23 @@ class _BatchedRun:
         return task, features_source
 
     def _alignment_loss(self, step: int, features_source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-model alignment terms (zero for models without one) and the DANN critics' accuracy."""
+        """Every method's term (zero for models without one) and the recorded metric (NaN where none)."""
         align = torch.zeros(self.n_models, device=self.device)
-        domain_accuracy = torch.full((self.n_models,), float("nan"), device=self.device)
-        if not self.needs_pool:
-            return align, domain_accuracy
+        metric = torch.full((self.n_models,), float("nan"), device=self.device)
+        if not self.terms:
+            return align, metric
         features_pool = self.model.features(self.pool_x[self.pool_rows[:, step]])
         fraction = step / self.settings.steps
-        pick = lambda features, i: features.index_select(0, i)  # noqa: E731
-        if len(i := self.index["mmd"]):
-            mmd = alignment.multi_kernel_mmd2(pick(features_source, i), pick(features_pool, i))
-            align = align.index_add(0, i, self.lam[i] * mmd)
-        if len(i := self.index["coral"]):
-            coral = alignment.coral_loss(pick(features_source, i), pick(features_pool, i))
-            align = align.index_add(0, i, self.lam[i] * coral)
-        if len(i := self.index["dann"]):
-            coefficient = self.lam[i] * alignment.dann_ramp(fraction)
-            reversed_source = alignment.reverse_gradient(pick(features_source, i), coefficient)
-            reversed_pool = alignment.reverse_gradient(pick(features_pool, i), coefficient)
-            domain_loss, accuracy = alignment.domain_classifier_loss(
-                self.discriminator(reversed_source)[..., 0], self.discriminator(reversed_pool)[..., 0])
-            align = align.index_add(0, i, domain_loss)
-            domain_accuracy[i] = accuracy.detach()
-        if len(i := self.index["self_training"]) and fraction >= SELF_TRAINING_WARMUP:
-            align = align.index_add(0, i, self.lam[i] * self._pseudo_label_loss(step, fraction, features_pool, i))
-        return align, domain_accuracy
-
-    def _pseudo_label_loss(self, step: int, fraction: float, features_pool: torch.Tensor, i: torch.Tensor
-                           ) -> torch.Tensor:
-        """Self-training: cross-entropy on the confident pseudo-labelled points of the pool batch."""
-        if self.pseudo is None or step % SELF_TRAINING_REFRESH == 0:
-            phase = (fraction - SELF_TRAINING_WARMUP) / (1 - SELF_TRAINING_WARMUP)
-            share = SELF_TRAINING_START_SHARE + (1 - SELF_TRAINING_START_SHARE) * phase
-            with torch.no_grad():
-                self.pseudo, self.confident = _pseudo_labels(self.model(self.pool_x).index_select(0, i), share)
-        batch_rows = self.pool_rows[i, step]
-        logits_pool = self.model.head(features_pool).index_select(0, i)
-        losses = F.cross_entropy(logits_pool.flatten(0, 1), _rows(self.pseudo, batch_rows).flatten(),
-                                 reduction="none").view(len(i), -1)
-        weight = _rows(self.confident, batch_rows).float()
-        return (losses * weight).sum(dim=1) / weight.sum(dim=1).clamp_min(1)
+        for term in self.terms:
+            value, term_metric = term.loss(step, fraction, features_source, features_pool)
+            align = align.index_add(0, term.rows, value)
+            if term_metric is not None:
+                metric[term.rows] = term_metric
+        return align, metric
 
     def _update(self, step: int, per_model: torch.Tensor) -> None:
-        """Stop diverging models, then one Adam step of every live model at its scheduled rate."""
+        """Stop diverging models, then one Adam step of every live model (and its terms' parameters) at its
+        scheduled rate."""
         healthy = torch.isfinite(per_model) & (per_model.abs() < DIVERGENCE_LOSS)
         if not bool(healthy[self.alive].all()):
             for m in torch.nonzero(self.alive & ~healthy).flatten().tolist():
@@ -376,8 +302,8 @@ class _BatchedRun:
         torch.where(self.alive, per_model, torch.zeros_like(per_model)).sum().backward()
         rate = self.schedule.lr[step] * self.alive
         rates = [rate] * self.n_model_parameters
-        if self.discriminator is not None:
-            rates += [rate[self.index["dann"]]] * (len(self.optimizer.params) - self.n_model_parameters)
+        for term in self.terms:
+            rates += [rate[term.rows]] * len(term.parameters())
         self.optimizer.step(rates)
 
     def train(self, progress: Callable[[float], None] | None, started: float) -> TrainedModels:
