@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from core.scenario import Scenario
 
 PRESENTER_PARAM = "present"  # ``?present=1`` in a link opens it in presenter mode
-PAGE_TITLES = {"domain_shift": "Domain shift", "adaptation": "Adaptation", "lambda_sweep": "MMD vs λ",
-               "negative_transfer": "Negative transfer", "image_domains": "Image domains"}
 
 
 @dataclass(frozen=True)
@@ -24,7 +22,7 @@ class Preset:
     scenario : Scenario
         Every knob of the scene.
     page : str
-        URL path of the page the scene is shown on (a key of :data:`PAGE_TITLES`).
+        URL path of the page the scene is shown on (a page of ``ui.page_registry``, which a test checks).
     cue : str
         What to point at while it is on the screen.
     """

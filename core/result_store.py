@@ -33,10 +33,12 @@ T = TypeVar("T")
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """Digest of the engine's source files and of the torch and numpy versions."""
+    """Digest of the engine's source files (every ``.py`` below ``core/``, subpackages included, by their path
+    relative to it) and of the torch and numpy versions."""
     digest = hashlib.sha256(f"{torch.__version__} {numpy.__version__}".encode())
-    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        digest.update(path.name.encode())
+    engine = Path(__file__).resolve().parent
+    for path in sorted(engine.rglob("*.py")):
+        digest.update(path.relative_to(engine).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

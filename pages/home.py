@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui.links import scenario_page_link
+from ui.page_registry import PAGES
 from ui.router import ensure_router
 from ui.state import current_scenario
 
@@ -28,33 +29,11 @@ st.markdown(
     "- **Reproducible**: every knob lives in the address bar, so a link reproduces the view, and "
     "`python -m core shift KEY=VALUE ... --json` gives the same numbers on the command line."
 )
-LINKS = (  # (file, url path, label, icon, what the page answers)
-    ("pages/talk_scenes.py", "talk_scenes", "Talk scenes", ":material/co_present:",
-     "Giving a talk? Named scenes for each kind of shift, with links that reproduce them, and a presenter mode."),
-    ("pages/domain_shift.py", "domain_shift", "Domain shift", ":material/scatter_plot:",
-     "How far apart are the domains, and which of the four kinds of shift is it?"),
-    ("pages/adaptation.py", "adaptation", "Adaptation", ":material/model_training:",
-     "What do source-only, MMD, DANN, CORAL, self-training, optimal transport and fine-tuning make of it?"),
-    ("pages/bound.py", "bound", "Ben-David bound", ":material/stacked_line_chart:",
-     "Which term of the bound grows as the target moves away?"),
-    ("pages/lambda_sweep.py", "lambda_sweep", "MMD vs λ", ":material/tune:",
-     "How much alignment is enough, and when does it turn negative?"),
-    ("pages/finetune.py", "finetune", "Fine-tuning", ":material/layers:",
-     "Which layers to freeze, how many labels transfer saves, what fine-tuning forgets?"),
-    ("pages/negative_transfer.py", "negative_transfer", "Negative transfer", ":material/trending_down:",
-     "When does transfer hurt, and do the rules of thumb hold?"),
-    ("pages/distillation.py", "distillation", "Distillation", ":material/school:",
-     "How much of a large teacher can a small student keep?"),
-    ("pages/image_domains.py", "image_domains", "Image domains", ":material/image:",
-     "Rotated, blurred, inverted or textured digits: what do CNNs, fine-tuning, MMD, DANN and self-training make "
-     "of them?"),
-    ("pages/your_data.py", "your_data", "Your data", ":material/upload_file:",
-     "Has your new table shifted away from the one your model learned on, and is transfer safe?"),
-)
 scenario = current_scenario()
-for path, url_path, label, icon, question in LINKS:
-    scenario_page_link(path, url_path, label, icon, scenario)
-    st.caption(question)
+for page in PAGES:
+    if not page.default:
+        scenario_page_link(page, scenario)
+        st.caption(page.question)
 st.caption("Built with Streamlit, PyTorch, torchvision, scikit-learn and Plotly. Source and target are synthetic "
            "2-D problems (moons, blobs, circles, xor, spirals) so that every shift can be drawn, or scikit-learn's "
            "handwritten digits shifted with torchvision (dataset=digits): nothing is downloaded.")

@@ -3,8 +3,9 @@
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from core.presets import PAGE_TITLES, PRESETS
+from core.presets import PRESETS
 from core.scene_runs import is_warm
+from ui.page_registry import PAGES_BY_PATH
 from ui.router import ensure_router
 from ui.state import presenter_mode, set_scenario, view_params
 
@@ -24,15 +25,15 @@ def open_scene(preset) -> None:
     """Make the scene's scenario the session's (it wins over a URL after a session's first run) and go to its page."""
     set_scenario(preset.scenario)
     try:
-        st.switch_page(f"pages/{preset.page}.py", query_params=view_params(preset.scenario))
+        st.switch_page(PAGES_BY_PATH[preset.page].file, query_params=view_params(preset.scenario))
     except StreamlitPageNotFoundError:  # this script run on its own, without the router's pages
-        st.markdown(f"[{PAGE_TITLES[preset.page]}]({preset.link(presenter_mode())})")
+        st.markdown(f"[{PAGES_BY_PATH[preset.page].title}]({preset.link(presenter_mode())})")
 
 
 def scene_card(preset, base: str, presenter: bool) -> None:
     with st.container(border=True):
         st.subheader(preset.name, anchor=False)
-        st.caption(f"On the **{PAGE_TITLES[preset.page]}** page · `{preset.scenario.to_query() or 'defaults'}`")
+        st.caption(f"On the **{PAGES_BY_PATH[preset.page].title}** page · `{preset.scenario.to_query() or 'defaults'}`")
         st.markdown(preset.story)
         if preset.cue:
             st.markdown(f":material/arrow_right: *{preset.cue}*")

@@ -9,7 +9,6 @@ artifacts/FAILED_<test name>.png (tests/conftest.py, ``new_page``).
 
 from __future__ import annotations
 
-import ast
 import base64
 import json
 import re
@@ -22,27 +21,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import ARTIFACTS, ROOT, serve_app, wait_until_settled
+from tests.conftest import ARTIFACTS, serve_app, wait_until_settled
+from ui.page_registry import PAGES as REGISTERED
 
 pytestmark = pytest.mark.browser
 
 
-def router_pages() -> dict[str, str]:
-    """The pages of app.py's ``st.navigation``, as {name: URL path}: the ``url_path`` (the file's stem when
-    not given), and "" for the default page."""
-    pages = {}
-    for node in ast.walk(ast.parse((ROOT / "app.py").read_text())):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "Page":
-            keywords = {k.arg: k.value for k in node.keywords}
-            stem = Path(node.args[0].value).stem
-            url_path = keywords["url_path"].value if "url_path" in keywords else stem
-            default = "default" in keywords and keywords["default"].value is True
-            pages[stem] = "" if default else url_path
-    return pages
-
-
 QUERIES = {"image_domains": "?dataset=digits&rotation=45"}  # the image page is drawn for an image dataset
-PAGES = {name: path + QUERIES.get(name, "") for name, path in router_pages().items()}
+PAGES = {page.url_path: page.served_at + QUERIES.get(page.url_path, "") for page in REGISTERED}  # what app.py serves
 CHARTS = {"domain_shift": 4, "adaptation": 4, "finetune": 3, "negative_transfer": 4, "distillation": 2,
           "image_domains": 6}  # to wait for
 APP = "[data-testid='stApp']"

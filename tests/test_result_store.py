@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from core import result_store, scene_runs
-from core.presets import PAGE_TITLES, PRESETS, PRESETS_BY_NAME
+from core.presets import PRESETS, PRESETS_BY_NAME
 from core.result_store import ResultStore
 from core.scenario import Scenario
+from ui.page_registry import PAGES_BY_PATH
 
 pytestmark = pytest.mark.apptest
 
@@ -42,6 +43,22 @@ def test_another_key_kind_or_code_version_is_another_result(tmp_path, monkeypatc
     assert compute.calls == 3
     monkeypatch.setattr(result_store, "code_version", lambda: "edited engine")
     assert not store.contains("run", (Scenario(rotation=35),))  # a change to core/ never serves a stale run
+
+
+def test_the_code_version_covers_files_in_subpackages_of_core(tmp_path, monkeypatch):
+    engine = tmp_path / "core"
+    (engine / "labs").mkdir(parents=True)
+    (engine / "result_store.py").write_text("# the store")
+    (engine / "labs" / "lab.py").write_text("A = 1\n")
+    monkeypatch.setattr(result_store, "__file__", str(engine / "result_store.py"))
+    result_store.code_version.cache_clear()
+    try:
+        before = result_store.code_version()
+        result_store.code_version.cache_clear()
+        (engine / "labs" / "lab.py").write_text("A = 2\n")  # an edit deep in the engine
+        assert result_store.code_version() != before
+    finally:
+        result_store.code_version.cache_clear()
 
 
 def test_a_damaged_file_is_recomputed_and_replaced(tmp_path):
@@ -84,7 +101,7 @@ def test_the_environment_chooses_the_folder_or_switches_the_store_off(tmp_path, 
 def test_every_scene_has_runs_on_a_page_with_a_title_and_a_link():
     for preset in PRESETS:
         runs = scene_runs.scene_runs(preset)
-        assert runs and preset.page in PAGE_TITLES
+        assert runs and preset.page in PAGES_BY_PATH
         assert all(hash(key) is not None for _, key in runs)
         assert preset.link().startswith(preset.page)
         assert Scenario.from_query(preset.link().partition("?")[2]) == preset.scenario

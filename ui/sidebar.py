@@ -14,6 +14,7 @@ from core.images import IMAGE_SHAPE
 from core.presets import PRESETS, PRESETS_BY_NAME
 from core.scenario import KNOBS, KNOBS_BY_NAME, POINT_DATASETS, Knob, Scenario
 from ui.links import scenario_page_link
+from ui.page_registry import PAGES_BY_PATH
 from ui.state import (
     SCENARIO_KEY,
     current_scenario,
@@ -84,12 +85,9 @@ def scenario_sidebar() -> Scenario:
     return scenario
 
 
-IMAGE_PAGE = ("pages/image_domains.py", "image_domains", "Image domains", ":material/image:")
-
-
 def image_page_link(scenario: Scenario) -> None:
     """A link to the Image domains page, carrying the scenario."""
-    scenario_page_link(*IMAGE_PAGE, scenario)
+    scenario_page_link(PAGES_BY_PATH["image_domains"], scenario)
 
 
 def stop_unless_points(scenario: Scenario, page: str) -> None:

@@ -1,0 +1,58 @@
+"""Every page of the app, declared once: the router (app.py), the home page, the talk scenes and the sidebar's
+links all read :data:`PAGES`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageEntry:
+    """One page: ``pages/<url_path>.py`` served at ``/<url_path>`` (the default page at ``/``).
+
+    The URL path equals the file's stem: Streamlit still scans pages/ at start-up, and a URL that differs
+    from the stem shows a "Page not found" dialog on a direct link.
+    """
+
+    url_path: str
+    title: str
+    icon: str
+    question: str = ""  # what the page answers, under its link on the home page
+    default: bool = False
+
+    @property
+    def file(self) -> str:
+        return f"pages/{self.url_path}.py"
+
+    @property
+    def served_at(self) -> str:
+        """The path of its URL: ``""`` for the default page."""
+        return "" if self.default else self.url_path
+
+
+PAGES: tuple[PageEntry, ...] = (
+    PageEntry("home", "Home", ":material/home:", default=True),
+    PageEntry("talk_scenes", "Talk scenes", ":material/co_present:",
+              "Giving a talk? Named scenes for each kind of shift, with links that reproduce them, and a presenter "
+              "mode."),
+    PageEntry("domain_shift", "Domain shift", ":material/scatter_plot:",
+              "How far apart are the domains, and which of the four kinds of shift is it?"),
+    PageEntry("adaptation", "Adaptation", ":material/model_training:",
+              "What do source-only, MMD, DANN, CORAL, self-training, optimal transport and fine-tuning make of it?"),
+    PageEntry("bound", "Ben-David bound", ":material/stacked_line_chart:",
+              "Which term of the bound grows as the target moves away?"),
+    PageEntry("lambda_sweep", "MMD vs λ", ":material/tune:",
+              "How much alignment is enough, and when does it turn negative?"),
+    PageEntry("finetune", "Fine-tuning", ":material/layers:",
+              "Which layers to freeze, how many labels transfer saves, what fine-tuning forgets?"),
+    PageEntry("negative_transfer", "Negative transfer", ":material/trending_down:",
+              "When does transfer hurt, and do the rules of thumb hold?"),
+    PageEntry("distillation", "Distillation", ":material/school:",
+              "How much of a large teacher can a small student keep?"),
+    PageEntry("image_domains", "Image domains", ":material/image:",
+              "Rotated, blurred, inverted or textured digits: what do CNNs, fine-tuning, MMD, DANN and "
+              "self-training make of them?"),
+    PageEntry("your_data", "Your data", ":material/upload_file:",
+              "Has your new table shifted away from the one your model learned on, and is transfer safe?"),
+)
+PAGES_BY_PATH: dict[str, PageEntry] = {page.url_path: page for page in PAGES}
