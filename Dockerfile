@@ -25,7 +25,7 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     python -m pip install -r requirements.txt -c requirements.lock
 
 # An unprivileged user. The code stays owned by root (read-only to the app); only /app/.cache
-# and the user's home are writable. /app/.cache/results is the result store (core/result_store.py,
+# and the user's home are writable. /app/.cache/results is the result store (core/talk/result_store.py,
 # $DSL_RESULT_STORE): pickled results, so no other user may write there.
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app --shell /usr/sbin/nologin app \

@@ -13,11 +13,11 @@ import argparse
 
 from _common import median_seconds, page_seconds, setup
 
-from core.adaptation import run_adaptation
-from core.domains import generate
-from core.methods import METHODS_BY_NAME
+from core.data.domains import generate
+from core.labs.adaptation import run_adaptation
 from core.scenario import Scenario
-from core.train import ModelSpec, TrainSettings, train_models
+from core.training.methods import METHODS_BY_NAME
+from core.training.train import ModelSpec, TrainSettings, train_models
 
 SCENARIO = Scenario(rotation=35)  # moons, noise 0.1, 500 source + 500 target pool, 1,000 test
 BATCH_METHODS = ("source_only", "mmd", "dann", "coral")  # × 4 seeds = 16 models

@@ -1,4 +1,4 @@
-"""Timings of the batched CNN (core.conv): M = 18 small CNNs as one program against a loop of 18.
+"""Timings of the batched CNN (core.nn.conv): M = 18 small CNNs as one program against a loop of 18.
 
 Run ``python benchmarks/bench_conv.py [--repeats 20]``. One training step's forward and backward
 pass (cross-entropy on random labels, gradients of every parameter) of 18 networks
@@ -7,7 +7,7 @@ pass (cross-entropy on random labels, gradients of every parameter) of 18 networ
 - the batched network on a shared input (its first block is one convolution with 18 × 8 output
   channels on the 3 shared channels) and on the same input repeated per model (``[M, N, d]``:
   the models' inputs stacked along channels, a grouped convolution from the first block on);
-- a loop over 18 one-model :class:`~core.conv.BatchedCNN` and over 18 plain ``torch.nn``
+- a loop over 18 one-model :class:`~core.nn.conv.BatchedCNN` and over 18 plain ``torch.nn``
   networks of the same architecture;
 - the block design: the batched network with 3×3 stride-2 convolutions (what it uses) against
   stride-1 convolutions each followed by a 2×2 max-pool (same weights, same output sizes).
@@ -32,9 +32,9 @@ import torch.nn.functional as F
 from _common import median_seconds, setup
 from torch import nn
 
-from core.conv import BatchedCNN
 from core.device import pick_device
-from core.models import seeded_generator
+from core.nn.conv import BatchedCNN
+from core.nn.models import seeded_generator
 
 N_MODELS = 18
 N_IMAGES = 128

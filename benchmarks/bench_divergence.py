@@ -1,4 +1,4 @@
-"""Timings of the divergences in core.divergence at n = 1,000 points per domain.
+"""Timings of the divergences in core.metrics.divergence at n = 1,000 points per domain.
 
 Run ``python benchmarks/bench_divergence.py [--repeats 7]``. Torch (and numpy's BLAS) use
 2 threads. Source: two moons; target: two moons rotated by 90 degrees about their mean.
@@ -16,7 +16,7 @@ import torch
 from _common import median_seconds, setup
 from sklearn.datasets import make_moons
 
-from core import divergence as dv
+from core.metrics import divergence as dv
 
 N_PER_DOMAIN = 1000
 N_PERMUTATIONS = 500

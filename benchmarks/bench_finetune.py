@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from _common import median_seconds, page_seconds, setup
 
-from core.distillation import run_distillation
-from core.finetune import STRATEGIES, FinetuneSettings, fit_batched, fit_by_size
-from core.finetune_runs import prepare_finetuning, run_finetuning
+from core.labs.distillation import run_distillation
+from core.labs.finetune_runs import prepare_finetuning, run_finetuning
 from core.scenario import Scenario
+from core.training.finetune import STRATEGIES, FinetuneSettings, fit_batched, fit_by_size
 
 SCENARIO = Scenario(rotation=35)  # moons, noise 0.1, 500 source + 500 target pool, 1,000 test
 GRID_STRATEGIES = ("scratch", "feature_extraction", "finetune", "progressive", "l2sp")
@@ -33,7 +33,7 @@ MAPS = (("rotation", (0, 30, 60, 90, 120, 150, 180)), ("concept", (0, 0.25, 0.5,
 
 def batching_seconds(repeats: int, *maps) -> tuple[dict[str, float], int]:
     """Seconds of a run's fine-tuning phase: one batch padded to the largest labelled set, the engine's
-    size buckets (:func:`core.finetune.fit_by_size`), and one model at a time (same code)."""
+    size buckets (:func:`core.training.finetune.fit_by_size`), and one model at a time (same code)."""
     prepared = prepare_finetuning(SCENARIO if not maps else Scenario(), *(maps or (GRID_STRATEGIES, LABELS, 3)))
     n_models = len(prepared.plan)
 

@@ -15,11 +15,11 @@ import argparse
 
 from _common import median_seconds, page_seconds, setup
 
-from core.adaptation import run_adaptation
-from core.domains import generate
-from core.image_lab import run_image_lab
-from core.methods import IMAGE_ADAPTATION_METHODS as UNSUPERVISED
+from core.data.domains import generate
+from core.labs.adaptation import run_adaptation
+from core.labs.image_lab import run_image_lab
 from core.scenario import Scenario
+from core.training.methods import IMAGE_ADAPTATION_METHODS as UNSUPERVISED
 
 SCENARIO = Scenario(dataset="digits", rotation=45)
 EVERY_SHIFT = Scenario(dataset="digits", rotation=45, scale=1.2, shift_x=1, blur=1, invert=0.5, background=0.5,

@@ -46,8 +46,8 @@ sys.path.insert(0, str(ROOT))  # not _common: it imports torch, which the load g
 from benchmarks.served_app import served_app, wait_healthy  # noqa: E402
 from benchmarks.streamlit_session import RunResult, SessionError, StreamlitSession  # noqa: E402
 from core.errors import InputError  # noqa: E402
-from core.presets import PRESETS  # noqa: E402
 from core.scenario import KNOBS, Scenario  # noqa: E402
+from core.talk.presets import PRESETS  # noqa: E402
 from ui.state import widget_key  # noqa: E402
 
 GOAL_P95_SECONDS = 3.0

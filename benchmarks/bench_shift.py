@@ -10,10 +10,10 @@ import argparse
 
 from _common import ROOT, median_seconds, setup
 
-from core import divergence
-from core.domains import generate
+from core.data.domains import generate
+from core.metrics import divergence
+from core.metrics.shift_report import divergence_sweep, report_for_data
 from core.scenario import Scenario
-from core.shift_report import divergence_sweep, report_for_data
 
 # 1,000 source points and 1,000 target points (900 pool + 100 test, no labelled ones).
 SCENARIO = Scenario(n_source=1000, n_target=900, n_test=100, labels_per_class=0, rotation=35)

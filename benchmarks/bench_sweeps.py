@@ -11,7 +11,7 @@ import argparse
 import numpy as np
 from _common import median_seconds, setup
 
-from core import sweeps
+from core.labs import sweeps
 from core.scenario import Scenario
 
 LAMBDAS = [0.0] + [float(v) for v in np.round(np.logspace(-2, 1, 15), 4)]  # 16 weights incl. 0

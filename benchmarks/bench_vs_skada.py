@@ -2,7 +2,7 @@
 
 Run ``python benchmarks/bench_vs_skada.py [--seeds 8] [--batched 8] [--rotations 35,20]`` after
 ``pip install -r requirements-bench.txt`` (skada is a benchmark-only dependency; the app never
-imports it). Both sides train on the very same points: ``core.domains.generate(Scenario(rotation=r))``
+imports it). Both sides train on the very same points: ``core.data.domains.generate(Scenario(rotation=r))``
 (two moons, noise 0.1, 500 labelled source points, 500 unlabelled target-pool points), inputs
 standardised with the pooled source + pool mean and std (what our trainer does), and are scored
 on the 1,000 target test points.
@@ -12,7 +12,7 @@ on the 1,000 target test points.
   ``reg=1``, Adam with lr 0.01, ``max_epochs=100``, ``batch_size=64``, ``train_split=None``.
   Its domain-balanced loader gives each step 64 source + 64 target points and
   ``floor(500 / 64) = 7`` steps an epoch: 700 steps in all. One model per ``fit``.
-- ours: the ``mmd`` method of :mod:`core.train` with the same network, lambda = 1, Adam lr 0.01,
+- ours: the ``mmd`` method of :mod:`core.training.train` with the same network, lambda = 1, Adam lr 0.01,
   and the same number of steps and points per step (700 steps of 64 source + 64 target points),
   trained one model per run and ``--batched`` models (seeds) per run. The app's current defaults
   (``TrainSettings()``: steps, batch and widths are printed in the rows) are timed too.
@@ -37,10 +37,10 @@ import numpy as np
 import torch  # noqa: E402  (after _common: thread set-up and import path)
 from _common import setup
 
-from core.adaptation import model_seed, run_adaptation  # noqa: E402
-from core.domains import DomainData, generate  # noqa: E402
+from core.data.domains import DomainData, generate  # noqa: E402
+from core.labs.adaptation import model_seed, run_adaptation  # noqa: E402
 from core.scenario import Scenario  # noqa: E402
-from core.train import ModelSpec, TrainSettings, train_models  # noqa: E402
+from core.training.train import ModelSpec, TrainSettings, train_models  # noqa: E402
 
 EPOCHS, BATCH, LAM, LR, HIDDEN = 100, 64, 1.0, 0.01, 64
 SOURCE_DOMAIN, TARGET_DOMAIN, MASKED_LABEL = 1, -2, -1  # skada: source >= 0, target < 0, masked y = -1

@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from core.adaptation import NEGATIVE_TRANSFER_MARGIN
-from core.embedding import PROJECTIONS
 from core.errors import InputError
-from core.methods import METHODS, METHODS_BY_NAME
-from core.scene_runs import ADAPTATION_BASELINE, ADAPTATION_DEFAULTS, adaptation_key, adaptation_methods
+from core.labs.adaptation import NEGATIVE_TRANSFER_MARGIN
+from core.labs.embedding import PROJECTIONS
+from core.talk.scene_runs import ADAPTATION_BASELINE, ADAPTATION_DEFAULTS, adaptation_key, adaptation_methods
+from core.training.methods import METHODS, METHODS_BY_NAME
 from ui import cached
 from ui.charts import show_chart
 from ui.router import ensure_router

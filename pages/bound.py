@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import sweeps
 from core.errors import InputError
-from core.methods import METHODS, METHODS_BY_NAME
+from core.labs import sweeps
+from core.metrics.shift_report import SWEEP_RANGES, sweep_knobs
 from core.scenario import KNOBS_BY_NAME
-from core.shift_report import SWEEP_RANGES, sweep_knobs
+from core.training.methods import METHODS, METHODS_BY_NAME
 from ui import cached
 from ui.charts import show_chart
 from ui.router import ensure_router

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from core.distillation import ROLES, DistillSettings
-from core.distillation_figures import ROLE_NAMES
 from core.errors import InputError
+from core.figures.distillation import ROLE_NAMES
+from core.labs.distillation import ROLES, DistillSettings
 from ui import cached_finetune as cached
 from ui.charts import show_chart
 from ui.router import ensure_router

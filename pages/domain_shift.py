@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from core.domains import FEATURE_MAP_DESCRIPTIONS, target_class_proportions
+from core.data.domains import FEATURE_MAP_DESCRIPTIONS, target_class_proportions
 from core.errors import InputError
+from core.metrics.shift_report import SWEEP_RANGES, sweep_knobs
 from core.scenario import KNOBS_BY_NAME
-from core.scene_runs import SWEEP_POINTS
-from core.shift_report import SWEEP_RANGES, sweep_knobs
+from core.talk.scene_runs import SWEEP_POINTS
 from ui import cached
 from ui.charts import show_chart
 from ui.router import ensure_router

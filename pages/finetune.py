@@ -3,9 +3,9 @@
 import streamlit as st
 
 from core.errors import InputError
-from core.finetune import STRATEGIES, STRATEGIES_BY_NAME, FinetuneSettings, parse_strategies
-from core.finetune_runs import check_labels, pool_scenario
-from core.methods import ADAPT_METHODS, METHODS_BY_NAME
+from core.labs.finetune_runs import check_labels, pool_scenario
+from core.training.finetune import STRATEGIES, STRATEGIES_BY_NAME, FinetuneSettings, parse_strategies
+from core.training.methods import ADAPT_METHODS, METHODS_BY_NAME
 from ui import cached_finetune as cached
 from ui.charts import show_chart
 from ui.router import ensure_router

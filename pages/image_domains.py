@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from core.embedding import PROJECTIONS
 from core.errors import InputError
-from core.image_lab import IMAGE_METHODS, method_label
-from core.networks import CONV_CHANNELS
-from core.scene_runs import IMAGE_DEFAULTS, image_lab_key
+from core.labs.embedding import PROJECTIONS
+from core.labs.image_lab import IMAGE_METHODS, method_label
+from core.nn.networks import CONV_CHANNELS
+from core.talk.scene_runs import IMAGE_DEFAULTS, image_lab_key
 from ui import cached_images
 from ui.charts import show_chart
 from ui.router import ensure_router

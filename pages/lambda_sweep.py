@@ -5,9 +5,9 @@ import json
 import streamlit as st
 
 from core.errors import InputError
-from core.lambda_models import LAMBDA_HIGH, LAMBDA_LOW
-from core.methods import METHODS_BY_NAME, SWEEP_METHODS
-from core.scene_runs import LAMBDA_DEFAULTS, lambda_sweep_key
+from core.labs.lambda_models import LAMBDA_HIGH, LAMBDA_LOW
+from core.talk.scene_runs import LAMBDA_DEFAULTS, lambda_sweep_key
+from core.training.methods import METHODS_BY_NAME, SWEEP_METHODS
 from ui import cached
 from ui.charts import show_chart
 from ui.router import ensure_router

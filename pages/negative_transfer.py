@@ -3,10 +3,10 @@
 import streamlit as st
 
 from core.errors import InputError
-from core.finetune import STRATEGIES_BY_NAME
-from core.negative_transfer import RULE_TOLERANCE, SIMILAR_DROP, SMALL_LABELS
+from core.labs.negative_transfer import RULE_TOLERANCE, SIMILAR_DROP, SMALL_LABELS
 from core.scenario import KNOBS_BY_NAME
-from core.scene_runs import TRANSFER_DEFAULTS, TRANSFER_SETTINGS, TRANSFER_STRATEGIES, transfer_map_keys
+from core.talk.scene_runs import TRANSFER_DEFAULTS, TRANSFER_SETTINGS, TRANSFER_STRATEGIES, transfer_map_keys
+from core.training.finetune import STRATEGIES_BY_NAME
 from ui import cached_finetune as cached
 from ui.charts import show_chart
 from ui.router import ensure_router

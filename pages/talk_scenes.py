@@ -3,8 +3,8 @@
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from core.presets import PRESETS
-from core.scene_runs import is_warm
+from core.talk.presets import PRESETS
+from core.talk.scene_runs import is_warm
 from ui.page_registry import PAGES_BY_PATH
 from ui.router import ensure_router
 from ui.state import presenter_mode, set_scenario, view_params

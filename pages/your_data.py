@@ -4,8 +4,8 @@ import json
 
 import streamlit as st
 
+from core.data.tables import MAX_BYTES, MAX_COLUMNS, MAX_ROWS, shared_numeric_columns
 from core.errors import InputError
-from core.tables import MAX_BYTES, MAX_COLUMNS, MAX_ROWS, shared_numeric_columns
 from ui import cached_check
 from ui.charts import show_chart
 from ui.router import ensure_router

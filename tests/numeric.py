@@ -29,7 +29,7 @@ def float32_training_atol(steps: int) -> float:
 
 
 def in_float64(problem):
-    """A dataclass of tensors (e.g. :class:`core.finetune.FitProblem`) with its floating tensors in float64."""
+    """A dataclass of tensors (e.g. :class:`core.training.finetune.FitProblem`) with its floating tensors in float64."""
     changed = {field.name: getattr(problem, field.name).double() for field in dataclasses.fields(problem)
                if torch.is_tensor(getattr(problem, field.name)) and getattr(problem, field.name).is_floating_point()}
     return dataclasses.replace(problem, **changed)

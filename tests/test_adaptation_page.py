@@ -12,12 +12,12 @@ from types import SimpleNamespace
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import core.adaptation
-from core.adaptation_figures import NEGATIVE_TRANSFER, results_frame, results_table
+import core.labs.adaptation
 from core.errors import InputError
-from core.methods import METHODS
+from core.figures.adaptation import NEGATIVE_TRANSFER, results_frame, results_table
 from core.scenario import Scenario
-from core.train import Divergence
+from core.training.methods import METHODS
+from core.training.train import Divergence
 from tests.apptest_helpers import result_downloads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -224,7 +224,7 @@ def test_downloads_hold_the_rows_and_the_json():
 
 
 def test_diverged_seeds_are_warnings_not_tracebacks(monkeypatch):
-    real = core.adaptation.run_adaptation
+    real = core.labs.adaptation.run_adaptation
 
     def one_seed_diverges(*args, **kwargs):
         run = real(*args, **kwargs)
@@ -235,7 +235,7 @@ def test_diverged_seeds_are_warnings_not_tracebacks(monkeypatch):
         run.rows[m].update(target_acc=None, source_acc=None, diverged=divergence.message(seed_label=m % run.n_seeds))
         return run
 
-    monkeypatch.setattr(core.adaptation, "run_adaptation", one_seed_diverges)
+    monkeypatch.setattr(core.labs.adaptation, "run_adaptation", one_seed_diverges)
     at = fast_page({"seed": "4242"})  # a scenario no other test trains: a cache miss
     assert_clean(at)
     assert any("dann" in w.value and "diverged at step 42" in w.value for w in at.warning)
@@ -247,7 +247,7 @@ def test_an_input_error_is_one_message_and_the_page_survives(monkeypatch):
     def refuse(*args, **kwargs):
         raise InputError("labels_per_class", "finetune trains on target labels: set labels_per_class ≥ 1")
 
-    monkeypatch.setattr(core.adaptation, "run_adaptation", refuse)
+    monkeypatch.setattr(core.labs.adaptation, "run_adaptation", refuse)
     at = fast_page({"seed": "4243"})
     assert not at.exception
     assert [e.value for e in at.error] == ["labels_per_class: finetune trains on target labels: set "

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from core.check import SIGNIFICANCE, feature_ranking, run_check
+from core.labs.check import SIGNIFICANCE, feature_ranking, run_check
 
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_torch_thread")]  # tests/conftest.py
 

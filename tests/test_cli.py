@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import divergence
 from core.__main__ import main
-from core.methods import METHODS_BY_NAME
+from core.metrics import divergence
+from core.metrics.shift_report import shift_report
 from core.scenario import IMAGE_LABELS_PER_CLASS, Scenario
-from core.shift_report import shift_report
+from core.training.methods import METHODS_BY_NAME
 
 pytestmark = pytest.mark.cli
 

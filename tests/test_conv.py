@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from core.conv import BatchedCNN
 from core.errors import InputError
-from core.finetune import FitProblem, fit_batched
-from core.models import seeded_generator
-from core.optim import BatchedAdam
+from core.nn.conv import BatchedCNN
+from core.nn.models import seeded_generator
+from core.nn.optim import BatchedAdam
+from core.training.finetune import FitProblem, fit_batched
 from tests.numeric import FLOAT64_ATOL
 
 pytestmark = pytest.mark.unit

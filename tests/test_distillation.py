@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from core.distillation import TEMPERATURE_CURVE, DistillSettings, domain_balanced_weights, run_distillation
 from core.errors import InputError
-from core.finetune import FitProblem, fit_batched
-from core.models import BatchedMLP, seeded_generator
+from core.labs.distillation import TEMPERATURE_CURVE, DistillSettings, domain_balanced_weights, run_distillation
+from core.nn.models import BatchedMLP, seeded_generator
 from core.scenario import Scenario
+from core.training.finetune import FitProblem, fit_batched
 
 pytestmark = pytest.mark.unit
 

@@ -1,5 +1,5 @@
-"""Known-answer tests of core.divergence (MMD, permutation test, proxy A-distance, CORAL)
-and of the batched networks in core.models that the proxy A-distance trains."""
+"""Known-answer tests of core.metrics.divergence (MMD, permutation test, proxy A-distance, CORAL)
+and of the batched networks in core.nn.models that the proxy A-distance trains."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 import torch
 from scipy import stats
 
-from core import divergence as dv
 from core.errors import InputError
-from core.models import BatchedMLP, seeded_generator, standardize, train_binary_classifiers
+from core.metrics import divergence as dv
+from core.nn.models import BatchedMLP, seeded_generator, standardize, train_binary_classifiers
 from tests.numeric import float32_training_atol
 
 pytestmark = pytest.mark.unit

@@ -5,8 +5,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from core import domains
-from core.domains import allocate, generate, target_class_proportions
+from core.data import domains
+from core.data.domains import allocate, generate, target_class_proportions
 from core.scenario import POINT_DATASETS, Scenario
 
 pytestmark = pytest.mark.unit

@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.domains import generate
+from core.data.domains import generate
 from core.figures import MAX_LABELLED_BARS, class_proportions_figure
 from core.scenario import Scenario
 

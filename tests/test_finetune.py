@@ -6,11 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from core import finetune_runs
-from core.domains import generate
-from core.efficiency import StrategyCurves, efficiency_curves, labels_to_match
+from core.data.domains import generate
 from core.errors import InputError
-from core.finetune import (
+from core.labs import finetune_runs
+from core.labs.efficiency import StrategyCurves, efficiency_curves, labels_to_match
+from core.labs.finetune_runs import MAX_LABELS, labelled_subset, run_finetuning
+from core.labs.negative_transfer import RULES, gain_map, rule_checks, rule_holds
+from core.nn.models import BatchedMLP, seeded_generator
+from core.nn.networks import Architecture
+from core.nn.optim import BatchedAdam
+from core.scenario import Scenario
+from core.training.finetune import (
     STRATEGIES,
     FinetuneSettings,
     FitProblem,
@@ -20,12 +26,6 @@ from core.finetune import (
     size_buckets,
     train_from_scratch,
 )
-from core.finetune_runs import MAX_LABELS, labelled_subset, run_finetuning
-from core.models import BatchedMLP, seeded_generator
-from core.negative_transfer import RULES, gain_map, rule_checks, rule_holds
-from core.networks import Architecture
-from core.optim import BatchedAdam
-from core.scenario import Scenario
 from tests.numeric import FLOAT64_ATOL, in_float64
 
 pytestmark = pytest.mark.unit

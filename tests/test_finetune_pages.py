@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import core.distillation
-import core.finetune_runs
+import core.labs.distillation
+import core.labs.finetune_runs
 from core.errors import InputError
-from core.finetune import STRATEGIES
-from core.negative_transfer import RULE_TOLERANCE, SIMILAR_DROP, SMALL_LABELS
+from core.labs.negative_transfer import RULE_TOLERANCE, SIMILAR_DROP, SMALL_LABELS
 from core.scenario import Scenario
+from core.training.finetune import STRATEGIES
 from tests.apptest_helpers import result_downloads
 from tests.test_pages import assert_clean
 from tests.test_pages import plotly_specs as specs
@@ -173,7 +173,7 @@ def test_finetune_only_scratch_has_no_read_out_but_says_why():
 
 
 def test_finetune_diverged_models_are_a_warning_not_a_traceback(monkeypatch):
-    real = core.finetune_runs.run_finetuning
+    real = core.labs.finetune_runs.run_finetuning
 
     def one_diverges(*args, **kwargs):
         run = real(*args, **kwargs)
@@ -182,7 +182,7 @@ def test_finetune_diverged_models_are_a_warning_not_a_traceback(monkeypatch):
                      diverged="partial (seed 0, 1 labels per class) diverged at step 7")
         return run
 
-    monkeypatch.setattr(core.finetune_runs, "run_finetuning", one_diverges)
+    monkeypatch.setattr(core.labs.finetune_runs, "run_finetuning", one_diverges)
     at = run_page(FINETUNE, {**SMALL, "seed": "4244"}, ft_strategies=["partial"], ft_labels=[1], ft_seeds=2,
                   ft_epochs=50)  # a scenario no other test trains: a cache miss
     assert_clean(at)
@@ -195,7 +195,7 @@ def test_an_input_error_from_the_engine_is_one_message(monkeypatch):
     def refuse(*args, **kwargs):
         raise InputError("temperature", "expected a number in [1, 20], got 30.0")
 
-    monkeypatch.setattr(core.distillation, "run_distillation", refuse)
+    monkeypatch.setattr(core.labs.distillation, "run_distillation", refuse)
     at = run_page(DISTILLATION, {"seed": "4245"})
     assert not at.exception
     assert [e.value for e in at.error] == ["temperature: expected a number in [1, 20], got 30.0"]

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from core.domains import generate
+from core.data.domains import generate
 from core.errors import InputError
-from core.image_lab import IMAGE_METHODS, ImageLabSettings, run_image_lab
-from core.networks import CONV_CHANNELS
+from core.labs.image_lab import IMAGE_METHODS, ImageLabSettings, run_image_lab
+from core.nn.networks import CONV_CHANNELS
 from core.scenario import Scenario
 
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_torch_thread")]  # tests/conftest.py

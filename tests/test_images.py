@@ -5,9 +5,8 @@ import pytest
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from core.domains import DIGIT_TEST_PER_CLASS, generate
-from core.errors import InputError
-from core.images import (
+from core.data.domains import DIGIT_TEST_PER_CLASS, generate
+from core.data.images import (
     IMAGE_SIZE,
     ImageShift,
     as_pictures,
@@ -17,6 +16,7 @@ from core.images import (
     source_target_split,
     to_network_images,
 )
+from core.errors import InputError
 from core.scenario import Scenario
 
 pytestmark = pytest.mark.unit

@@ -1,5 +1,5 @@
 """The MMD-vs-lambda page under AppTest (defaults, each setting at its extremes, lift3d), and the
-sweep-with-models function against core.sweeps.lambda_sweep.
+sweep-with-models function against core.labs.sweeps.lambda_sweep.
 
 Runs use a small scenario (200 points per split) and, except at the defaults, 100 steps.
 """
@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import sweeps
 from core.errors import InputError
-from core.lambda_models import lambda_grid, summarise
+from core.figures.sweeps import lambda_positions
+from core.labs import sweeps
+from core.labs.lambda_models import lambda_grid, summarise
+from core.labs.sweeps import lambda_sweep_with_models
 from core.scenario import Scenario
-from core.sweep_figures import lambda_positions
-from core.sweeps import lambda_sweep_with_models
-from core.train import TrainSettings
+from core.training.train import TrainSettings
 from tests.apptest_helpers import result_downloads
 
 ROOT = Path(__file__).resolve().parent.parent

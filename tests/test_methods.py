@@ -1,5 +1,5 @@
 """Generic checks run over every registered adaptation method (in the spirit of scikit-learn's
-``estimator_checks``): a method added to ``core.methods.METHODS`` is tested by this module with no test of its
+``estimator_checks``): a method added to ``core.training.methods.METHODS`` is tested by this module with no test of its
 own needed for these properties."""
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from core import train
-from core.adaptation import run_adaptation
-from core.domains import generate
+from core.data.domains import generate
 from core.errors import InputError
-from core.methods import ADAPT_METHODS, IMAGE_ADAPTATION_METHODS, METHODS, METHODS_BY_NAME, SWEEP_METHODS
+from core.labs.adaptation import run_adaptation
 from core.scenario import Scenario
-from core.train import ModelSpec, TrainSettings, train_models
+from core.training import train
+from core.training.methods import ADAPT_METHODS, IMAGE_ADAPTATION_METHODS, METHODS, METHODS_BY_NAME, SWEEP_METHODS
+from core.training.train import ModelSpec, TrainSettings, train_models
 from tests.numeric import float32_training_atol
 
 pytestmark = pytest.mark.unit

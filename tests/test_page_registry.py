@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.presets import PRESETS
+from core.talk.presets import PRESETS
 from ui.page_registry import PAGES, PAGES_BY_PATH
 
 pytestmark = pytest.mark.apptest

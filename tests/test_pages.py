@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.presets import PRESETS
 from core.scenario import KNOBS, KNOBS_BY_NAME, Scenario
+from core.talk.presets import PRESETS
 from ui.state import widget_key
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,9 +8,8 @@ import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import export
-from core.figures import with_larger_fonts
-from core.presets import PRESETS, PRESETS_BY_NAME
+from core.figures import export, with_larger_fonts
+from core.talk.presets import PRESETS, PRESETS_BY_NAME
 from ui.presenter import CHART_FONT_SCALE
 from ui.safety import FAILURE_MESSAGE
 

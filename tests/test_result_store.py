@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from core import result_store, scene_runs
-from core.presets import PRESETS, PRESETS_BY_NAME
-from core.result_store import ResultStore
 from core.scenario import Scenario
+from core.talk import result_store, scene_runs
+from core.talk.presets import PRESETS, PRESETS_BY_NAME
+from core.talk.result_store import ResultStore
 from ui.page_registry import PAGES_BY_PATH
 
 pytestmark = pytest.mark.apptest
@@ -48,9 +48,8 @@ def test_another_key_kind_or_code_version_is_another_result(tmp_path, monkeypatc
 def test_the_code_version_covers_files_in_subpackages_of_core(tmp_path, monkeypatch):
     engine = tmp_path / "core"
     (engine / "labs").mkdir(parents=True)
-    (engine / "result_store.py").write_text("# the store")
     (engine / "labs" / "lab.py").write_text("A = 1\n")
-    monkeypatch.setattr(result_store, "__file__", str(engine / "result_store.py"))
+    monkeypatch.setattr(result_store, "ENGINE", engine)
     result_store.code_version.cache_clear()
     try:
         before = result_store.code_version()

@@ -5,13 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from core import sweeps
 from core.__main__ import main
-from core.adaptation import run_adaptation
-from core.domains import generate
+from core.data.domains import generate
 from core.errors import InputError
+from core.labs import sweeps
+from core.labs.adaptation import run_adaptation
 from core.scenario import Scenario
-from core.train import TrainSettings
+from core.training.train import TrainSettings
 
 pytestmark = pytest.mark.unit
 
@@ -99,7 +99,7 @@ def test_parse_numbers():
 
 
 def test_the_chart_says_where_the_estimated_bound_falls_below_the_measured_error():
-    from core.bound_figures import bound_figure
+    from core.figures.bound import bound_figure
 
     fine = sweeps.BoundPoint(0.0, (0.0, 0.0), (0.1, 0.1), (0.0, 0.0), (0.05, 0.05), None)
     noisy = sweeps.BoundPoint(90.0, (0.0, 0.0), (0.3, 0.4), (0.1, 0.1), (0.8, 0.8), None)

@@ -1,4 +1,4 @@
-"""core.tables: the strict CSV reader for uploads, the domain split and the feature choice."""
+"""core.data.tables: the strict CSV reader for uploads, the domain split and the feature choice."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import tables
-from core.errors import InputError
-from core.tables import (
+from core.data import tables
+from core.data.tables import (
     MAX_BYTES,
     MAX_COLUMNS,
     MAX_ROWS,
@@ -21,6 +20,7 @@ from core.tables import (
     select,
     split_by_domain,
 )
+from core.errors import InputError
 
 pytestmark = pytest.mark.unit
 

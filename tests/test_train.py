@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from core import alignment, train
-from core.adaptation import run_adaptation
-from core.domains import generate
+from core.data.domains import generate
 from core.errors import InputError
-from core.method_terms import pseudo_labels
-from core.models import BatchedMLP, seeded_generator
+from core.labs.adaptation import run_adaptation
+from core.nn.models import BatchedMLP, seeded_generator
 from core.scenario import Scenario
-from core.train import ModelSpec, TrainSettings, train_models
+from core.training import alignment, train
+from core.training.method_terms import pseudo_labels
+from core.training.train import ModelSpec, TrainSettings, train_models
 from tests.numeric import FLOAT64_ATOL
 
 pytestmark = pytest.mark.unit
@@ -123,7 +123,7 @@ def test_quality_the_best_method_undoes_the_rotation(rotation, floor):
 
 
 def test_batched_adam_matches_torch_adam_and_a_zero_rate_freezes_a_model():
-    from core.optim import BatchedAdam
+    from core.nn.optim import BatchedAdam
 
     torch.manual_seed(0)
     ours = torch.nn.Parameter(torch.randn(3, 4, 5, dtype=torch.float64))  # the two round differently in float32

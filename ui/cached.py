@@ -1,7 +1,7 @@
 """Cached wrappers of core: small, hashable inputs (the Scenario), bounded caches.
 
 Results are cached with ``st.cache_data`` (each session gets its own copy); the trained runs
-also go through the result store on disk (:func:`core.scene_runs.stored_run`), which
+also go through the result store on disk (:func:`core.talk.scene_runs.stored_run`), which
 ``python -m core warm`` fills before a talk. Figures are built
 from those results and cached with ``st.cache_resource``: they are shared and never mutated,
 and building a plotly figure costs more than the rest of a cached rerun together.
@@ -19,12 +19,18 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import adaptation_figures, bound_figures, domains, embedding, figures, image_figures, shift_report, sweeps
-from core.adaptation import AdaptationRun
-from core.methods import METHODS_BY_NAME
+from core import figures
+from core.data import domains
+from core.figures import adaptation as adaptation_figures
+from core.figures import bound as bound_figures
+from core.figures import images as image_figures
+from core.labs import embedding, sweeps
+from core.labs.adaptation import AdaptationRun
+from core.metrics import shift_report
 from core.scenario import KNOBS_BY_NAME, Scenario
-from core.scene_runs import ADAPTATION, DIVERGENCE_SWEEP, LAMBDA_SWEEP, SHIFT_REPORT, stored_run
-from core.train import TrainedModels, TrainSettings
+from core.talk.scene_runs import ADAPTATION, DIVERGENCE_SWEEP, LAMBDA_SWEEP, SHIFT_REPORT, stored_run
+from core.training.methods import METHODS_BY_NAME
+from core.training.train import TrainedModels, TrainSettings
 
 
 @contextlib.contextmanager
@@ -179,13 +185,14 @@ def embedding_figure(scenario: Scenario, methods: tuple[str, ...], n_seeds: int,
 # Keys are (scenario, method, lambdas, n_seeds, settings). One cached call trains the whole
 # grid as one batch and keeps the models, so the boundary animation never trains again.
 
-from core import lambda_models, sweep_figures  # noqa: E402  (imported here: this section is the page's own)
+from core.figures import sweeps as sweep_figures  # noqa: E402
+from core.labs import lambda_models  # noqa: E402  (imported here: this section is the page's own)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def lambda_sweep_run(scenario: Scenario, method: str, lambdas: tuple[float, ...], n_seeds: int,
                      settings: TrainSettings) -> tuple[dict, TrainedModels]:
-    """``core.sweeps.lambda_sweep``'s dict and the trained models, with a progress bar (:func:`progress_bar`)."""
+    """``core.labs.sweeps.lambda_sweep``'s dict and the trained models, with a progress bar (:func:`progress_bar`)."""
     text = f"Training {len(lambdas) * n_seeds} models ({len(lambdas)} values of λ × {n_seeds} seeds):"
     with progress_bar(text, settings.steps) as update:
         return stored_run(LAMBDA_SWEEP, (scenario, method, lambdas, n_seeds, settings), progress=update)

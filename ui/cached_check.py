@@ -9,14 +9,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import check_figures, tables
-from core.check import CheckReport, PcaView, pca_view, run_check
-from core.tables import Table
+from core.data import tables
+from core.data.tables import Table
+from core.figures import check as check_figures
+from core.labs.check import CheckReport, PcaView, pca_view, run_check
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the files…")
 def read_pair(source_name: str, source_bytes: bytes, target_name: str, target_bytes: bytes) -> tuple[Table, Table]:
-    """The two uploaded tables, read strictly (:func:`core.tables.read_table`)."""
+    """The two uploaded tables, read strictly (:func:`core.data.tables.read_table`)."""
     return tables.read_table(source_bytes, source_name), tables.read_table(target_bytes, target_name)
 
 

@@ -15,14 +15,16 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import distillation, distillation_figures, finetune_figures
-from core.distillation import ROLES, DistillRun, DistillSettings, RoleStatistics
-from core.efficiency import StrategyCurves, efficiency_curves
-from core.finetune import FinetuneSettings
-from core.finetune_runs import FinetuneRun
-from core.negative_transfer import GainMap, gain_map, rule_checks
+from core.figures import distillation as distillation_figures
+from core.figures import finetune as finetune_figures
+from core.labs import distillation
+from core.labs.distillation import ROLES, DistillRun, DistillSettings, RoleStatistics
+from core.labs.efficiency import StrategyCurves, efficiency_curves
+from core.labs.finetune_runs import FinetuneRun
+from core.labs.negative_transfer import GainMap, gain_map, rule_checks
 from core.scenario import Scenario
-from core.scene_runs import FINETUNE, stored_run
+from core.talk.scene_runs import FINETUNE, stored_run
+from core.training.finetune import FinetuneSettings
 from ui.cached import progress_bar
 
 

@@ -9,10 +9,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import adaptation_figures, image_figures
-from core.image_lab import ImageLabRun, ImageLabSettings
+from core.figures import adaptation as adaptation_figures
+from core.figures import images as image_figures
+from core.labs.image_lab import ImageLabRun, ImageLabSettings
 from core.scenario import Scenario
-from core.scene_runs import IMAGE_LAB, stored_run
+from core.talk.scene_runs import IMAGE_LAB, stored_run
 from ui.cached import generate, progress_bar
 
 

@@ -7,8 +7,7 @@ from functools import partial
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import export
-from core.figures import with_larger_fonts
+from core.figures import export, with_larger_fonts
 from ui.presenter import CHART_FONT_SCALE
 from ui.state import presenter_mode
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.presets import PRESENTER_PARAM
+from core.talk.presets import PRESENTER_PARAM
 from ui.state import PRESENTER_KEY, presenter_mode
 
 CHART_FONT_SCALE = 1.4  # plotly fonts in presenter mode (:func:`core.figures.with_larger_fonts`)

@@ -9,10 +9,10 @@ from itertools import groupby
 
 import streamlit as st
 
+from core.data.images import IMAGE_SHAPE
 from core.errors import InputError
-from core.images import IMAGE_SHAPE
-from core.presets import PRESETS, PRESETS_BY_NAME
 from core.scenario import KNOBS, KNOBS_BY_NAME, POINT_DATASETS, Knob, Scenario
+from core.talk.presets import PRESETS, PRESETS_BY_NAME
 from ui.links import scenario_page_link
 from ui.page_registry import PAGES_BY_PATH
 from ui.state import (

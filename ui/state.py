@@ -17,8 +17,8 @@ from typing import Any
 import streamlit as st
 
 from core.errors import InputError
-from core.presets import PRESENTER_PARAM
 from core.scenario import KNOBS, KNOBS_BY_NAME, Scenario
+from core.talk.presets import PRESENTER_PARAM
 
 SCENARIO_KEY = "scenario"
 URL_PROBLEMS_KEY = "url_problems"

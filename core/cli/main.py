@@ -26,13 +26,13 @@ import json
 import sys
 from collections.abc import Sequence
 
-from core.distillation import DistillSettings
 from core.errors import InputError
-from core.finetune import STRATEGIES_BY_NAME, FinetuneSettings, parse_strategies
-from core.image_lab import IMAGE_METHODS, ImageLabSettings
-from core.methods import METHODS_BY_NAME, parse_methods
+from core.labs.distillation import DistillSettings
+from core.labs.image_lab import IMAGE_METHODS, ImageLabSettings
 from core.scenario import KNOBS, Scenario, parse_names
-from core.train import TrainSettings
+from core.training.finetune import STRATEGIES_BY_NAME, FinetuneSettings, parse_strategies
+from core.training.methods import METHODS_BY_NAME, parse_methods
+from core.training.train import TrainSettings
 
 EXIT_BAD_INPUT = 2
 PROG = "python -m core"
@@ -160,7 +160,7 @@ def _finetune_settings(args: argparse.Namespace) -> FinetuneSettings:
 
 def _labels(args: argparse.Namespace, scenario: Scenario) -> tuple[int, ...]:
     """``--labels`` checked against what the scenario can draw; without it, the default counts it can draw."""
-    from core.finetune_runs import max_labels, parse_labels
+    from core.labs.finetune_runs import max_labels, parse_labels
 
     limit = max_labels(scenario)
     if args.labels is None:
@@ -175,7 +175,7 @@ def _check_count(name: str, value: int, low: int, high: int) -> int:
 
 
 def _shift(args: argparse.Namespace, scenario: Scenario) -> None:
-    from core.shift_report import shift_report
+    from core.metrics.shift_report import shift_report
 
     report = shift_report(scenario,
                           n_permutations=_check_count("--permutations", args.permutations, 1, 100_000),
@@ -203,7 +203,7 @@ def _shift(args: argparse.Namespace, scenario: Scenario) -> None:
 
 
 def _export(args: argparse.Namespace, scenario: Scenario) -> None:
-    from core.domains import generate
+    from core.data.domains import generate
 
     frame = generate(scenario).to_frame()
     try:
@@ -214,7 +214,7 @@ def _export(args: argparse.Namespace, scenario: Scenario) -> None:
 
 
 def _train(args: argparse.Namespace, scenario: Scenario) -> None:
-    from core.adaptation import run_adaptation
+    from core.labs.adaptation import run_adaptation
 
     methods = parse_methods(args.methods)
     settings = TrainSettings(lam=args.lam, steps=args.steps, lr=args.lr)
@@ -237,7 +237,7 @@ def _train(args: argparse.Namespace, scenario: Scenario) -> None:
 
 
 def _bound(args: argparse.Namespace, scenario: Scenario) -> None:
-    from core import sweeps
+    from core.labs import sweeps
 
     knob, _, values = args.vary.partition("=")
     knob = sweeps.check_vary_knob(knob.strip())
@@ -256,7 +256,7 @@ def _bound(args: argparse.Namespace, scenario: Scenario) -> None:
 
 
 def _sweep(args: argparse.Namespace, scenario: Scenario) -> None:
-    from core import sweeps
+    from core.labs import sweeps
 
     answer = sweeps.lambda_sweep(scenario, args.method, sweeps.parse_numbers(args.lambdas, "--lambdas"),
                                  n_seeds=args.seeds, settings=TrainSettings(steps=args.steps))
@@ -272,8 +272,8 @@ def _sweep(args: argparse.Namespace, scenario: Scenario) -> None:
 
 
 def _efficiency(args: argparse.Namespace, scenario: Scenario) -> None:
-    from core.efficiency import efficiency_curves, labels_to_match
-    from core.finetune_runs import run_finetuning
+    from core.labs.efficiency import efficiency_curves, labels_to_match
+    from core.labs.finetune_runs import run_finetuning
 
     run = run_finetuning(scenario, parse_strategies(args.strategies), _labels(args, scenario), n_seeds=args.seeds,
                          settings=_finetune_settings(args))
@@ -295,9 +295,9 @@ def _efficiency(args: argparse.Namespace, scenario: Scenario) -> None:
 
 
 def _transfer_map(args: argparse.Namespace, scenario: Scenario) -> None:
-    from core import sweeps
-    from core.finetune_runs import run_finetuning
-    from core.negative_transfer import SIMILAR_DROP, SMALL_LABELS, gain_map, rule_checks
+    from core.labs import sweeps
+    from core.labs.finetune_runs import run_finetuning
+    from core.labs.negative_transfer import SIMILAR_DROP, SMALL_LABELS, gain_map, rule_checks
 
     knob, _, values = args.vary.partition("=")
     strategies = parse_strategies(args.strategies)
@@ -328,7 +328,7 @@ def _transfer_map(args: argparse.Namespace, scenario: Scenario) -> None:
 
 
 def _distill(args: argparse.Namespace, scenario: Scenario) -> None:
-    from core.distillation import run_distillation
+    from core.labs.distillation import run_distillation
 
     run = run_distillation(scenario, n_seeds=args.seeds,
                            settings=DistillSettings(temperature=args.temperature, alpha=args.alpha))
@@ -344,7 +344,7 @@ def _distill(args: argparse.Namespace, scenario: Scenario) -> None:
 
 
 def _images(args: argparse.Namespace, scenario: Scenario) -> None:
-    from core.image_lab import run_image_lab
+    from core.labs.image_lab import run_image_lab
 
     methods = parse_names(args.methods, "--methods", IMAGE_METHODS, "method")
     settings = ImageLabSettings(steps=args.steps, lam=args.lam, frozen_blocks=args.frozen_blocks,
@@ -367,8 +367,8 @@ def _images(args: argparse.Namespace, scenario: Scenario) -> None:
 
 
 def _check(args: argparse.Namespace, _scenario: Scenario) -> None:
-    from core import tables
-    from core.check import run_check
+    from core.data import tables
+    from core.labs.check import run_check
 
     if args.domain is None and len(args.files) != 2:
         raise InputError("check", "give SOURCE.csv and TARGET.csv, or one CSV with --domain COLUMN")
@@ -390,9 +390,9 @@ def _check(args: argparse.Namespace, _scenario: Scenario) -> None:
 
 
 def _warm(args: argparse.Namespace, scenario: Scenario) -> None:
-    from core import scene_runs
-    from core.presets import PRESETS, PRESETS_BY_NAME
-    from core.result_store import default_store
+    from core.talk import scene_runs
+    from core.talk.presets import PRESETS, PRESETS_BY_NAME
+    from core.talk.result_store import default_store
 
     presets = PRESETS
     if args.scenes is not None:

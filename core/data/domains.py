@@ -23,13 +23,14 @@ changing one split's size never changes another split's points.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from core import images
+from core.data import images
 from core.scenario import IMAGE_LABELS_PER_CLASS, Scenario
 
 # Streams of numpy.random.default_rng([seed, stream]): one per split.
@@ -439,3 +440,32 @@ def _generate_digits(scenario: Scenario) -> DomainData:
                       target_pool_x=pool_x, target_labelled_x=labelled_x, target_labelled_y=labelled_y,
                       target_test_x=test_x, target_test_y=test_y, target_pool_y_oracle=pool_y,
                       concept_threshold=threshold)
+
+
+# --- the plane the 2-D domains are drawn on -------------------------------------------------------------
+
+
+def _fixed_range(values: np.ndarray, reference: Sequence[float]) -> list[float]:
+    """An axis range covering ``reference`` plus margin, widened in whole units only when points leave it."""
+    low, high = reference
+    if values.size:
+        low, high = min(low, float(values.min()) - 0.25), max(high, float(values.max()) + 0.25)
+    return [math.floor(low), math.ceil(high)]
+
+
+# The source's extent per dataset (clean structure plus margin): the default axes.
+REFERENCE_EXTENT: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    "moons": ((-1.5, 2.5), (-1.0, 1.5)),
+    "blobs": ((-2.5, 2.5), (-2.0, 2.5)),
+    "circles": ((-1.5, 1.5), (-1.5, 1.5)),
+    "xor": ((-1.5, 1.5), (-1.5, 1.5)),
+    "spirals": ((-2.0, 2.0), (-2.0, 2.0)),
+}
+
+
+def plane_ranges(data: DomainData) -> tuple[list[float], list[float]]:
+    """Fixed x0 and x1 axis ranges of a 2-D scenario: the dataset's reference extent, widened in
+    whole units only when points leave it. Every plane drawn for a scenario uses them."""
+    everything = np.concatenate([data.source_x, data.target_pool_x, data.target_labelled_x, data.target_test_x])
+    x_ref, y_ref = REFERENCE_EXTENT[data.scenario.dataset]
+    return _fixed_range(everything[:, 0], x_ref), _fixed_range(everything[:, 1], y_ref)

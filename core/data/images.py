@@ -15,7 +15,7 @@ disjoint, class-stratified half) by :func:`shift_images`, with :mod:`torchvision
 5. ``noise``: Gaussian pixel noise (std, intensities in [0, 1]).
 
 Every random draw comes from a ``torch.Generator`` seeded from the caller's seed; images are
-``[N, 3, 16, 16]`` float tensors in [0, 1]. :func:`core.domains.generate` builds the domains'
+``[N, 3, 16, 16]`` float tensors in [0, 1]. :func:`core.data.domains.generate` builds the domains'
 splits from these pieces, as flattened rows of 768 features.
 """
 

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core import domains
-from core.domains import DomainData
+from core.data import domains
+from core.data.domains import REFERENCE_EXTENT, DomainData, plane_ranges
 from core.scenario import KNOBS_BY_NAME, Scenario
 
 CLASS_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",  # Okabe-Ito
@@ -30,32 +30,6 @@ BASE_LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=50),
 def class_colour(k: int) -> str:
     """The colour of class ``k``."""
     return CLASS_COLOURS[k % len(CLASS_COLOURS)]
-
-
-def _fixed_range(values: np.ndarray, reference: Sequence[float]) -> list[float]:
-    """An axis range covering ``reference`` plus margin, widened in whole units only when points leave it."""
-    low, high = reference
-    if values.size:
-        low, high = min(low, float(values.min()) - 0.25), max(high, float(values.max()) + 0.25)
-    return [math.floor(low), math.ceil(high)]
-
-
-# The source's extent per dataset (clean structure plus margin): the default axes.
-REFERENCE_EXTENT: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
-    "moons": ((-1.5, 2.5), (-1.0, 1.5)),
-    "blobs": ((-2.5, 2.5), (-2.0, 2.5)),
-    "circles": ((-1.5, 1.5), (-1.5, 1.5)),
-    "xor": ((-1.5, 1.5), (-1.5, 1.5)),
-    "spirals": ((-2.0, 2.0), (-2.0, 2.0)),
-}
-
-
-def plane_ranges(data: DomainData) -> tuple[list[float], list[float]]:
-    """Fixed x0 and x1 axis ranges of a 2-D scenario: the dataset's reference extent, widened in
-    whole units only when points leave it. Every plane drawn for a scenario uses them."""
-    everything = np.concatenate([data.source_x, data.target_pool_x, data.target_labelled_x, data.target_test_x])
-    x_ref, y_ref = REFERENCE_EXTENT[data.scenario.dataset]
-    return _fixed_range(everything[:, 0], x_ref), _fixed_range(everything[:, 1], y_ref)
 
 
 def _scatter_trace(x: np.ndarray, name: str, colour: str, hollow: bool, group: str,

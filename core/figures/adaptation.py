@@ -14,11 +14,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.adaptation import AdaptationRun
-from core.domains import DomainData
-from core.embedding import PROJECTIONS, DecisionSurfaces, FeatureEmbedding, subsample
-from core.figures import BASE_LAYOUT, SOURCE_GREY, TARGET_COLOUR, class_colour, plane_ranges
-from core.methods import METHODS_BY_NAME
+from core.data.domains import DomainData, plane_ranges
+from core.figures import BASE_LAYOUT, SOURCE_GREY, TARGET_COLOUR, class_colour
+from core.labs.adaptation import AdaptationRun
+from core.labs.embedding import PROJECTIONS, DecisionSurfaces, FeatureEmbedding, subsample
+from core.training.methods import METHODS_BY_NAME
 
 BOUNDARY_POINTS = 150  # per domain and subplot: enough to see the shape, light to draw
 MANY_CLASSES = 6  # above this (the ten digits), confusion matrices label classes by their number only

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.figures import BASE_LAYOUT, CLASS_COLOURS
-from core.sweeps import BoundPoint
+from core.labs.sweeps import BoundPoint
 
 TERM_STYLE = (  # attribute, legend name, colour
     ("source_error", "ε_S(h): source error", "#56B4E9"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from core.check import CheckReport, PcaView
 from core.figures import BASE_LAYOUT, SOURCE_GREY, TARGET_COLOUR
+from core.labs.check import CheckReport, PcaView
 
 RANKING_SHOWN = 20
 

@@ -1,4 +1,4 @@
-"""Plotly builders of the Distillation page: a :class:`~core.distillation.DistillRun` in, figures out.
+"""Plotly builders of the Distillation page: a :class:`~core.labs.distillation.DistillRun` in, figures out.
 
 Conventions as in :mod:`core.figures`: target accuracy orange, source accuracy grey; means over
 seeds with their spread (sd as error bars, min-max as bands).
@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from core.distillation import ROLES, DistillRun
 from core.figures import BASE_LAYOUT, SOURCE_GREY, TARGET_COLOUR
-from core.sweep_figures import band
+from core.figures.sweeps import band
+from core.labs.distillation import ROLES, DistillRun
 
 ROLE_NAMES = {"teacher": "Teacher", "student_soft": "Student from soft targets",
               "student_hard": "Student from hard labels"}

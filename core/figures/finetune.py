@@ -1,6 +1,6 @@
 """Plotly builders (and tables) of the Fine-tuning and Negative transfer pages: results in, figures out.
 
-Conventions as in :mod:`core.figures` and :mod:`core.adaptation_figures`: every axis and chart
+Conventions as in :mod:`core.figures` and :mod:`core.figures.adaptation`: every axis and chart
 titled, legends beside or above the plot, never over it. Each strategy keeps one colour (the
 Okabe-Ito palette) and one marker on every chart; scratch training, the reference, is black
 and dashed. The gain over scratch runs from orange (transfer hurts) through white (no
@@ -17,13 +17,13 @@ import plotly.graph_objects as go
 from plotly.colors import sequential
 from plotly.subplots import make_subplots
 
-from core.adaptation_figures import grid_shape, pale, vertical_spacing
-from core.efficiency import StrategyCurves, labels_to_match
 from core.figures import BASE_LAYOUT
-from core.finetune import STRATEGIES_BY_NAME, FinetuneSettings, layer_rate_schedule
-from core.negative_transfer import SMALL_LABELS, GainMap, RuleCheck, rule_holds
+from core.figures.adaptation import grid_shape, pale, vertical_spacing
+from core.figures.sweeps import band
+from core.labs.efficiency import StrategyCurves, labels_to_match
+from core.labs.negative_transfer import SMALL_LABELS, GainMap, RuleCheck, rule_holds
 from core.scenario import KNOBS_BY_NAME
-from core.sweep_figures import band
+from core.training.finetune import STRATEGIES_BY_NAME, FinetuneSettings, layer_rate_schedule
 
 STRATEGY_COLOURS = {"scratch": "#000000", "feature_extraction": "#E69F00", "partial": "#56B4E9",
                     "finetune": "#CC79A7", "progressive": "#F0E442", "discriminative": "#0072B2",

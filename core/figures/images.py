@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.adaptation_figures import confusion_grid, mean_sd_percent
-from core.domains import DomainData
+from core.data.domains import DomainData
+from core.data.images import IMAGE_SIZE, as_pictures
 from core.figures import BASE_LAYOUT, SOURCE_GREY, TARGET_COLOUR, class_colour
-from core.image_lab import ImageLabRun
-from core.images import IMAGE_SIZE, as_pictures
+from core.figures.adaptation import confusion_grid, mean_sd_percent
+from core.labs.image_lab import ImageLabRun
 
 GAP = 2  # pixels between tiles
 SEPARATOR = 6  # pixels between the source and the target block

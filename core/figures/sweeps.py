@@ -1,6 +1,6 @@
 """Plotly builders of the MMD-vs-lambda page: summaries and surfaces in, figures out.
 
-Conventions as in :mod:`core.figures` and :mod:`core.adaptation_figures`. lambda runs on a
+Conventions as in :mod:`core.figures` and :mod:`core.figures.adaptation`. lambda runs on a
 log axis, which has no place for 0: the lambda = 0 models (trained exactly like source-only)
 are drawn one decade left of the smallest positive lambda, at a tick labelled "0", apart from
 the lines and behind a dotted axis break.
@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from core.adaptation_figures import method_label, pale, rgba, scatter_points, surface_traces
-from core.domains import DomainData
-from core.embedding import subsample
-from core.figures import BASE_LAYOUT, class_colour, plane_ranges
-from core.lambda_models import LambdaSummary, LambdaSurfaces
+from core.data.domains import DomainData, plane_ranges
+from core.figures import BASE_LAYOUT, class_colour
+from core.figures.adaptation import method_label, pale, rgba, scatter_points, surface_traces
+from core.labs.embedding import subsample
+from core.labs.lambda_models import LambdaSummary, LambdaSurfaces
 
 TARGET_LINE, SOURCE_LINE, MMD_LINE = "#D55E00", "#0072B2", "#7F7F7F"
 NEGATIVE_FILL = "rgba(213, 94, 0, 0.12)"

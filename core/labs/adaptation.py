@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from core.domains import DomainData, generate
+from core.data.domains import DomainData, generate
 from core.errors import InputError
-from core.methods import METHODS_BY_NAME
 from core.scenario import Scenario
-from core.train import ModelSpec, TrainedModels, TrainSettings, train_models
+from core.training.methods import METHODS_BY_NAME
+from core.training.train import ModelSpec, TrainedModels, TrainSettings, train_models
 
 NEGATIVE_TRANSFER_MARGIN = 0.01  # a mean target accuracy this far below source-only is flagged (1 point)
 NOT_TRANSFER = ("source_only", "target_only")  # the two baselines: neither transfers anything

@@ -1,6 +1,6 @@
 """A transferability check for real tables: how far a target table has shifted from a source table.
 
-Given the chosen numeric features of both tables (:class:`core.tables.Selection`), report
+Given the chosen numeric features of both tables (:class:`core.data.tables.Selection`), report
 
 - per feature: the standardised mean difference ``(mean_T - mean_S) / sqrt((var_S + var_T) / 2)``
   and the two-sample Kolmogorov-Smirnov statistic with its p-value, ranked by KS;
@@ -22,11 +22,11 @@ import numpy as np
 from scipy import stats
 from sklearn.decomposition import PCA
 
-from core import divergence
-from core.domains import TrainingInputs
-from core.embedding import subsample
-from core.models import input_statistics
-from core.train import ModelSpec, TrainSettings, train_models
+from core.data.domains import TrainingInputs
+from core.labs.embedding import subsample
+from core.metrics import divergence
+from core.nn.models import input_statistics
+from core.training.train import ModelSpec, TrainSettings, train_models
 
 SIGNIFICANCE = 0.05  # the MMD permutation test's level
 PAD_LEVELS = ((0.5, "small"), (1.5, "moderate"), (2.01, "large"))  # proxy A-distance below each bound

@@ -26,14 +26,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.adaptation import check_seeds, model_seed
+from core.data.domains import generate
 from core.device import pick_device
-from core.domains import generate
 from core.errors import check_fields
-from core.finetune import fit_new_networks
-from core.models import BatchedNetwork
-from core.networks import Architecture, Networks, input_standardisation
+from core.labs.adaptation import check_seeds, model_seed
+from core.nn.models import BatchedNetwork
+from core.nn.networks import Architecture, Networks, input_standardisation
 from core.scenario import Scenario
+from core.training.finetune import fit_new_networks
 
 TEMPERATURE_CURVE = (1.0, 2.0, 4.0, 8.0, 16.0)
 STUDENT_SEED_OFFSET = 70_001

@@ -1,6 +1,6 @@
 """Sample efficiency and forgetting: what a fine-tuning run says per strategy and label count.
 
-:func:`efficiency_curves` reduces a :class:`~core.finetune_runs.FinetuneRun` to mean, min and
+:func:`efficiency_curves` reduces a :class:`~core.labs.finetune_runs.FinetuneRun` to mean, min and
 max over seeds of the target test accuracy and the source accuracy per strategy and label
 count. :func:`labels_to_match` reads off how many labels per class scratch training needs to
 reach each transfer strategy's accuracy. No streamlit, no plotly.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.finetune_runs import FinetuneRun
+from core.labs.finetune_runs import FinetuneRun
 
 METRICS = ("target_acc", "source_acc")
 REFERENCE = "scratch"

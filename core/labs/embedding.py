@@ -13,13 +13,12 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 
-from core.adaptation import AdaptationRun
-from core.domains import DomainData
+from core.data.domains import DomainData, plane_ranges
 from core.errors import InputError
-from core.figures import plane_ranges
-from core.methods import METHODS_BY_NAME
-from core.networks import Networks
-from core.train import TrainedModels
+from core.labs.adaptation import AdaptationRun
+from core.nn.networks import Networks
+from core.training.methods import METHODS_BY_NAME
+from core.training.train import TrainedModels
 
 PROJECTIONS = {"pca": "PCA", "tsne": "t-SNE"}
 EMBEDDING_POINTS = 250  # per domain: t-SNE is quadratic in the points

@@ -4,7 +4,7 @@ This is what the Fine-tuning and Negative transfer pages and ``python -m core ef
 ``python -m core transfer-map`` call. Per seed, the pretrained source network is trained once
 (on the labelled source, which no shift knob changes) and shared by every strategy, label
 count and shift magnitude; ``adapt_finetune`` adds one adapted network per shift magnitude and
-seed, trained by the adaptation engine (:func:`core.train.train_models`).
+seed, trained by the adaptation engine (:func:`core.training.train.train_models`).
 
 Labelled target samples: the target's labelled split is drawn once with 100 points per class
 (the most a Scenario allows); seed ``s`` takes the first ``n`` per class of its own shuffle of
@@ -23,11 +23,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from core.adaptation import check_seeds, model_seed
+from core.data.domains import DomainData, generate
 from core.device import pick_device
-from core.domains import DomainData, generate
 from core.errors import InputError
-from core.finetune import (
+from core.labs.adaptation import check_seeds, model_seed
+from core.nn.models import seeded_generator
+from core.nn.networks import Architecture, Networks
+from core.scenario import IMAGE_LABELS_PER_CLASS, KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario
+from core.training.finetune import (
     STRATEGIES_BY_NAME,
     FinetuneSettings,
     FitProblem,
@@ -36,10 +39,7 @@ from core.finetune import (
     padded_batch,
     train_from_scratch,
 )
-from core.models import seeded_generator
-from core.networks import Architecture, Networks
-from core.scenario import IMAGE_LABELS_PER_CLASS, KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario
-from core.train import ModelSpec, TrainSettings, train_models
+from core.training.train import ModelSpec, TrainSettings, train_models
 
 LABEL_SUBSET_STREAM = 11  # numpy stream of the per-seed shuffles of the labelled reservoir
 MAX_LABELS = 100  # the Scenario's own limit on labels_per_class (digits: IMAGE_LABELS_PER_CLASS)
@@ -277,7 +277,7 @@ def run_finetuning(scenario: Scenario, strategies: Sequence[str], labels: Sequen
         The domains. Its ``labels_per_class`` plays no part: the run's scenario has 100 there, the
         labelled pool that each of ``labels`` is drawn from.
     strategies : sequence of str
-        Names from :data:`core.finetune.STRATEGIES`.
+        Names from :data:`core.training.finetune.STRATEGIES`.
     labels : sequence of int
         Labelled target samples per class, each in [1, 100] (digits: [1, 20]).
     n_seeds : int, default=3

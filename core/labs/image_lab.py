@@ -2,9 +2,9 @@
 and self-training, all on small CNNs, on the digits of a Scenario.
 
 A small CNN trained on the labelled source plays the pretrained model. The adaptation engine
-(:func:`core.adaptation.run_adaptation`) trains it (``source_only``) together with the unsupervised
+(:func:`core.labs.adaptation.run_adaptation`) trains it (``source_only``) together with the unsupervised
 methods (``mmd``, ``dann``, ``self_training``, aligning the CNN's convolutional features) as one batch.
-Then, from each seed's source-only network, as one more batch (:func:`core.finetune.fit_batched`):
+Then, from each seed's source-only network, as one more batch (:func:`core.training.finetune.fit_batched`):
 
 - ``feature_extraction``: every layer frozen, a new randomly initialised head trained on the
   labelled target images;
@@ -23,16 +23,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from core.adaptation import check_seeds, mean_or_none, model_seed, run_adaptation, sd_or_none
-from core.domains import DomainData, generate
-from core.embedding import FeatureEmbedding, embed_models
+from core.data.domains import DomainData, generate
 from core.errors import InputError, check_fields
-from core.finetune import FinetuneSettings, FitProblem, fit_batched, layer_rate_schedule, padded_batch
-from core.finetune_runs import NEW_HEAD_SEED_OFFSET, with_new_head
-from core.methods import IMAGE_ADAPTATION_METHODS, METHODS_BY_NAME
-from core.networks import CONV_CHANNELS, Networks
+from core.labs.adaptation import check_seeds, mean_or_none, model_seed, run_adaptation, sd_or_none
+from core.labs.embedding import FeatureEmbedding, embed_models
+from core.labs.finetune_runs import NEW_HEAD_SEED_OFFSET, with_new_head
+from core.nn.networks import CONV_CHANNELS, Networks
 from core.scenario import Scenario
-from core.train import TrainSettings
+from core.training.finetune import FinetuneSettings, FitProblem, fit_batched, layer_rate_schedule, padded_batch
+from core.training.methods import IMAGE_ADAPTATION_METHODS, METHODS_BY_NAME
+from core.training.train import TrainSettings
 
 WITH_LABELS = ("feature_extraction", "finetune_frozen")  # fine-tuning strategies of the pretrained CNN
 IMAGE_METHODS = ("source_only", *WITH_LABELS, *(m for m in IMAGE_ADAPTATION_METHODS if m != "source_only"))
@@ -59,7 +59,7 @@ class ImageLabSettings:
     lam : float
         Alignment weight lambda of MMD, DANN and self-training, in [0, 100].
     hidden : tuple of int
-        Dense layers after the convolution blocks (:data:`~core.networks.CONV_CHANNELS`).
+        Dense layers after the convolution blocks (:data:`~core.nn.networks.CONV_CHANNELS`).
     frozen_blocks : int
         ``finetune_frozen``: convolution blocks kept frozen, from the input up (0 = full fine-tuning).
     finetune_epochs : int

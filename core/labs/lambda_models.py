@@ -1,4 +1,4 @@
-"""What the MMD-vs-lambda page needs beyond :func:`core.sweeps.lambda_sweep_with_models`:
+"""What the MMD-vs-lambda page needs beyond :func:`core.labs.sweeps.lambda_sweep_with_models`:
 the default grid, per-lambda summaries and each lambda's decision surface. No streamlit, no plotly.
 """
 
@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.adaptation import NEGATIVE_TRANSFER_MARGIN
-from core.domains import DomainData
-from core.embedding import grid_probabilities
+from core.data.domains import DomainData
 from core.errors import InputError
-from core.train import TrainedModels
+from core.labs.adaptation import NEGATIVE_TRANSFER_MARGIN
+from core.labs.embedding import grid_probabilities
+from core.training.train import TrainedModels
 
 LAMBDA_LOW, LAMBDA_HIGH = 0.01, 10.0  # the positive part of the default grid
 ANIMATION_RESOLUTION = 70  # grid points per axis of each animation frame (frames travel as JSON)
@@ -89,7 +89,8 @@ class LambdaSurfaces:
 
 def lambda_surfaces(trained: TrainedModels, data: DomainData, resolution: int = ANIMATION_RESOLUTION
                     ) -> LambdaSurfaces:
-    """Decision surfaces of each lambda's first healthy seed, on the fixed axes of :func:`core.figures.plane_ranges`.
+    """Decision surfaces of each lambda's first healthy seed, on the fixed axes of
+    :func:`core.data.domains.plane_ranges`.
 
     Raises
     ------

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.adaptation import NEGATIVE_TRANSFER_MARGIN
-from core.finetune_runs import FinetuneRun
+from core.labs.adaptation import NEGATIVE_TRANSFER_MARGIN
+from core.labs.finetune_runs import FinetuneRun
 
 SMALL_LABELS = 10
 SIMILAR_DROP = 0.10

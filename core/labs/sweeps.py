@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import divergence
-from core.adaptation import check_seeds, model_seed, score_models
-from core.domains import DomainData, TrainingInputs, generate
+from core.data.domains import DomainData, TrainingInputs, generate
 from core.errors import InputError
-from core.methods import SWEEP_METHODS
+from core.labs.adaptation import check_seeds, model_seed, score_models
+from core.metrics import divergence
 from core.scenario import KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario
-from core.train import ModelSpec, TrainedModels, TrainSettings, train_models
+from core.training.methods import SWEEP_METHODS
+from core.training.train import ModelSpec, TrainedModels, TrainSettings, train_models
 
 FEATURE_MMD_POINTS = 500  # target test points used for the feature-space MMD² of each model
 
@@ -165,7 +165,7 @@ def ben_david_sweep(scenario: Scenario, knob: str, values: Sequence[float], n_se
 
     Per value and seed: ``eps_S(h)`` and ``eps_T(h)`` of a source-only MLP (and ``eps_T`` of the
     ``adapted`` method), the divergence term ``1/2 d_A`` from a proxy A-distance with the MLP
-    domain classifier of :func:`core.divergence.proxy_a_distance` (all points' classifiers
+    domain classifier of :func:`core.metrics.divergence.proxy_a_distance` (all points' classifiers
     trained as one batch), and ``lambda* = eps_S(h*) + eps_T(h*)`` of the ideal joint
     hypothesis (ORACLE: trained on labelled source and labelled target pool together).
     ``progress`` is called with the share of points done.

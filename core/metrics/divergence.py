@@ -32,7 +32,7 @@ import torch
 
 from core.device import pick_device
 from core.errors import InputError
-from core.models import standardize, train_binary_classifiers
+from core.nn.models import standardize, train_binary_classifiers
 
 __all__ = [
     "PermutationTest",
@@ -742,7 +742,7 @@ def proxy_a_distance(
     is its *balanced* error on the held-out half (the mean of the per-domain error rates),
     so that identical laws give ``err ≈ 0.5`` and ``d_A ≈ 0`` even for domains of unequal
     size. ``d_A`` is clipped to [0, 2]. Inputs are standardised with the train half's
-    statistics. All seeds are trained as one batched network (:mod:`core.models`).
+    statistics. All seeds are trained as one batched network (:mod:`core.nn.models`).
 
     Parameters
     ----------

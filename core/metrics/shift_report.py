@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from core import divergence
-from core.domains import DomainData, generate
+from core.data.domains import DomainData, generate
 from core.errors import InputError
+from core.metrics import divergence
 from core.scenario import KNOBS_BY_NAME, Scenario
 
 DEFAULT_PERMUTATIONS = 500

@@ -2,11 +2,11 @@
 
 The models are stacked along the channel axis, so that every convolution block of all ``M``
 networks is one grouped :func:`torch.nn.functional.conv2d` (``groups=M``), and the dense layers
-after it are one :func:`torch.baddbmm` each, as in :class:`~core.models.BatchedMLP`. Inputs are
+after it are one :func:`torch.baddbmm` each, as in :class:`~core.nn.models.BatchedMLP`. Inputs are
 flattened images, ``[N, C*H*W]`` shared by all models or ``[M, N, C*H*W]`` one set per model,
 the same convention as the MLP's ``[N, d]`` / ``[M, N, d]``; the network reshapes them itself.
-So :class:`BatchedCNN` drops into the trainers that take a batched MLP (:mod:`core.train`,
-:func:`core.finetune.fit_batched`): its parameters are the same ``weights`` / ``biases`` lists
+So :class:`BatchedCNN` drops into the trainers that take a batched MLP (:mod:`core.training.train`,
+:func:`core.training.finetune.fit_batched`): its parameters are the same ``weights`` / ``biases`` lists
 with the model axis first, one entry per layer from the input up and the head last, and freezing
 "the first ``k`` convolution blocks" is a learning rate of 0 for layers ``0 .. k - 1``.
 
@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import InputError
-from core.models import BatchedNetwork
+from core.nn.models import BatchedNetwork
 
 __all__ = ["BatchedCNN"]
 
@@ -60,7 +60,7 @@ class BatchedCNN(BatchedNetwork):
     out_features : int, default=10
         Output dimension (classes).
     generator : torch.Generator or sequence of torch.Generator, optional
-        Source of the initial weights, as for :class:`~core.models.BatchedMLP`: a sequence of
+        Source of the initial weights, as for :class:`~core.nn.models.BatchedMLP`: a sequence of
         ``M`` generators draws model ``m`` from ``generator[m]`` alone (equal to a one-model
         network built from that seed); one generator draws the models in turn; ``None``: seed 0.
     device : torch.device or str, optional
@@ -77,7 +77,7 @@ class BatchedCNN(BatchedNetwork):
 
     Notes
     -----
-    Initialisation is that of :class:`~core.models.BatchedMLP` with a convolution's fan-in
+    Initialisation is that of :class:`~core.nn.models.BatchedMLP` with a convolution's fan-in
     ``C_in * 3 * 3``: weights feeding a ReLU from ``U(-sqrt(6 / fan_in), sqrt(6 / fan_in))``,
     the head from ``U(-sqrt(3 / fan_in), sqrt(3 / fan_in))``, biases from
     ``U(-1 / sqrt(fan_in), 1 / sqrt(fan_in))``; per model in the order weight 0, bias 0, ...
@@ -88,7 +88,7 @@ class BatchedCNN(BatchedNetwork):
 
     Examples
     --------
-    >>> from core.models import seeded_generator
+    >>> from core.nn.models import seeded_generator
     >>> net = BatchedCNN(4, (3, 16, 16), generator=seeded_generator(0), device="cpu")
     >>> net(torch.zeros(5, 3 * 16 * 16)).shape
     torch.Size([4, 5, 10])

@@ -85,7 +85,7 @@ class BatchedNetwork(nn.Module):
     A subclass describes its layers (weight shape and units of each, from the input up, the
     dense head last) and implements :meth:`features`; this class draws the initial parameters,
     checks inputs, and provides the head, the forward pass and layer freezing, so that the
-    trainers (:mod:`core.train`, :func:`core.finetune.fit_batched`) handle every subclass alike.
+    trainers (:mod:`core.training.train`, :func:`core.training.finetune.fit_batched`) handle every subclass alike.
 
     Parameters
     ----------

@@ -1,7 +1,7 @@
 """Which network a run trains (:class:`Architecture`) and trained networks kept as arrays (:class:`Networks`).
 
-Two-dimensional points are read by a multilayer perceptron (:class:`~core.models.BatchedMLP`);
-images, flattened to rows, by a small convolutional network (:class:`~core.conv.BatchedCNN`)
+Two-dimensional points are read by a multilayer perceptron (:class:`~core.nn.models.BatchedMLP`);
+images, flattened to rows, by a small convolutional network (:class:`~core.nn.conv.BatchedCNN`)
 whose convolution blocks come before the same dense hidden layers. Both have the same
 ``weights`` / ``biases`` lists, layers from the input up and the head last, so every trainer
 handles both alike; an :class:`Architecture` says which to build, and how inputs are standardised.
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.conv import BatchedCNN
-from core.models import BatchedMLP, BatchedNetwork, input_statistics
+from core.nn.conv import BatchedCNN
+from core.nn.models import BatchedMLP, BatchedNetwork, input_statistics
 
 CONV_CHANNELS = (8, 16)  # the convolution blocks of an image network (3×3, stride 2 each)
 

@@ -2,7 +2,7 @@
 and the served app (or a restarted one) finds them at once.
 
 A result is stored under a digest of its kind, its key (the Scenario and settings that made it,
-by ``repr``) and the code version: the hash of every ``core/*.py`` file with the torch and numpy
+by ``repr``) and the code version: the hash of every ``.py`` file below ``core/`` with the torch and numpy
 versions, so a change to the engine never serves a stale result. Files are written atomically;
 an unreadable file is recomputed, never an error; the oldest files beyond :data:`MAX_FILES` are
 removed. Results are pickled: the folder must only be writable by the app's own user.
@@ -26,7 +26,8 @@ import numpy
 import torch
 
 STORE_ENV_VAR = "DSL_RESULT_STORE"
-DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / ".cache" / "results"
+ENGINE = Path(__file__).resolve().parent.parent  # core/
+DEFAULT_DIRECTORY = ENGINE.parent / ".cache" / "results"
 MAX_FILES = 256
 T = TypeVar("T")
 
@@ -36,9 +37,8 @@ def code_version() -> str:
     """Digest of the engine's source files (every ``.py`` below ``core/``, subpackages included, by their path
     relative to it) and of the torch and numpy versions."""
     digest = hashlib.sha256(f"{torch.__version__} {numpy.__version__}".encode())
-    engine = Path(__file__).resolve().parent
-    for path in sorted(engine.rglob("*.py")):
-        digest.update(path.relative_to(engine).as_posix().encode())
+    for path in sorted(ENGINE.rglob("*.py")):
+        digest.update(path.relative_to(ENGINE).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -3,7 +3,7 @@ and ``warm``, which trains a talk's scenes before the talk.
 
 A page builds the key of each run from its form's values with the functions here, and fetches it
 through :func:`stored_run`; ``python -m core warm`` builds the same keys from the same defaults,
-so the pages then find every scene's results in the result store (:mod:`core.result_store`).
+so the pages then find every scene's results in the result store (:mod:`core.talk.result_store`).
 """
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from core import adaptation, finetune_runs, image_lab, shift_report, sweeps
-from core.finetune import STRATEGIES, FinetuneSettings
-from core.image_lab import IMAGE_METHODS, ImageLabSettings
-from core.lambda_models import lambda_grid
-from core.methods import METHODS
-from core.presets import Preset
-from core.result_store import ResultStore, default_store
+from core.labs import adaptation, finetune_runs, image_lab, sweeps
+from core.labs.image_lab import IMAGE_METHODS, ImageLabSettings
+from core.labs.lambda_models import lambda_grid
+from core.metrics import shift_report
 from core.scenario import Scenario
-from core.train import TrainSettings
+from core.talk.presets import Preset
+from core.talk.result_store import ResultStore, default_store
+from core.training.finetune import STRATEGIES, FinetuneSettings
+from core.training.methods import METHODS
+from core.training.train import TrainSettings
 
 Progress = Callable[[float], None] | None
 

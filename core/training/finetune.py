@@ -6,7 +6,7 @@ shift magnitudes of an experiment train together as ONE tensor program (weights 
 - its starting weights: random (``scratch``), the pretrained source network (with a new,
   re-initialised head for ``feature_extraction``), or an adapted network (``adapt_finetune``);
 - its learning-rate schedule, a ``[epochs, layers]`` table per model (:func:`layer_rate_schedule`);
-  a rate of 0 freezes a layer exactly (:class:`~core.optim.BatchedAdam` leaves its weights and
+  a rate of 0 freezes a layer exactly (:class:`~core.nn.optim.BatchedAdam` leaves its weights and
   its Adam state untouched);
 - an optional pull towards the source weights (``l2sp``), applied as a decoupled proximal step.
 
@@ -26,11 +26,11 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import InputError, check_fields
-from core.methods import ADAPT_METHODS
-from core.models import BatchedNetwork, seeded_generator
-from core.networks import Architecture, Networks
-from core.optim import BatchedAdam
+from core.nn.models import BatchedNetwork, seeded_generator
+from core.nn.networks import Architecture, Networks
+from core.nn.optim import BatchedAdam
 from core.scenario import parse_names
+from core.training.methods import ADAPT_METHODS
 
 DIVERGENCE_LOSS = 1e6
 
@@ -102,7 +102,7 @@ class FinetuneSettings:
     ----------
     hidden : tuple of int
         Hidden widths; on points the network has ``len(hidden) + 1`` layers (the last is the head),
-        on images the convolution blocks come first (:class:`~core.networks.Architecture`).
+        on images the convolution blocks come first (:class:`~core.nn.networks.Architecture`).
     pretrain_steps : int
         Full-batch Adam steps of the source (and adapted) pretraining.
     epochs : int

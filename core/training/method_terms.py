@@ -1,8 +1,8 @@
 """What each adaptation method adds to the batched trainer: its term of the loss, its schedule, its inputs.
 
-A method of :mod:`core.methods` names at most one :class:`AlignmentTerm` subclass, a schedule
+A method of :mod:`core.training.methods` names at most one :class:`AlignmentTerm` subclass, a schedule
 (:func:`source_phases` and friends) and optionally a source map (:func:`transport_source`). The trainer
-(:mod:`core.train`) builds each method's term for the rows of the batch that train with it and sums the
+(:mod:`core.training.train`) builds each method's term for the rows of the batch that train with it and sums the
 terms it returns; it never names a method.
 
 A term sees the run through a few attributes (``model``, the batched network; ``pool_x``, the standardised
@@ -16,9 +16,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core import alignment
-from core.models import BatchedMLP, seeded_generator
-from core.transport import wasserstein_procrustes
+from core.nn.models import BatchedMLP, seeded_generator
+from core.training import alignment
+from core.training.transport import wasserstein_procrustes
 
 FINETUNE_SOURCE_SHARE = 0.6  # finetune: source steps first, then the labelled target
 FINETUNE_LR_FACTOR = 1.0 / 3.0
@@ -95,7 +95,7 @@ class CoralTerm(AlignmentTerm):
 
 class AdversarialTerm(AlignmentTerm):
     """DANN: a one-logit domain classifier per model on gradient-reversed features, the reversal weighted by
-    λ · :func:`~core.alignment.dann_ramp`; the metric is the classifier's accuracy."""
+    λ · :func:`~core.training.alignment.dann_ramp`; the metric is the classifier's accuracy."""
 
     def __init__(self, run, rows):
         super().__init__(run, rows)

@@ -1,8 +1,8 @@
 """The adaptation methods, one object each: name, loss in LaTeX, needs, colour, and what it adds to training.
 
-Every list of methods in the app is derived from :data:`METHODS`; the batched trainer (:mod:`core.train`)
+Every list of methods in the app is derived from :data:`METHODS`; the batched trainer (:mod:`core.training.train`)
 reads a method's schedule, term and source map from here and never names a method. Adding a method is one
-entry below (with its term in :mod:`core.method_terms`) plus the generic checks that
+entry below (with its term in :mod:`core.training.method_terms`) plus the generic checks that
 ``tests/test_methods.py`` runs over every entry.
 """
 
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import method_terms as terms
 from core.scenario import parse_names
+from core.training import method_terms as terms
 
 Phases = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 

@@ -1,13 +1,13 @@
 """The batched trainer: every (method, seed, lambda) model of a run trained as ONE tensor program.
 
-All models share one batched network (weights ``[M, ...]``: a :class:`~core.models.BatchedMLP` on
-points, a :class:`~core.conv.BatchedCNN` on images, see :class:`~core.networks.Architecture`) and one loop of
+All models share one batched network (weights ``[M, ...]``: a :class:`~core.nn.models.BatchedMLP` on
+points, a :class:`~core.nn.conv.BatchedCNN` on images, see :class:`~core.nn.networks.Architecture`) and one loop of
 mini-batch steps. Methods differ only by per-model weights and schedules: which labelled
 data a model fits at each step, its alignment term and weight lambda, its learning rate.
 Each model's loss is summed (never averaged) with the others', and :class:`BatchedAdam`
 is elementwise, so model ``m`` follows the trajectory it would follow alone.
 
-The trainer only ever receives :class:`~core.domains.TrainingInputs`: the target pool's
+The trainer only ever receives :class:`~core.data.domains.TrainingInputs`: the target pool's
 labels do not exist here.
 """
 
@@ -21,14 +21,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.data.domains import TrainingInputs
 from core.device import pick_device
-from core.domains import TrainingInputs
 from core.errors import InputError, check_fields
-from core.method_terms import rows_of
-from core.methods import METHODS_BY_NAME, Method
-from core.models import seeded_generator
-from core.networks import Architecture, Networks
-from core.optim import BatchedAdam
+from core.nn.models import seeded_generator
+from core.nn.networks import Architecture, Networks
+from core.nn.optim import BatchedAdam
+from core.training.method_terms import rows_of
+from core.training.methods import METHODS_BY_NAME, Method
 
 DIVERGENCE_LOSS = 1e6  # a per-model loss above this (or NaN) stops that model
 CURVE_POINTS = 100
@@ -143,7 +143,7 @@ class TrainedModels:
 
 class _Schedule:
     """Per-model, per-step weights of each loss term and learning rates, as ``[T, M]`` tensors: each
-    model's columns come from its method's :attr:`~core.methods.Method.phases`."""
+    model's columns come from its method's :attr:`~core.training.methods.Method.phases`."""
 
     def __init__(self, specs: Sequence[ModelSpec], settings: TrainSettings, device: torch.device):
         progress = np.arange(settings.steps) / settings.steps

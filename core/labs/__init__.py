@@ -1,0 +1,1 @@
+"""One question each: plan the models, train them, score them, give JSON."""

@@ -1,0 +1,1 @@
+"""Divergences between domains and the shift report: numbers, never plots."""

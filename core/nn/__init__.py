@@ -1,0 +1,1 @@
+"""Batched networks (M models as one tensor program) and their optimiser."""

@@ -1,0 +1,1 @@
+"""For a talk: the scenes, the runs each page makes, the result store."""

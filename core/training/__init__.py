@@ -1,0 +1,1 @@
+"""The method registry, each method's loss terms, and the batched trainers."""
