@@ -17,7 +17,7 @@ from core.errors import InputError
 from core.figures.adaptation import NEGATIVE_TRANSFER, results_frame, results_table
 from core.scenario import Scenario
 from core.training.methods import METHODS
-from core.training.train import Divergence
+from core.training.train import DivergedModel
 from tests.apptest_helpers import result_downloads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -230,9 +230,9 @@ def test_diverged_seeds_are_warnings_not_tracebacks(monkeypatch):
         run = real(*args, **kwargs)
         m = next(i for i, spec in enumerate(run.trained.specs) if spec.method == "dann")
         spec = run.trained.specs[m]
-        divergence = Divergence(spec.method, spec.seed, 42, m)
-        run.trained.divergences = run.trained.divergences + (divergence,)
-        run.rows[m].update(target_acc=None, source_acc=None, diverged=divergence.message(seed_label=m % run.n_seeds))
+        diverged = DivergedModel(spec.method, spec.seed, 42, m)
+        run.trained.diverged_models = run.trained.diverged_models + (diverged,)
+        run.rows[m].update(target_acc=None, source_acc=None, diverged=diverged.message(seed_label=m % run.n_seeds))
         return run
 
     monkeypatch.setattr(core.labs.adaptation, "run_adaptation", one_seed_diverges)

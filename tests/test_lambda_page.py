@@ -166,9 +166,9 @@ def test_grid_summary_and_positions():
     with pytest.raises(InputError):
         lambda_grid(2)
     np.testing.assert_allclose(lambda_positions(np.array([0.0, 0.01, 1.0])), [0.001, 0.01, 1.0])
-    points = [{"lambda": lam, "seed": s, "target_acc": acc + 0.01 * s, "source_acc": 1.0, "feature_mmd2": 0.1,
+    points = [{"align_weight": lam, "seed": s, "target_acc": acc + 0.01 * s, "source_acc": 1.0, "feature_mmd2": 0.1,
                "diverged": False} for lam, acc in [(0.0, 0.8), (0.1, 0.9), (1.0, 0.7)] for s in range(2)]
-    points.append({"lambda": 1.0, "seed": 2, "target_acc": None, "source_acc": None, "feature_mmd2": None,
+    points.append({"align_weight": 1.0, "seed": 2, "target_acc": None, "source_acc": None, "feature_mmd2": None,
                    "diverged": True})
     summary = summarise(points)
     assert summary.baseline == pytest.approx(0.805)

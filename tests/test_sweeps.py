@@ -27,9 +27,9 @@ def bound_answer():
 
 def test_the_bound_is_the_sum_of_its_terms_and_each_lies_in_its_range(bound_answer):
     for row in bound_answer["points"]:
-        assert row["bound"] == pytest.approx(row["source_error"] + row["divergence"] + row["lambda"])
+        assert row["bound"] == pytest.approx(row["source_error"] + row["divergence"] + row["ideal_joint_error"])
         assert 0 <= row["source_error"] <= 1 and 0 <= row["target_error"] <= 1
-        assert 0 <= row["divergence"] <= 1 and 0 <= row["lambda"] <= 2
+        assert 0 <= row["divergence"] <= 1 and 0 <= row["ideal_joint_error"] <= 2
         assert 0 <= row["adapted_target_error"] <= 1
         assert len(row["per_seed"]["divergence"]) == 2
 
@@ -51,7 +51,8 @@ def test_lambda_star_is_an_oracle_that_uses_the_target_pool_labels():
 
 def test_feature_mmd2_shrinks_as_lambda_grows():
     answer = sweeps.lambda_sweep(SMALL.replace(rotation=35), "mmd", [0, 0.3, 3], n_seeds=2, settings=QUICK)
-    mean = {lam: np.mean([p["feature_mmd2"] for p in answer["points"] if p["lambda"] == lam]) for lam in (0, 0.3, 3)}
+    mean = {lam: np.mean([p["feature_mmd2"] for p in answer["points"] if p["align_weight"] == lam])
+            for lam in (0, 0.3, 3)}
     assert mean[0] > mean[0.3] > mean[3]
     assert answer["train_seconds"] > 0 and len(answer["points"]) == 6
 
@@ -60,7 +61,7 @@ def test_lambda_zero_in_a_sweep_is_source_only():
     scenario = SMALL.replace(rotation=35)
     answer = sweeps.lambda_sweep(scenario, "dann", [0, 1], n_seeds=2, settings=QUICK)
     baseline = run_adaptation(scenario, ["source_only"], n_seeds=2, settings=QUICK)
-    zero = [p["target_acc"] for p in answer["points"] if p["lambda"] == 0]
+    zero = [p["target_acc"] for p in answer["points"] if p["align_weight"] == 0]
     assert zero == pytest.approx([r["target_acc"] for r in baseline.rows], abs=1e-9)
 
 
@@ -69,13 +70,13 @@ def test_cli_bound_and_sweep_json(capsys):
     assert main(["bound", *args, "--vary", "shift_x=0,2", "--seeds", "1", "--json"]) == 0
     bound = json.loads(capsys.readouterr().out)
     assert [p["shift_x"] for p in bound["points"]] == [0, 2]
-    assert set(bound["points"][0]) >= {"source_error", "divergence", "lambda", "bound", "target_error"}
+    assert set(bound["points"][0]) >= {"source_error", "divergence", "ideal_joint_error", "bound", "target_error"}
     assert main(["sweep", *args, "--method", "dann", "--lambdas", "0,1", "--seeds", "2", "--steps", "50",
                  "--json"]) == 0
     sweep = json.loads(capsys.readouterr().out)
     assert set(sweep) >= {"scenario", "train_seconds", "points"}
-    assert [(p["lambda"], p["seed"]) for p in sweep["points"]] == [(0, 0), (0, 1), (1, 0), (1, 1)]
-    assert set(sweep["points"][0]) >= {"lambda", "seed", "target_acc", "source_acc", "feature_mmd2"}
+    assert [(p["align_weight"], p["seed"]) for p in sweep["points"]] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert set(sweep["points"][0]) >= {"align_weight", "seed", "target_acc", "source_acc", "feature_mmd2"}
 
 
 @pytest.mark.parametrize("args, key", [

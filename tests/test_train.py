@@ -76,7 +76,7 @@ def test_a_diverging_model_is_stopped_and_reported_while_the_others_finish(monke
 
     monkeypatch.setattr(alignment, "coral_loss", exploding)
     run = run_adaptation(SMALL, ["source_only", "coral"], n_seeds=2, settings=QUICK, device="cpu")
-    assert [(d.method, d.step) for d in run.trained.divergences] == [("coral", 15), ("coral", 15)]
+    assert [(d.method, d.step) for d in run.trained.diverged_models] == [("coral", 15), ("coral", 15)]
     coral_rows = [r for r in run.rows if r["method"] == "coral"]
     assert all(r["target_acc"] is None and "diverged at step 15" in r["diverged"] for r in coral_rows)
     assert [r["diverged"].split(")")[0] for r in coral_rows] == ["coral (seed 0", "coral (seed 1"]

@@ -251,8 +251,8 @@ def _bound(args: argparse.Namespace, scenario: Scenario) -> None:
         return
     print(f"{knob:>12} {'eps_S':>8} {'d/2':>8} {'lambda*':>8} {'bound':>8} {'eps_T':>8}")
     for row in answer["points"]:
-        print(f"{row[knob]:>12g} {row['source_error']:>8.3f} {row['divergence']:>8.3f} {row['lambda']:>8.3f} "
-              f"{row['bound']:>8.3f} {row['target_error']:>8.3f}")
+        print(f"{row[knob]:>12g} {row['source_error']:>8.3f} {row['divergence']:>8.3f} "
+              f"{row['ideal_joint_error']:>8.3f} {row['bound']:>8.3f} {row['target_error']:>8.3f}")
 
 
 def _sweep(args: argparse.Namespace, scenario: Scenario) -> None:
@@ -268,7 +268,7 @@ def _sweep(args: argparse.Namespace, scenario: Scenario) -> None:
     for p in answer["points"]:
         cells = ("diverged",) * 3 if p["diverged"] else (f"{p['target_acc']:.3f}", f"{p['source_acc']:.3f}",
                                                           f"{p['feature_mmd2']:.4f}")
-        print(f"{p['lambda']:>8g} {p['seed']:>5} {cells[0]:>11} {cells[1]:>11} {cells[2]:>13}")
+        print(f"{p['align_weight']:>8g} {p['seed']:>5} {cells[0]:>11} {cells[1]:>11} {cells[2]:>13}")
 
 
 def _efficiency(args: argparse.Namespace, scenario: Scenario) -> None:

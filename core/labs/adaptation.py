@@ -96,7 +96,7 @@ class AdaptationRun:
                          "hidden": list(self.settings.hidden)},
             "results": self.rows,
             "summary": self.summary(),
-            "divergences": [row["diverged"] for row in self.rows if row["diverged"]],
+            "diverged_models": [row["diverged"] for row in self.rows if row["diverged"]],
         }
 
 
@@ -132,7 +132,7 @@ def run_adaptation(scenario: Scenario, methods: Sequence[str], n_seeds: int = 3,
     trained = train_models(data.training_inputs(), specs, settings, n_classes=max(classes) + 1, device=device,
                            progress=progress)
     target_pred, target_acc, source_acc = score_models(data, trained)
-    diverged = {d.model: d.message(seed_label=d.model % n_seeds) for d in trained.divergences}
+    diverged = {d.model: d.message(seed_label=d.model % n_seeds) for d in trained.diverged_models}
     rows, confusion = [], {}
     for m, spec in enumerate(specs):
         message = diverged.get(m)

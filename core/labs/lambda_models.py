@@ -52,11 +52,11 @@ class LambdaSummary:
 
 def summarise(points: Sequence[dict], margin: float = NEGATIVE_TRANSFER_MARGIN) -> LambdaSummary:
     """Reduce a sweep's points to per-lambda mean, min and max over seeds, the baseline and the best lambda."""
-    lambdas = np.array(sorted({p["lambda"] for p in points}), dtype=float)
+    lambdas = np.array(sorted({p["align_weight"] for p in points}), dtype=float)
     mean, low, high = ({name: np.full(len(lambdas), np.nan) for name in METRICS} for _ in range(3))
     diverged = np.zeros(len(lambdas), dtype=int)
     for i, lam in enumerate(lambdas):
-        rows = [p for p in points if p["lambda"] == lam]
+        rows = [p for p in points if p["align_weight"] == lam]
         diverged[i] = sum(p["diverged"] for p in rows)
         for name in METRICS:
             values = np.array([p[name] for p in rows if p[name] is not None], dtype=float)

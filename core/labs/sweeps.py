@@ -50,8 +50,9 @@ def lambda_sweep(scenario: Scenario, method: str, lambdas: Sequence[float], n_se
                  settings: TrainSettings = TrainSettings(), device=None, data: DomainData | None = None) -> dict:
     """Train ``method`` at every lambda × seed as one batch; score each model and its feature MMD².
 
-    Returns ``{"scenario", "method", "train_seconds", "points": [{"lambda", "seed", "target_acc",
-    "source_acc", "feature_mmd2", "diverged"}, ...]}``; lambda = 0 trains exactly like source-only.
+    Returns ``{"scenario", "method", "train_seconds", "points": [{"align_weight", "seed", "target_acc",
+    "source_acc", "feature_mmd2", "diverged"}, ...]}`` (``align_weight`` is the alignment weight λ);
+    λ = 0 trains exactly like source-only.
     """
     return lambda_sweep_with_models(scenario, method, lambdas, n_seeds, settings, device, data)[0]
 
@@ -77,7 +78,7 @@ def lambda_sweep_with_models(scenario: Scenario, method: str, lambdas: Sequence[
     _, target_acc, source_acc = score_models(data, trained)
     mmd2 = feature_mmd2(trained, data, seed=scenario.seed)
     stopped = trained.diverged
-    points = [{"lambda": spec.lam, "seed": m % n_seeds,
+    points = [{"align_weight": spec.lam, "seed": m % n_seeds,
                "target_acc": None if stopped[m] else float(target_acc[m]),
                "source_acc": None if stopped[m] else float(source_acc[m]),
                "feature_mmd2": None if stopped[m] else float(mmd2[m]),
@@ -186,14 +187,16 @@ def ben_david_sweep(scenario: Scenario, knob: str, values: Sequence[float], n_se
 
 
 def bound_json(scenario: Scenario, knob: str, points: Sequence[BoundPoint]) -> dict:
-    """``{"scenario", "points": [{knob, "source_error", "divergence", "lambda", "bound", "target_error"}]}``."""
+    """``{"scenario", "points": [{knob, "source_error", "divergence", "ideal_joint_error", "bound", "target_error"}]}``
+    (``divergence`` is ½·d_HΔH; ``ideal_joint_error`` the oracle λ* of Ben-David et al.)."""
     out = []
     for p in points:
         row = {knob: p.value, "source_error": p.mean("source_error"), "divergence": p.mean("divergence"),
-               "lambda": p.mean("ideal_joint_error"), "bound": p.mean("bound"), "target_error": p.mean("target_error"),
+               "ideal_joint_error": p.mean("ideal_joint_error"), "bound": p.mean("bound"),
+               "target_error": p.mean("target_error"),
                "bound_below_measured": p.bound_below_measured,
                "per_seed": {"source_error": p.source_error, "divergence": p.divergence,
-                            "lambda": p.ideal_joint_error, "target_error": p.target_error}}
+                            "ideal_joint_error": p.ideal_joint_error, "target_error": p.target_error}}
         if p.adapted_target_error is not None:
             row["adapted_target_error"] = p.mean("adapted_target_error")
         out.append(row)

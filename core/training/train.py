@@ -30,7 +30,7 @@ from core.nn.optim import BatchedAdam
 from core.training.method_terms import rows_of
 from core.training.methods import METHODS_BY_NAME, Method
 
-DIVERGENCE_LOSS = 1e6  # a per-model loss above this (or NaN) stops that model
+DIVERGED_LOSS = 1e6  # a per-model loss above this (or NaN) stops that model
 CURVE_POINTS = 100
 
 
@@ -81,9 +81,9 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
-class Divergence:
+class DivergedModel:
     """Model number ``model`` of a batch (method, initialisation seed) was stopped at ``step``:
-    its loss became NaN or exceeded :data:`DIVERGENCE_LOSS`."""
+    its loss became NaN or exceeded :data:`DIVERGED_LOSS`."""
 
     method: str
     seed: int
@@ -114,7 +114,7 @@ class TrainedModels:
     input_std: np.ndarray
     curves: dict[str, np.ndarray]
     curve_steps: np.ndarray
-    divergences: tuple[Divergence, ...]
+    diverged_models: tuple[DivergedModel, ...]
     train_seconds: float
     device: str
     source_transport: np.ndarray | None = field(default=None, repr=False)
@@ -137,7 +137,7 @@ class TrainedModels:
     def diverged(self) -> np.ndarray:
         """Boolean ``[M]``: which models were stopped."""
         stopped = np.zeros(len(self.specs), dtype=bool)
-        stopped[[d.model for d in self.divergences]] = True
+        stopped[[d.model for d in self.diverged_models]] = True
         return stopped
 
 
@@ -253,7 +253,7 @@ class _BatchedRun:
         self.optimizer = BatchedAdam(list(self.model.weights) + list(self.model.biases)
                                      + [p for term in self.terms for p in term.parameters()])
         self.alive = torch.ones(self.n_models, dtype=torch.bool, device=device)
-        self.divergences: list[Divergence] = []
+        self.diverged_models: list[DivergedModel] = []
 
     def standardised(self, x: np.ndarray) -> torch.Tensor:
         """Inputs ``[N, d]`` standardised with the run's statistics, on its device."""
@@ -293,10 +293,10 @@ class _BatchedRun:
     def _update(self, step: int, per_model: torch.Tensor) -> None:
         """Stop diverging models, then one Adam step of every live model (and its terms' parameters) at its
         scheduled rate."""
-        healthy = torch.isfinite(per_model) & (per_model.abs() < DIVERGENCE_LOSS)
+        healthy = torch.isfinite(per_model) & (per_model.abs() < DIVERGED_LOSS)
         if not bool(healthy[self.alive].all()):
             for m in torch.nonzero(self.alive & ~healthy).flatten().tolist():
-                self.divergences.append(Divergence(self.specs[m].method, self.specs[m].seed, step, m))
+                self.diverged_models.append(DivergedModel(self.specs[m].method, self.specs[m].seed, step, m))
             self.alive &= healthy
         self.optimizer.zero_grad()
         torch.where(self.alive, per_model, torch.zeros_like(per_model)).sum().backward()
@@ -330,7 +330,7 @@ class _BatchedRun:
             biases=[b.detach().cpu().numpy() for b in self.model.biases],
             input_mean=self.mean, input_std=self.std,
             curves={name: torch.stack(values).cpu().numpy() for name, values in records.items()},
-            curve_steps=np.array(recorded_steps), divergences=tuple(self.divergences),
+            curve_steps=np.array(recorded_steps), diverged_models=tuple(self.diverged_models),
             train_seconds=time.perf_counter() - started, device=str(self.device),
             source_transport=None if self.transport is None else self.transport.cpu().numpy() * self.std + self.mean,
         )
