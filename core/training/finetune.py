@@ -31,8 +31,7 @@ from core.nn.networks import Architecture, Networks
 from core.nn.optim import BatchedAdam
 from core.scenario import parse_names
 from core.training.methods import ADAPT_METHODS
-
-DIVERGED_LOSS = 1e6
+from core.training.train import healthy_models
 
 
 @dataclass(frozen=True)
@@ -258,7 +257,7 @@ def fit_batched(net: BatchedNetwork, problem: FitProblem,
             log_student = torch.log_softmax(logits / temperature, dim=-1)
             soft = -(problem.soft_targets * log_student).sum(dim=-1)
             per_model = per_model + (soft * problem.soft_weights).sum(dim=1) * problem.temperature ** 2
-        healthy = torch.isfinite(per_model) & (per_model.abs() < DIVERGED_LOSS)
+        healthy = healthy_models(per_model)
         if not bool(healthy[alive].all()):
             stopped += [(m, step) for m in torch.nonzero(alive & ~healthy).flatten().tolist()]
             alive &= healthy

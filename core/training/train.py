@@ -34,6 +34,11 @@ DIVERGED_LOSS = 1e6  # a per-model loss above this (or NaN) stops that model
 CURVE_POINTS = 100
 
 
+def healthy_models(per_model: torch.Tensor) -> torch.Tensor:
+    """Which models ``[M]`` have a finite loss below :data:`DIVERGED_LOSS` (the others are stopped)."""
+    return torch.isfinite(per_model) & (per_model.abs() < DIVERGED_LOSS)
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """How models are trained (not what the domains are: that is the Scenario).
@@ -293,7 +298,7 @@ class _BatchedRun:
     def _update(self, step: int, per_model: torch.Tensor) -> None:
         """Stop diverging models, then one Adam step of every live model (and its terms' parameters) at its
         scheduled rate."""
-        healthy = torch.isfinite(per_model) & (per_model.abs() < DIVERGED_LOSS)
+        healthy = healthy_models(per_model)
         if not bool(healthy[self.alive].all()):
             for m in torch.nonzero(self.alive & ~healthy).flatten().tolist():
                 self.diverged_models.append(DivergedModel(self.specs[m].method, self.specs[m].seed, step, m))
