@@ -25,9 +25,9 @@ from core.scenario import Scenario
 from core.training.finetune import STRATEGIES, FinetuneSettings, fit_batched, fit_by_size
 
 SCENARIO = Scenario(rotation=35)  # moons, noise 0.1, 500 source + 500 target pool, 1,000 test
-GRID_STRATEGIES = ("scratch", "feature_extraction", "finetune", "progressive", "l2sp")
+GRID_STRATEGIES = ("scratch", "feature_extraction", "full_finetune", "progressive", "l2sp")
 LABELS = (1, 2, 5, 10, 20, 50)
-MAP_STRATEGIES = ("scratch", "feature_extraction", "finetune")
+MAP_STRATEGIES = ("scratch", "feature_extraction", "full_finetune")
 MAPS = (("rotation", (0, 30, 60, 90, 120, 150, 180)), ("concept", (0, 0.25, 0.5, 0.75, 1.0)))
 
 

@@ -8,121 +8,20 @@ knobs, :data:`KNOBS`, drives validation, parsing, serialisation and the sidebar 
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 from urllib.parse import unquote_plus
 
 from core.errors import InputError
+from core.knobs import Knob, KnobSet, format_number
 
 POINT_DATASETS = ("moons", "blobs", "circles", "xor", "spirals")
 IMAGE_DATASETS = ("digits",)
 DATASETS = POINT_DATASETS + IMAGE_DATASETS
 LABEL_SPACES = ("same", "new_class", "missing_class")
 FEATURE_MAPS = ("identity", "warp", "polar", "lift3d")
-FLOAT_DECIMALS = 6
 IMAGE_LABELS_PER_CLASS = 20  # the labelled reservoir of each digit class (the target half has ~90 per class)
-
-
-@dataclass(frozen=True)
-class Knob:
-    """One key of the Scenario: its type, default, allowed values and how to show it.
-
-    Parameters
-    ----------
-    name : str
-        The key, as used in URLs, on the command line and in JSON.
-    kind : type
-        ``int``, ``float`` or ``str``.
-    default : int, float or str
-        The value when the key is absent; shift knobs default to their neutral value.
-    low, high : float, optional
-        Inclusive range of a numeric knob.
-    choices : tuple of str, optional
-        Allowed values of a ``str`` knob.
-    step : float, optional
-        Slider step (and display precision).
-    label, help, group : str
-        Widget label, one-line explanation and sidebar section.
-    applies_to : str
-        ``"all"`` datasets, ``"points"`` (the 2-D ones only) or ``"images"`` (digits only); a knob
-        that does not apply must keep its default.
-    """
-
-    name: str
-    kind: type
-    default: Any
-    label: str
-    help: str
-    group: str
-    low: float | None = None
-    high: float | None = None
-    choices: tuple[str, ...] = ()
-    step: float | None = None
-    applies_to: str = "all"
-
-    def applies(self, dataset: str) -> bool:
-        """Whether this knob means something for ``dataset``."""
-        if self.applies_to == "all":
-            return True
-        return (dataset in IMAGE_DATASETS) == (self.applies_to == "images")
-
-    @property
-    def decimals(self) -> int:
-        """Number of decimals that values of this knob keep (from its step)."""
-        if self.kind is not float or self.step is None:
-            return 0
-        text = f"{self.step:.10f}".rstrip("0")
-        return max(0, len(text.split(".")[1])) if "." in text else 0
-
-    def allowed(self) -> str:
-        """Human description of the allowed values, for error messages."""
-        if self.kind is str:
-            return "one of " + ", ".join(self.choices)
-        what = "an integer" if self.kind is int else "a number"
-        return f"{what} in [{_format_number(self.low)}, {_format_number(self.high)}]"
-
-    def parse(self, raw: Any) -> Any:
-        """Convert ``raw`` (a string from a URL or command line, or a Python value) and validate it.
-
-        Raises
-        ------
-        InputError
-            If the value has the wrong type or lies outside the allowed range.
-        """
-        bad = InputError(self.name, f"expected {self.allowed()}, got {raw!r}")
-        if self.kind is str:
-            value = str(raw).strip().lower()
-            if value not in self.choices:
-                raise bad
-            return value
-        if isinstance(raw, bool):
-            raise bad
-        try:
-            number = float(raw.strip()) if isinstance(raw, str) else float(raw)
-        except (TypeError, ValueError):
-            raise bad from None
-        if not math.isfinite(number):
-            raise bad
-        if self.kind is int:
-            if not number.is_integer():
-                raise bad
-            value = int(number)
-        else:
-            # 6 decimals drop slider float noise (0.15000000000000002); +0.0 turns -0.0 into 0.0
-            value = round(number, FLOAT_DECIMALS) + 0.0
-        if not (self.low <= value <= self.high):
-            raise bad
-        return value
-
-
-def _format_number(value: float | int) -> str:
-    """Shortest exact text for a number: ``35`` rather than ``35.0``."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return repr(value) if isinstance(value, float) else str(value)
 
 
 _SHIFT = "Covariate shift: P(X) changes"
@@ -180,7 +79,7 @@ NUMERIC_KNOBS: tuple[str, ...] = tuple(k.name for k in KNOBS if k.kind is not st
 
 
 @dataclass(frozen=True)
-class Scenario:
+class Scenario(KnobSet):
     """Every knob of an experiment; frozen, hashable and validated on construction.
 
     With every shift knob at its neutral value (``rotation=0, shift_x=0, shift_y=0, scale=1,
@@ -216,29 +115,21 @@ class Scenario:
     feature_map: str = "identity"
     labels_per_class: int = 5
     seed: int = 0
+    KNOBS: ClassVar[tuple[Knob, ...]] = KNOBS
 
     def __post_init__(self) -> None:
-        for knob in KNOBS:
-            object.__setattr__(self, knob.name, knob.parse(getattr(self, knob.name)))
+        super().__post_init__()
         for knob in KNOBS:
             if not knob.applies(self.dataset) and getattr(self, knob.name) != knob.default:
                 kind = "digits" if knob.applies_to == "images" else "the 2-D datasets"
                 raise InputError(knob.name, f"applies to {kind} only; with dataset={self.dataset} leave it at "
-                                            f"{_format_number(knob.default)}")
+                                            f"{format_number(knob.default)}")
         if self.is_image and self.labels_per_class > IMAGE_LABELS_PER_CLASS:
             raise InputError("labels_per_class", f"dataset={self.dataset} has {IMAGE_LABELS_PER_CLASS} labelled "
                                                  f"images per class to draw from; expected an integer in "
                                                  f"[0, {IMAGE_LABELS_PER_CLASS}], got {self.labels_per_class}")
 
     # --- conversions -------------------------------------------------------------------
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> Scenario:
-        """Build from a mapping of key to value (strings allowed); unknown keys are errors."""
-        unknown = [key for key in values if key not in KNOBS_BY_NAME]
-        if unknown:
-            raise InputError(unknown[0], "unknown key; allowed keys: " + ", ".join(KNOBS_BY_NAME))
-        return cls(**{key: KNOBS_BY_NAME[key].parse(raw) for key, raw in values.items()})
-
     @classmethod
     def from_query(cls, query: str) -> Scenario:
         """Parse a query string such as ``dataset=moons&rotation=35`` (a leading ``?`` is fine)."""
@@ -249,26 +140,6 @@ class Scenario:
     def from_args(cls, args: list[str]) -> Scenario:
         """Parse command-line ``KEY=VALUE`` arguments."""
         return cls.from_mapping(parse_pairs(args))
-
-    def to_dict(self) -> dict[str, Any]:
-        """All keys with their values, for JSON answers."""
-        return dataclasses.asdict(self)
-
-    def changed(self) -> dict[str, Any]:
-        """The keys whose value differs from the default."""
-        return {k.name: getattr(self, k.name) for k in KNOBS if getattr(self, k.name) != k.default}
-
-    def to_params(self) -> dict[str, str]:
-        """URL parameters of the non-default keys, in :data:`KNOBS` order, their values as the URL writes them."""
-        return {key: _format_number(value) for key, value in self.changed().items()}
-
-    def to_query(self) -> str:
-        """Query string of the non-default keys, in :data:`KNOBS` order; round-trips exactly."""
-        return "&".join(f"{key}={value}" for key, value in self.to_params().items())
-
-    def replace(self, **changes: Any) -> Scenario:
-        """A copy with some keys changed (validated)."""
-        return self.from_mapping({**self.to_dict(), **changes})
 
     def with_dataset(self, dataset: str) -> Scenario:
         """A copy on another dataset: knobs that do not apply there go back to their defaults, and

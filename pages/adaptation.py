@@ -3,48 +3,27 @@
 import streamlit as st
 
 from core.errors import InputError
-from core.labs.adaptation import NEGATIVE_TRANSFER_MARGIN
+from core.labs.adaptation import BASELINE, NEGATIVE_TRANSFER_MARGIN, method_label
 from core.labs.embedding import PROJECTIONS
-from core.talk.scene_runs import ADAPTATION_BASELINE, ADAPTATION_DEFAULTS, adaptation_key, adaptation_methods
-from core.training.methods import METHODS, METHODS_BY_NAME
+from core.talk.scene_runs import adaptation_key
+from core.training.methods import METHODS_BY_NAME
 from ui import cached
 from ui.charts import show_chart
+from ui.page_registry import PAGES_BY_PATH
+from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import no_boundaries_reason, scenario_sidebar
-from ui.widgets import saved_form
 
 ensure_router()
 
-SETTINGS_KEY = "adaptation_settings"  # survives page switches (widget keys do not)
-DEFAULTS = ADAPTATION_DEFAULTS
-LAMBDAS = [0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
-BASELINE = ADAPTATION_BASELINE
+PAGE = PAGES_BY_PATH["adaptation"]
+LAYOUT = [["methods"], ["seeds", "lam", "steps", "lr"]]
+label = method_label
 
 
-def label(method: str) -> str:
-    return METHODS_BY_NAME[method].label
-
-
-def settings_form() -> dict:
-    """Method settings in a form: nothing retrains until "Train" is pressed."""
-    with saved_form("adaptation_settings_form", SETTINGS_KEY, DEFAULTS) as values:
-        st.multiselect("Methods", [m.name for m in METHODS], format_func=label, key="adapt_methods",
-                       help="Source only is always trained: it is the baseline every method is compared with.")
-        seeds, lam, steps = st.columns([2, 3, 3])
-        seeds.slider("Seeds", 1, 5, key="adapt_seeds", help="Models per method, from different initialisations "
-                     "and mini-batches; results show the mean ± sd over seeds.")
-        lam.select_slider("Alignment weight λ", LAMBDAS, key="adapt_lam", format_func=lambda v: f"{v:g}",
-                          help="Weight of the alignment term of MMD, DANN, CORAL and self-training; OT moves the "
-                          "source min(λ, 1) of the way to the target. λ = 0 gives source-only.")
-        steps.slider("Steps", 100, 1000, step=50, key="adapt_steps",
-                     help="Adam steps per model, each on a mini-batch of 64 source and 64 target points.")
-        st.form_submit_button("Train", type="primary", icon=":material/model_training:")
-    return values
-
-
-def skipped_note(scenario, names) -> None:
+def skipped_note(scenario, settings) -> None:
     """Say which chosen methods are left out for want of labelled target samples."""
-    _, skipped = adaptation_methods(scenario, names)
+    _, skipped = settings.methods_to_train(scenario)
     if skipped:
         st.info(f"Skipped {', '.join(map(label, skipped))}: they train on labelled target samples, and this "
                 "scenario has none (raise *Target labels per class* in the sidebar).", icon=":material/info:")
@@ -102,11 +81,11 @@ def main() -> None:
     st.title("Adaptation")
     st.caption("Train source-only, adapted and fine-tuned models on the scenario of the sidebar, every method "
                "on several seeds in one batch, and see where transfer helps and where it turns negative.")
-    values = settings_form()
-    skipped_note(scenario, values["adapt_methods"])
     try:
-        key = adaptation_key(scenario, values)
-        _, methods, _, settings = key
+        settings = page_settings(PAGE, LAYOUT, submit=("Train", ":material/model_training:"))
+        skipped_note(scenario, settings)
+        key = adaptation_key(scenario, settings)
+        methods = key[1]
         run = cached.adaptation_run(*key)
         views = cached.adaptation_views(*key, run)
     except InputError as error:

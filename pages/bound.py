@@ -2,17 +2,16 @@
 
 import json
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from core.errors import InputError
 from core.labs import sweeps
-from core.metrics.shift_report import SWEEP_RANGES, sweep_knobs
-from core.scenario import KNOBS_BY_NAME
-from core.training.methods import METHODS, METHODS_BY_NAME
+from core.metrics.shift_report import sweep_knobs
 from ui import cached
 from ui.charts import show_chart
+from ui.page_registry import PAGES_BY_PATH
+from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar, stop_unless_points
 from ui.widgets import run_downloads
@@ -33,24 +32,8 @@ TERMS = """
 - **ε_T(h)**: the measured error of the same source-only model on the target test set (dotted), and
   of an adapted model if one is chosen.
 """
-DEFAULT_RANGES = {**SWEEP_RANGES, "rotation": (0.0, 90.0)}
-ADAPTABLE = [m.name for m in METHODS if m.aligns]
-
-
-def settings_form(scenario):
-    with st.form("bound_settings"):
-        left, middle, right = st.columns(3)
-        knob = left.selectbox("Knob to sweep", sweep_knobs(scenario), key="bound_knob",
-                              format_func=lambda k: KNOBS_BY_NAME[k].label)
-        n_points = left.slider("Points", 3, 9, 7, key="bound_points")
-        n_seeds = middle.slider("Seeds", 1, 5, 3, key="bound_seeds")
-        adapted = right.selectbox("Adapted model", [None, *ADAPTABLE], index=1 + ADAPTABLE.index("dann"),
-                                  key="bound_adapted",
-                                  format_func=lambda m: "none" if m is None else METHODS_BY_NAME[m].label)
-        st.form_submit_button("Estimate the bound", type="primary")
-    low, high = DEFAULT_RANGES[knob]
-    values = tuple(KNOBS_BY_NAME[knob].parse(float(v)) for v in np.linspace(low, high, n_points))
-    return knob, tuple(dict.fromkeys(values)), n_seeds, adapted
+PAGE = PAGES_BY_PATH["bound"]
+LAYOUT = [["knob", "points", "seeds", "adapted"]]
 
 
 def main() -> None:
@@ -60,8 +43,10 @@ def main() -> None:
     st.caption("Sweep one knob (the others as in the sidebar) and watch which term of the bound of "
                "Ben-David et al. (2010) grows as the target moves away from the source.")
     st.latex(BOUND)
-    knob, values, n_seeds, adapted = settings_form(scenario)
     try:
+        settings = page_settings(PAGE, LAYOUT, submit=("Estimate the bound", ":material/calculate:"),
+                                 options={"knob": sweep_knobs(scenario)})
+        knob, values, n_seeds, adapted = settings.knob, settings.values(), settings.seeds, settings.adapted_method()
         figure = cached.bound_figure(scenario, knob, values, n_seeds, adapted)
         points = cached.bound_sweep(scenario, knob, values, n_seeds, adapted)
     except InputError as error:

@@ -4,38 +4,23 @@ import streamlit as st
 
 from core.errors import InputError
 from core.figures.distillation import ROLE_NAMES
-from core.labs.distillation import ROLES, DistillSettings
+from core.labs.distillation import ROLES
 from ui import cached_finetune as cached
 from ui.charts import show_chart
+from ui.page_registry import PAGES_BY_PATH
+from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar, stop_unless_points
-from ui.widgets import saved_form
 
 ensure_router()
 
-SETTINGS_KEY = "distillation_settings"  # survives page switches (widget keys do not)
-_DEFAULT = DistillSettings()
-DEFAULTS = {"kd_temperature": _DEFAULT.temperature, "kd_alpha": _DEFAULT.alpha, "kd_seeds": 3}
+PAGE = PAGES_BY_PATH["distillation"]
+LAYOUT = [["temperature", "alpha", "seeds"]]
 LOSS = (r"\mathcal{L}(\theta_s) = \underbrace{%(alpha)s \cdot %(t2)s \cdot \frac{1}{n}\sum_{i \in S \cup L \cup U}"
         r"\mathrm{CE}\Big(\sigma\big(z^{t}_i / %(t)s\big),\ "
         r"\sigma\big(z^{s}_i / %(t)s\big)\Big)}_{\text{soft targets}}"
         r" + \underbrace{%(rest)s \sum_{i \in S \cup L} w_i\, "
         r"\ell\big(\sigma(z^{s}_i),\, y_i\big)}_{\text{hard labels}}")
-
-
-def settings_form() -> dict:
-    """Temperature, alpha and seeds in a form: nothing retrains until "Distil" is pressed."""
-    with saved_form("distillation_settings_form", SETTINGS_KEY, DEFAULTS) as values:
-        temperature, alpha, seeds = st.columns([3, 3, 2])
-        temperature.slider("Temperature T", 1.0, 20.0, step=0.5, key="kd_temperature",
-                           help="Softens the teacher's probabilities: a higher T shows more of how it ranks the "
-                           "wrong classes (the “dark knowledge”).")
-        alpha.slider("Soft-target weight α", 0.0, 1.0, step=0.05, key="kd_alpha",
-                     help="α = 0: the student learns from hard labels only; α = 1: from the teacher only.")
-        seeds.slider("Seeds", 1, 5, key="kd_seeds", help="Teachers and students per role, from different "
-                     "initialisations; the spread over seeds is shown.")
-        st.form_submit_button("Distil", type="primary", icon=":material/school:")
-    return values
 
 
 def metric_cards(run, views) -> None:
@@ -57,10 +42,10 @@ def main() -> None:
                "source and the labelled target samples; a small student learns from its softened predictions "
                "(soft targets, Hinton et al. 2015), another from the hard labels alone, every network of a seed in "
                "one batch.")
-    values = settings_form()
     try:
-        settings = DistillSettings(temperature=float(values["kd_temperature"]), alpha=float(values["kd_alpha"]))
-        key = (scenario, int(values["kd_seeds"]), settings)
+        page = page_settings(PAGE, LAYOUT, submit=("Distil", ":material/school:"))
+        settings = page.distill_settings()
+        key = (scenario, page.seeds, settings)
         run = cached.distillation_run(*key)
         views = cached.distillation_views(*key, run)
     except InputError as error:

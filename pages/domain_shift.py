@@ -5,15 +5,17 @@ import streamlit as st
 from core.data.domains import FEATURE_MAP_DESCRIPTIONS, target_class_proportions
 from core.errors import InputError
 from core.metrics.shift_report import SWEEP_RANGES, sweep_knobs
-from core.scenario import KNOBS_BY_NAME
-from core.talk.scene_runs import SWEEP_POINTS
 from ui import cached
 from ui.charts import show_chart
+from ui.page_registry import PAGES_BY_PATH
+from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import image_page_link, scenario_sidebar
 
 ensure_router()
 
+PAGE = PAGES_BY_PATH["domain_shift"]
+LAYOUT = [["knob"], ["points"]]
 FOUR_CASES = r"""
 A **domain** is $\mathcal{D} = \{\mathcal{X}, P(X)\}$, a feature space and a distribution over it;
 a **task** is $\mathcal{T} = \{\mathcal{Y}, P(Y \mid X)\}$, a label space and a labelling rule.
@@ -88,12 +90,9 @@ def sweep_section(scenario) -> None:
     """How MMD² and the proxy A-distance grow along a chosen knob."""
     st.subheader("How the divergences grow")
     left, right = st.columns([1, 3])
-    choices = sweep_knobs(scenario)
-    if st.session_state.get("sweep_knob") not in choices:  # e.g. blur, chosen on digits, then moons
-        st.session_state.pop("sweep_knob", None)
-    knob = left.selectbox("Knob to sweep", choices, key="sweep_knob", format_func=lambda k: KNOBS_BY_NAME[k].label,
-                          help="Every other knob stays as in the sidebar.")
-    n_points = left.slider("Points", 5, 13, SWEEP_POINTS, step=2, key="sweep_points")
+    with left:  # a knob the dataset lacks (blur, chosen on digits, then moons) falls back to the first offered
+        settings = page_settings(PAGE, LAYOUT, options={"knob": sweep_knobs(scenario)})
+    knob, n_points = settings.knob, settings.points
     low, high = SWEEP_RANGES[knob]
     left.caption(f"{knob} from {low:g} to {high:g}; MMD² and the proxy A-distance recomputed at each point, "
                  "the domain classifiers of all points trained as one batch.")

@@ -4,59 +4,37 @@ import streamlit as st
 
 from core.errors import InputError
 from core.labs.embedding import PROJECTIONS
-from core.labs.image_lab import IMAGE_METHODS, method_label
-from core.nn.networks import CONV_CHANNELS
-from core.talk.scene_runs import IMAGE_DEFAULTS, image_lab_key
+from core.talk.scene_runs import image_lab_key
 from ui import cached_images
 from ui.charts import show_chart
+from ui.page_registry import PAGES_BY_PATH
+from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar
 from ui.state import set_scenario
-from ui.widgets import run_downloads, saved_form
+from ui.widgets import run_downloads
 
 ensure_router()
 
-SETTINGS_KEY = "image_settings"  # survives page switches (widget keys do not)
-DEFAULTS = IMAGE_DEFAULTS
-LAMBDAS = [0.0, 0.1, 0.3, 1.0, 3.0, 10.0]
+PAGE = PAGES_BY_PATH["image_domains"]
+LAYOUT = [["methods"], ["seeds", "steps", "lam"], ["frozen_blocks", "epochs"]]
 
 
 def switch_to_digits(scenario) -> None:
     set_scenario(scenario.with_dataset("digits"))
 
 
-def settings_form() -> dict:
-    """Method settings in a form: nothing retrains until "Train" is pressed."""
-    with saved_form("image_settings_form", SETTINGS_KEY, DEFAULTS) as values:
-        st.multiselect("Methods", list(IMAGE_METHODS), format_func=method_label, key="img_methods",
-                       help="Source only is always trained: it is the pretrained model the others start from "
-                            "or are compared with.")
-        seeds, steps, lam = st.columns(3)
-        seeds.slider("Seeds", 1, 5, key="img_seeds", help="CNNs per method, from different initialisations and "
-                     "mini-batches; results show the mean ± sd over seeds.")
-        steps.slider("Steps", 100, 1000, step=50, key="img_steps",
-                     help="Adam steps of source-only, MMD, DANN and self-training, each on 64 source and 64 "
-                          "target images.")
-        lam.select_slider("Alignment weight λ", LAMBDAS, key="img_lam", format_func=lambda v: f"{v:g}",
-                          help="Weight of the alignment term of MMD, DANN and self-training (0: source only).")
-        frozen, epochs = st.columns(2)
-        frozen.slider("Frozen convolution blocks (k)", 0, len(CONV_CHANNELS), key="img_frozen",
-                      help="Fine-tuning keeps the lowest k convolution blocks of the source CNN frozen and trains "
-                           "the layers above; 0 is full fine-tuning.")
-        epochs.slider("Fine-tuning epochs", 20, 400, step=20, key="img_epochs",
-                      help="Full-batch epochs of feature extraction and fine-tuning on the labelled target images.")
-        st.form_submit_button("Train", type="primary", icon=":material/model_training:")
-    return values
-
-
 def results_section(run, views) -> None:
     st.subheader("Accuracy on the target test images")
     st.dataframe(views.table, hide_index=True, width="stretch")
     best = run.best_method()
-    delta = next(r["delta_vs_source_only"] for r in run.summary() if r["method"] == best)
-    st.caption(f"Mean ± sd over {run.n_seeds} seed(s). Best here: **{run.label(best)}**, {delta * 100:+.1f} "
-               f"points against source only. {run.networks.n_models} CNNs trained on {run.device} in "
-               f"{run.train_seconds:.1f} s.")
+    if best is None:
+        best_text = "No method besides source only was chosen or trained without diverging."
+    else:
+        delta = next(r["delta_vs_source_only"] for r in run.summary() if r["method"] == best)
+        best_text = f"Best here: **{run.label(best)}**, {delta * 100:+.1f} points against source only."
+    st.caption(f"Mean ± sd over {run.n_seeds} seed(s). {best_text} {run.networks.n_models} CNNs trained on "
+               f"{run.device} in {run.train_seconds:.1f} s.")
     for note in run.notes:
         st.info(note, icon=":material/info:")
     show_chart(views.accuracy, "image_accuracy")
@@ -112,9 +90,8 @@ def main() -> None:
                "Move the sliders under *Covariate shift* in the sidebar: rotation, scale, shift, blur, inverted share, "
                "textured background, noise.")
 
-    values = settings_form()
     try:
-        key = image_lab_key(scenario, values)
+        key = image_lab_key(scenario, page_settings(PAGE, LAYOUT, submit=("Train", ":material/model_training:")))
         run = cached_images.image_lab_run(*key)
         views = cached_images.image_lab_views(*key, run)
     except InputError as error:

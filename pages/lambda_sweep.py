@@ -5,38 +5,19 @@ import json
 import streamlit as st
 
 from core.errors import InputError
-from core.labs.lambda_models import LAMBDA_HIGH, LAMBDA_LOW
-from core.talk.scene_runs import LAMBDA_DEFAULTS, lambda_sweep_key
-from core.training.methods import METHODS_BY_NAME, SWEEP_METHODS
+from core.talk.scene_runs import lambda_sweep_key
 from ui import cached
 from ui.charts import show_chart
+from ui.page_registry import PAGES_BY_PATH
+from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import no_boundaries_reason, scenario_sidebar
-from ui.widgets import run_downloads, saved_form
+from ui.widgets import run_downloads
 
 ensure_router()
 
-SETTINGS_KEY = "lambda_settings"  # survives page switches (widget keys do not)
-DEFAULTS = LAMBDA_DEFAULTS
-
-
-def settings_form() -> dict:
-    """Sweep settings in a form: nothing retrains until "Train the sweep" is pressed."""
-    with saved_form("lambda_settings_form", SETTINGS_KEY, DEFAULTS) as values:
-        method, count, seeds, steps = st.columns([2, 3, 2, 3])
-        method.radio("Method", SWEEP_METHODS, key="lam_method", horizontal=True,
-                     format_func=lambda name: METHODS_BY_NAME[name].label,
-                     help="MMD penalises λ × MMD² between source and target features; DANN trains a domain "
-                     "classifier whose gradient reaches the features reversed and scaled by λ.")
-        count.slider("Values of λ", 8, 16, key="lam_count",
-                     help=f"λ = 0 (source-only training) plus this many minus one values, log-spaced from "
-                     f"{LAMBDA_LOW:g} to {LAMBDA_HIGH:g}.")
-        seeds.slider("Seeds", 1, 5, key="lam_seeds", help="Models per λ from different initialisations and "
-                     "mini-batches; the bands span the seeds' min to max.")
-        steps.slider("Steps", 100, 1000, step=50, key="lam_steps",
-                     help="Adam steps per model, each on a mini-batch of 64 source and 64 target points.")
-        st.form_submit_button("Train the sweep", type="primary", icon=":material/model_training:")
-    return values
+PAGE = PAGES_BY_PATH["lambda_sweep"]
+LAYOUT = [["method", "count", "seeds", "steps"]]
 
 
 def sweep_section(views, answer, method: str) -> None:
@@ -73,10 +54,10 @@ def main() -> None:
     st.title("MMD vs λ")
     st.caption("How much alignment is enough? Train MMD or DANN at a whole grid of alignment weights λ, every λ "
                "and seed in one batch, and see target accuracy, source accuracy and the feature-space MMD² move.")
-    values = settings_form()
-    method = values["lam_method"]
     try:
-        key = lambda_sweep_key(scenario, values)
+        settings = page_settings(PAGE, LAYOUT, submit=("Train the sweep", ":material/model_training:"))
+        method = settings.method
+        key = lambda_sweep_key(scenario, settings)
         sweep = cached.lambda_sweep_run(*key)
         views = cached.lambda_views(*key, sweep)
     except InputError as error:

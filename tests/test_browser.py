@@ -292,8 +292,34 @@ def test_adaptation_retrains_on_the_form_submit_only_and_on_the_sidebar_slider(n
     wait_until_chart_changes(page, boundaries, charts)
     assert chart_data(page)[curves] != charts[curves]
     assert models_trained(page) * 3 == default_models  # the form's settings stay
-    assert "running" in script_states(page) and query(page) == {"rotation": "180"}
+    assert "running" in script_states(page) and query(page) == {"rotation": "180", "seeds": "1"}
     assert_no_exception(page)
+
+
+def test_a_copied_link_reproduces_the_changed_setting_and_the_same_numbers_in_a_new_session(new_page, app_url):
+    page = open_page(new_page, f"{app_url}/adaptation?rotation=35", charts=CHARTS["adaptation"])
+    form = page.get_by_test_id("stForm")
+    steps = slider(form, "Steps")
+    charts = chart_data(page)
+    curves, boundaries = chart_index(page, "Training curves"), chart_index(page, "Decision boundaries")
+    record_script_states(page)
+    steps.focus()
+    for _ in range(10):  # 300 -> 200 steps, ten taps of the arrow key
+        steps.press("ArrowLeft")
+    form.get_by_role("button", name="Train", exact=True).click()
+    page.wait_for_url(re.compile(r"[?&]steps=200(&|$)"))
+    wait_for_rerun(page)
+    wait_until_chart_changes(page, curves, charts)
+    assert query(page) == {"rotation": "35", "steps": "200"}
+    shown = chart_data(page)
+
+    copy = open_page(new_page, page.url, charts=CHARTS["adaptation"])  # a new context: another session
+    assert slider(copy.get_by_test_id("stForm"), "Steps").get_attribute("aria-valuetext") == "200"
+    assert query(copy) == query(page)
+    copied = chart_data(copy)
+    assert copied[curves] == shown[curves] and copied[boundaries] == shown[boundaries]  # the same numbers
+    assert copied[curves] != charts[curves]  # and not the default run's
+    assert_no_exception(copy)
 
 
 # --- downloads ---------------------------------------------------------------------------------------

@@ -125,9 +125,9 @@ def test_train_table_marks_negative_transfer(capsys):
 @pytest.mark.parametrize("args, key", [
     (["train", "--methods", "mmd,nope"], "--methods"),
     (["train", "--methods", ","], "--methods"),
-    (["train", "--seeds", "0"], "seeds"),
-    (["train", "--lam", "-1"], "lam"),
-    (["train", "--steps", "abc"], "train"),
+    (["train", "--seeds", "0"], "--seeds"),
+    (["train", "--lam", "-1"], "--lam"),
+    (["train", "--steps", "abc"], "--steps"),
     (["train", "labels_per_class=0", "--methods", "target_only"], "labels_per_class"),
 ])
 def test_train_bad_input_is_one_line_with_status_2(args, key, capsys):
@@ -138,7 +138,7 @@ def test_train_bad_input_is_one_line_with_status_2(args, key, capsys):
 
 def test_efficiency_json_has_the_promised_shape(capsys):
     assert main(["efficiency", "rotation=35", "n_source=200", "n_target=200", "n_test=300", "--labels", "1,5",
-                 "--strategies", "scratch,finetune,progressive", "--seeds", "2", "--epochs", "50", "--json"]) == 0
+                 "--strategies", "scratch,full_finetune,progressive", "--seeds", "2", "--epochs", "50", "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert {"scenario", "train_seconds", "points"} <= set(answer)
     assert Scenario.from_mapping(answer["scenario"]) == Scenario(rotation=35, n_source=200, n_target=200, n_test=300,
@@ -152,10 +152,10 @@ def test_efficiency_json_has_the_promised_shape(capsys):
 
 def test_efficiency_table_transfer_map_and_distill_print_their_tables(capsys):
     small = ["n_source=200", "n_target=200", "n_test=300"]
-    assert main(["efficiency", *small, "--labels", "1,5", "--strategies", "scratch,finetune", "--seeds", "1",
+    assert main(["efficiency", *small, "--labels", "1,5", "--strategies", "scratch,full_finetune", "--seeds", "1",
                  "--epochs", "30"]) == 0
     out = capsys.readouterr().out
-    assert "scratch needs, to match finetune" in out and "labels per class" in out
+    assert "scratch needs, to match full_finetune" in out and "labels per class" in out
     assert main(["transfer-map", *small, "--vary", "concept=0,1", "--labels", "1,5", "--seeds", "1",
                  "--epochs", "30"]) == 0
     out = capsys.readouterr().out
@@ -169,12 +169,12 @@ def test_efficiency_table_transfer_map_and_distill_print_their_tables(capsys):
     (["efficiency", "--labels", "0,5"], "--labels"),
     (["efficiency", "--labels", "two"], "--labels"),
     (["efficiency", "--strategies", "scratch,nope"], "--strategies"),
-    (["efficiency", "--partial-layers", "9"], "partial_layers"),
-    (["efficiency", "--adapt-method", "magic"], "adapt_method"),
-    (["efficiency", "--seeds", "0"], "seeds"),
+    (["efficiency", "--partial-layers", "9"], "--partial-layers"),
+    (["efficiency", "--adapt-method", "magic"], "--adapt-method"),
+    (["efficiency", "--seeds", "0"], "--seeds"),
     (["transfer-map", "--vary", "label_space=1"], "--vary"),
-    (["transfer-map", "--strategies", "finetune"], "--strategies"),
-    (["distill", "--alpha", "2"], "alpha"),
+    (["transfer-map", "--mapped", "scratch"], "--mapped"),
+    (["distill", "--alpha", "2"], "--alpha"),
 ])
 def test_fine_tuning_commands_reject_bad_input_with_one_line_and_status_2(args, key, capsys):
     # in-process (a real process's stderr is checked by test_bad_input_in_a_real_process_shows_no_traceback)
@@ -206,7 +206,7 @@ def test_train_on_digits_with_the_default_methods(capsys):
 
 
 def test_efficiency_on_digits_defaults_to_the_label_counts_it_can_draw(capsys):
-    assert main(["efficiency", *DIGITS, "--strategies", "scratch,finetune", "--seeds", "1", "--epochs", "10",
+    assert main(["efficiency", *DIGITS, "--strategies", "scratch,full_finetune", "--seeds", "1", "--epochs", "10",
                  "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["labels"] == [1, 2, 5, 10, 20]
@@ -223,7 +223,7 @@ def test_too_many_labels_for_digits_is_one_line_naming_labels(args, capsys):
 
 
 def test_images_command_prints_the_image_labs_table_and_json(capsys):
-    quick = [*DIGITS, "--seeds", "1", "--steps", "20", "--epochs", "5"]
+    quick = [*DIGITS, "--seeds", "1", "--steps", "20", "--epochs", "10"]
     assert main(["images", *quick, "--frozen-blocks", "2"]) == 0
     out = capsys.readouterr().out
     assert "conv8/2 → conv16/2" in out and "Fine-tune, 2 conv block(s) frozen" in out and "MMD (DAN)" in out
@@ -235,7 +235,7 @@ def test_images_command_prints_the_image_labs_table_and_json(capsys):
 
 @pytest.mark.parametrize("args, key", [(["images", "rotation=45"], "dataset"),
                                        (["images", "dataset=digits", "--methods", "coral"], "--methods"),
-                                       (["images", "dataset=digits", "--frozen-blocks", "3"], "frozen_blocks")])
+                                       (["images", "dataset=digits", "--frozen-blocks", "3"], "--frozen-blocks")])
 def test_images_bad_input_is_one_line_with_status_2(args, key, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()

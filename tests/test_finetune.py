@@ -88,7 +88,7 @@ def test_progressive_unfreezing_schedule_is_a_staircase_from_the_top():
 
 @pytest.mark.parametrize("strategy, trainable", [("feature_extraction", [False, False, False, True]),
                                                  ("partial", [False, False, True, True]),
-                                                 ("finetune", [True, True, True, True])])
+                                                 ("full_finetune", [True, True, True, True])])
 def test_frozen_layers_really_do_not_change(strategy, trainable):
     schedule = layer_rate_schedule(strategy, QUICK)
     net = _net()
@@ -135,7 +135,7 @@ def test_l2sp_with_a_huge_weight_stays_at_the_source_weights_and_with_zero_equal
     start = _snapshot(anchored)
     fit_batched(anchored, _problem(schedule, anchor=1e6))
     fit_batched(free, _problem(schedule, anchor=0.0))
-    fit_batched(plain, _problem(layer_rate_schedule("finetune", QUICK)))
+    fit_batched(plain, _problem(layer_rate_schedule("full_finetune", QUICK)))
     for before, after in zip(start, _snapshot(anchored)):
         torch.testing.assert_close(after, before, atol=1e-5, rtol=0)
     for a, b in zip(_snapshot(free), _snapshot(plain)):
@@ -145,15 +145,16 @@ def test_l2sp_with_a_huge_weight_stays_at_the_source_weights_and_with_zero_equal
 
 
 def test_a_model_trained_in_a_padded_batch_equals_the_same_model_trained_alone():
-    together = run_finetuning(SMALL, ["scratch", "finetune", "l2sp"], [2, 20], n_seeds=2, settings=QUICK, device="cpu")
-    alone = run_finetuning(SMALL, ["finetune"], [2], n_seeds=2, settings=QUICK, device="cpu")
+    together = run_finetuning(SMALL, ["scratch", "full_finetune", "l2sp"], [2, 20], n_seeds=2, settings=QUICK,
+                              device="cpu")
+    alone = run_finetuning(SMALL, ["full_finetune"], [2], n_seeds=2, settings=QUICK, device="cpu")
     pick = lambda run: [p["target_acc"] for p in run.points  # noqa: E731
-                        if p["strategy"] == "finetune" and p["labels_per_class"] == 2]
+                        if p["strategy"] == "full_finetune" and p["labels_per_class"] == 2]
     np.testing.assert_allclose(pick(together), pick(alone), atol=1e-9)
 
 
 def test_training_in_size_buckets_equals_one_padded_batch():
-    prepared = finetune_runs.prepare_finetuning(SMALL, ["scratch", "finetune", "progressive"], [1, 5, 50], 2,
+    prepared = finetune_runs.prepare_finetuning(SMALL, ["scratch", "full_finetune", "progressive"], [1, 5, 50], 2,
                                                 QUICK, device="cpu")
     # The two paths sum each model's loss over differently padded rows: in float32 they drift apart by
     # rounding (1.2e-5 in 60 steps), so the comparison runs in float64, where only a real difference shows.
@@ -200,7 +201,7 @@ def test_the_target_pool_labels_never_reach_fine_tuning(monkeypatch):
         return dataclasses.replace(data, target_pool_y_oracle=np.random.default_rng(5).permutation(
             data.target_pool_y_oracle))
 
-    strategies = ["scratch", "finetune", "adapt_finetune"]
+    strategies = ["scratch", "full_finetune", "adapt_finetune"]
     settings = dataclasses.replace(QUICK, adapt_method="self_training")
     a = run_finetuning(SMALL, strategies, [2], n_seeds=1, settings=settings, device="cpu")
     monkeypatch.setattr(finetune_runs, "generate", scrambled)
@@ -228,13 +229,13 @@ def test_bad_input_is_one_clear_error():
 def _curves(scratch, other):
     labels = np.array([1, 2, 5, 10])
     mean = {"target_acc": np.array([scratch, other], dtype=float), "source_acc": np.ones((2, 4))}
-    return StrategyCurves(("scratch", "finetune"), labels, mean, mean, mean,
+    return StrategyCurves(("scratch", "full_finetune"), labels, mean, mean, mean,
                           {"target_acc": 0.7, "source_acc": 1.0}, 3)
 
 
 def test_labels_to_match_interpolates_on_a_log_scale_and_says_when_it_leaves_the_grid():
     curves = _curves([0.5, 0.6, 0.7, 0.8], [0.65, 0.45, 0.9, np.nan])
-    needed = labels_to_match(curves, "finetune")
+    needed = labels_to_match(curves, "full_finetune")
     assert [(r.labels, r.relation) for r in needed] == [(1, "about"), (2, "at most"), (5, "more than")]
     assert needed[0].needed == pytest.approx(np.exp(np.log(2) + 0.5 * (np.log(5) - np.log(2))))
     assert needed[0].saving == pytest.approx(needed[0].needed) and needed[2].text() == "> 10"
@@ -245,21 +246,21 @@ def test_efficiency_finetuning_beats_scratch_with_two_labels_per_class_on_rotate
     """The issue's quality check, over 5 data seeds (3 model seeds each): fine-tuning wins by ≥ 0.1 on average."""
     gains = []
     for data_seed in range(5):
-        run = run_finetuning(Scenario(rotation=35, seed=data_seed), ["scratch", "finetune"], [2], n_seeds=3,
+        run = run_finetuning(Scenario(rotation=35, seed=data_seed), ["scratch", "full_finetune"], [2], n_seeds=3,
                              device="cpu")
         curves = efficiency_curves(run)
-        gains.append(curves.mean["target_acc"][curves.row("finetune"), 0]
+        gains.append(curves.mean["target_acc"][curves.row("full_finetune"), 0]
                      - curves.mean["target_acc"][curves.row("scratch"), 0])
     assert np.mean(gains) >= 0.1, gains
     assert min(gains) > 0, gains
 
 
 def test_concept_shift_map_shows_negative_transfer_and_no_shift_shows_none():
-    run = run_finetuning(Scenario(), ["scratch", "finetune", "feature_extraction"], [1, 2, 5], n_seeds=3,
+    run = run_finetuning(Scenario(), ["scratch", "full_finetune", "feature_extraction"], [1, 2, 5], n_seeds=3,
                          knob="concept", values=[0.0, 1.0], device="cpu")
     grid = gain_map(run)
-    assert grid.negative("finetune")[1].any()  # concept = 1: the source's labels are wrong on half the plane
-    assert (grid.gain["finetune"][0] > 0.05).all()  # no shift: transfer helps at every label count
+    assert grid.negative("full_finetune")[1].any()  # concept = 1: the source's labels are wrong on half the plane
+    assert (grid.gain["full_finetune"][0] > 0.05).all()  # no shift: transfer helps at every label count
     assert grid.similar.tolist() == [True, False]
     holds = rule_holds(grid)
     assert holds.shape == (2, 3) and all(h in (True, False) for h in holds.ravel())

@@ -118,10 +118,12 @@ def test_finetune_cached_rerun_replays_cleanly():
 
 
 EXTREMES = [
-    dict(ft_strategies=["progressive", "partial", "l2sp", "adapt_finetune"], ft_labels=[1, 100], ft_seeds=1,
-         ft_epochs=50, ft_partial=4, ft_unfreeze=100, ft_decay=5.0, ft_l2sp=1000.0, ft_adapt="ot"),
-    dict(ft_strategies=["scratch", "discriminative", "progressive"], ft_labels=[2], ft_seeds=5, ft_epochs=500,
-         ft_partial=1, ft_unfreeze=5, ft_decay=1.0, ft_l2sp=0.0, ft_adapt="coral"),
+    dict(finetune_strategies=["progressive", "partial", "l2sp", "adapt_finetune"], finetune_labels=[1, 100],
+         finetune_seeds=1, finetune_epochs=50, finetune_partial_layers=4, finetune_unfreeze_every=100,
+         finetune_discriminative_decay=5.0, finetune_l2sp_weight=1000.0, finetune_adapt_method="ot"),
+    dict(finetune_strategies=["scratch", "discriminative", "progressive"], finetune_labels=[2], finetune_seeds=5,
+         finetune_epochs=500, finetune_partial_layers=1, finetune_unfreeze_every=5, finetune_discriminative_decay=1.0,
+         finetune_l2sp_weight=0.0, finetune_adapt_method="coral"),
 ]
 
 
@@ -131,22 +133,22 @@ def test_finetune_settings_at_their_extremes_and_the_scenario_url(state):
     assert_clean(at)
     assert at.session_state["scenario"] == Scenario(rotation=35, n_source=200, n_target=200, n_test=200)
     assert at.query_params["rotation"] == "35"
-    trained = ["scratch"] + [s for s in ALL if s in state["ft_strategies"] and s != "scratch"]
+    trained = ["scratch"] + [s for s in ALL if s in state["finetune_strategies"] and s != "scratch"]
     schedule, efficiency, forgetting = specs(at)
     heatmaps = [t for t in schedule["data"] if t["type"] == "heatmap"]
     assert [t["name"] for t in heatmaps] == [LABELS[s] for s in trained]
-    assert len(values(heatmaps[0]["x"])) == state["ft_epochs"]
+    assert len(values(heatmaps[0]["x"])) == state["finetune_epochs"]
     assert_curves_chart(efficiency, trained, "target test accuracy")
     frame = at.dataframe[0].value
-    assert list(frame.columns) == ["strategy"] + [str(n) for n in state["ft_labels"]]
-    models = len(trained) * len(state["ft_labels"]) * state["ft_seeds"]
+    assert list(frame.columns) == ["strategy"] + [str(n) for n in state["finetune_labels"]]
+    models = len(trained) * len(state["finetune_labels"]) * state["finetune_seeds"]
     assert f"{models} models trained as one batch" in captions(at)
-    assert at.session_state["finetune_settings"]["ft_epochs"] == state["ft_epochs"]
+    assert at.session_state["finetune_saved_settings"]["epochs"] == state["finetune_epochs"]
 
 
 def test_finetune_progressive_staircase_and_discriminative_grades():
-    at = run_page(FINETUNE, SMALL, ft_strategies=["progressive", "discriminative"], ft_labels=[5], ft_seeds=1,
-                  ft_epochs=100)
+    at = run_page(FINETUNE, SMALL, finetune_strategies=["progressive", "discriminative"], finetune_labels=[5],
+                  finetune_seeds=1, finetune_epochs=100)
     assert_clean(at)
     progressive, discriminative = [t for t in specs(at)[0]["data"] if t.get("name") in
                                    (LABELS["progressive"], LABELS["discriminative"])]
@@ -156,8 +158,9 @@ def test_finetune_progressive_staircase_and_discriminative_grades():
 
 
 @pytest.mark.parametrize("state, message", [
-    (dict(ft_strategies=[]), "Strategies: choose at least one (scratch, the reference, is then trained with it)"),
-    (dict(ft_labels=[]), "Labelled target samples per class: expected integers in [1, 100], got []"),
+    (dict(finetune_strategies=[]), "Strategies: expected at least 1 value, each one of scratch,"),
+    (dict(finetune_labels=[]), "Labelled target samples per class: expected at least 1 value, each an integer in "
+                               "[1, 100]"),
 ])
 def test_finetune_an_invalid_selection_is_one_message(state, message):
     at = run_page(FINETUNE, **state)
@@ -167,7 +170,8 @@ def test_finetune_an_invalid_selection_is_one_message(state, message):
 
 
 def test_finetune_only_scratch_has_no_read_out_but_says_why():
-    at = run_page(FINETUNE, SMALL, ft_strategies=["scratch"], ft_labels=[1, 5], ft_seeds=1, ft_epochs=50)
+    at = run_page(FINETUNE, SMALL, finetune_strategies=["scratch"], finetune_labels=[1, 5], finetune_seeds=1,
+                  finetune_epochs=50)
     assert_clean(at)
     assert not at.dataframe and any("besides scratch" in i.value for i in at.info)
 
@@ -183,8 +187,8 @@ def test_finetune_diverged_models_are_a_warning_not_a_traceback(monkeypatch):
         return run
 
     monkeypatch.setattr(core.labs.finetune_runs, "run_finetuning", one_diverges)
-    at = run_page(FINETUNE, {**SMALL, "seed": "4244"}, ft_strategies=["partial"], ft_labels=[1], ft_seeds=2,
-                  ft_epochs=50)  # a scenario no other test trains: a cache miss
+    at = run_page(FINETUNE, {**SMALL, "seed": "4244"}, finetune_strategies=["partial"], finetune_labels=[1],
+                  finetune_seeds=2, finetune_epochs=50)  # a scenario no other test trains: a cache miss
     assert_clean(at)
     assert [w.value for w in at.warning] == [
         "1 model(s) diverged and are left out of the means: partial (seed 0, 1 labels per class) diverged at step 7"]
@@ -254,26 +258,29 @@ def test_negative_transfer_defaults_show_both_maps_the_marks_and_the_rules():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("state", [
-    dict(nt_strategies=[s.name for s in STRATEGIES if s.name != "scratch"], nt_mapped="l2sp", nt_labels=[1, 100],
-         nt_seeds=1),
-    dict(nt_strategies=[], nt_mapped="feature_extraction", nt_labels=[2], nt_seeds=5),
+    dict(negative_transfer_strategies=[s.name for s in STRATEGIES if s.name != "scratch"],
+         negative_transfer_mapped="l2sp", negative_transfer_labels=[1, 100],
+         negative_transfer_seeds=1),
+    dict(negative_transfer_strategies=[], negative_transfer_mapped="feature_extraction",
+         negative_transfer_labels=[2], negative_transfer_seeds=5),
 ], ids=["every-strategy", "mapped-only"])
 def test_negative_transfer_settings_at_their_extremes(state):
     at = run_page(NEGATIVE, {**SMALL, "dataset": "blobs"}, **state)
     assert_clean(at)
     gain = specs(at)[0]
-    assert title(gain).startswith(LABELS[state["nt_mapped"]])
-    assert gain["layout"]["xaxis"]["ticktext"] == [str(n) for n in state["nt_labels"]]
+    assert title(gain).startswith(LABELS[state["negative_transfer_mapped"]])
+    assert gain["layout"]["xaxis"]["ticktext"] == [str(n) for n in state["negative_transfer_labels"]]
     best = specs(at)[1]
-    trained = {"scratch", state["nt_mapped"], *state["nt_strategies"]}
+    trained = {"scratch", state["negative_transfer_mapped"], *state["negative_transfer_strategies"]}
     assert {t["name"] for t in best["data"] if t["type"] == "scatter"} == {LABELS[s] for s in trained}
     assert at.query_params["dataset"] == "blobs"
 
 
 def test_negative_transfer_without_labels_is_one_message():
-    at = run_page(NEGATIVE, nt_labels=[])
+    at = run_page(NEGATIVE, negative_transfer_labels=[])
     assert not at.exception
-    assert [e.value for e in at.error] == ["Labelled target samples per class: expected integers in [1, 100], got []"]
+    assert len(at.error) == 1
+    assert at.error[0].value.startswith("Labelled target samples per class (columns): expected at least 1 value")
     assert not specs(at)
 
 
@@ -308,8 +315,8 @@ def test_distillation_defaults():
 
 @pytest.mark.parametrize("temperature, alpha, seeds", [(1.0, 0.0, 1), (20.0, 1.0, 5)])
 def test_distillation_settings_at_their_extremes(temperature, alpha, seeds):
-    at = run_page(DISTILLATION, {**SMALL, "rotation": "35"}, kd_temperature=temperature, kd_alpha=alpha,
-                  kd_seeds=seeds)
+    at = run_page(DISTILLATION, {**SMALL, "rotation": "35"}, distillation_temperature=temperature,
+                  distillation_alpha=alpha, distillation_seeds=seeds)
     assert_distillation(at, temperature, alpha, seeds)
     assert at.query_params["rotation"] == "35"
 
@@ -323,10 +330,10 @@ def test_the_router_serves_the_pages_and_their_settings_survive_a_page_switch():
     for key, value in SMALL.items():
         at.query_params[key] = value
     at.run()
-    at.session_state["kd_seeds"] = 1
+    at.session_state["distillation_seeds"] = 1
     at.switch_page(DISTILLATION).run()
     assert_clean(at)
-    at.slider(key="kd_alpha").set_value(0.5)
+    at.slider(key="distillation_alpha").set_value(0.5)
     next(b for b in at.button if b.label == "Distil").click()
     at.run()
     at.switch_page(HOME).run()
@@ -334,7 +341,7 @@ def test_the_router_serves_the_pages_and_their_settings_survive_a_page_switch():
     assert {"Fine-tuning", "Negative transfer", "Distillation"} <= {link.label for link in at.get("page_link")}
     at.switch_page(DISTILLATION).run()
     assert_clean(at)
-    assert at.slider(key="kd_alpha").value == 0.5
+    assert at.slider(key="distillation_alpha").value == 0.5
     assert specs(at)[0]["layout"]["title"]["text"].startswith("Teacher and students (T = 4, α = 0.5)")
 
 

@@ -9,8 +9,9 @@ from tests.test_pages import assert_clean, plotly_specs
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages/image_domains.py")
-QUICK = {"img_methods": ["source_only", "feature_extraction", "finetune_frozen", "mmd"], "img_seeds": 1,
-         "img_steps": 100, "img_lam": 1.0, "img_frozen": 2, "img_epochs": 20}
+QUICK = {"image_domains_methods": ["source_only", "feature_extraction", "finetune_frozen", "mmd"],
+         "image_domains_seeds": 1, "image_domains_steps": 100, "image_domains_lam": 1.0,
+         "image_domains_frozen_blocks": 2, "image_domains_epochs": 20}
 
 pytestmark = [pytest.mark.apptest, pytest.mark.usefixtures("one_torch_thread")]  # tests/conftest.py
 

@@ -39,7 +39,7 @@ def run_page(query=None, **state):
 
 
 def fast_page(query=None, **state):
-    return run_page(query, **{"lam_steps": 100, **state})
+    return run_page(query, **{"lambda_sweep_steps": 100, **state})
 
 
 def assert_clean(at):
@@ -99,7 +99,7 @@ def test_cached_rerun_replays_cleanly():
 
 
 def test_dann():
-    at = fast_page(lam_method="dann")
+    at = fast_page(lambda_sweep_method="dann")
     assert_clean(at)
     chart, animation = specs(at)
     assert chart["layout"]["title"]["text"].startswith("DANN")
@@ -108,7 +108,7 @@ def test_dann():
 
 @pytest.mark.parametrize("seeds", [1, 5])
 def test_seed_extremes(seeds):
-    at = fast_page(lam_seeds=seeds, lam_count=8)
+    at = fast_page(lambda_sweep_seeds=seeds, lambda_sweep_count=8)
     assert_clean(at)
     chart, _ = specs(at)
     bands = [t for t in chart["data"] if t.get("fill") == "tonexty"]
@@ -118,7 +118,7 @@ def test_seed_extremes(seeds):
 
 @pytest.mark.parametrize("count", [8, 16])
 def test_grid_size_extremes(count):
-    at = fast_page(lam_count=count, lam_seeds=1)
+    at = fast_page(lambda_sweep_count=count, lambda_sweep_seeds=1)
     assert_clean(at)
     chart, animation = specs(at)
     assert_sweep_chart(chart, count)
@@ -126,7 +126,7 @@ def test_grid_size_extremes(count):
 
 
 def test_lift3d_has_no_animation_but_the_sweep():
-    at = fast_page({"feature_map": "lift3d"}, lam_count=8, lam_seeds=1)
+    at = fast_page({"feature_map": "lift3d"}, lambda_sweep_count=8, lambda_sweep_seeds=1)
     assert_clean(at)
     assert len(specs(at)) == 1
     assert any("2-D inputs" in i.value for i in at.info)
@@ -134,7 +134,7 @@ def test_lift3d_has_no_animation_but_the_sweep():
 
 @pytest.mark.slow
 def test_digits_have_the_sweep_but_no_animation():
-    at = fast_page({"dataset": "digits"}, lam_count=8, lam_seeds=1)
+    at = fast_page({"dataset": "digits"}, lambda_sweep_count=8, lambda_sweep_seeds=1)
     assert_clean(at)
     (chart,) = specs(at)
     assert_sweep_chart(chart, 8)
@@ -142,7 +142,7 @@ def test_digits_have_the_sweep_but_no_animation():
 
 
 def test_three_classes_draw_the_predicted_class():
-    at = fast_page({"dataset": "blobs"}, lam_count=8, lam_seeds=1)
+    at = fast_page({"dataset": "blobs"}, lambda_sweep_count=8, lambda_sweep_seeds=1)
     assert_clean(at)
     _, animation = specs(at)
     assert "coloraxis" not in animation["layout"]

@@ -14,9 +14,10 @@ import pytest
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parent.parent
-# Bottom to top. The three base modules (the Scenario, the one error type, the device) sit under everything.
+# Bottom to top. The base modules (the Scenario and its typed knobs, the one error type, the device) sit under
+# everything.
 LAYERS = ("base", "data", "nn", "metrics", "training", "labs", "figures", "talk", "cli")
-BASE_MODULES = {"scenario", "errors", "device"}
+BASE_MODULES = {"scenario", "knobs", "errors", "device"}
 FORBIDDEN_IN_CORE = ("streamlit", "ui", "pages")
 
 

@@ -185,21 +185,21 @@ def test_digits_show_a_gallery_the_metrics_and_their_own_sweep_knobs():
     assert [bar["x"] for bar in proportions["data"]][0] == [str(k) for k in range(10)]
     assert {"MMD² (biased)", "Proxy A-distance", "CORAL distance"} <= {m.label for m in at.metric}
     assert float(at.metric[0].value) > 0.05
-    choices = at.selectbox(key="sweep_knob").options
+    choices = at.selectbox(key="domain_shift_knob").options
     assert {"Inverted share", "Blur (σ, px)", "Textured background", "Rotation (°)"} <= set(choices)
-    at.selectbox(key="sweep_knob").set_value("blur").run()
+    at.selectbox(key="domain_shift_knob").set_value("blur").run()
     assert_clean(at)
     assert plotly_specs(at)[2]["layout"]["xaxis"]["title"]["text"] == KNOBS_BY_NAME["blur"].label
     assert any("pixels" in b.proto.label for b in at.get("download_button"))
     sidebar_widget(at, "dataset").set_value("moons").run()  # blur is no knob of moons: the sweep falls back
     assert_clean(at)
-    assert "Blur (σ, px)" not in at.selectbox(key="sweep_knob").options
+    assert "Blur (σ, px)" not in at.selectbox(key="domain_shift_knob").options
 
 
 @pytest.mark.parametrize("knob", ["rotation", "concept", "scale"])
 def test_sweep_knob_selector(knob):
     at = run_page()
-    at.selectbox(key="sweep_knob").set_value(knob).run()
+    at.selectbox(key="domain_shift_knob").set_value(knob).run()
     assert_clean(at)
     sweep = plotly_specs(at)[3]
     assert sweep["layout"]["xaxis"]["title"]["text"] == next(k.label for k in KNOBS if k.name == knob)
@@ -220,6 +220,6 @@ def test_scenario_persists_across_pages():
 @pytest.mark.parametrize("n_points", [5, 13])
 def test_sweep_points_at_their_extremes(n_points):
     at = run_page()
-    at.slider(key="sweep_points").set_value(n_points).run()
+    at.slider(key="domain_shift_points").set_value(n_points).run()
     assert_clean(at)
     assert len(plotly_specs(at)[3]["data"][1]["x"]) == n_points

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from core.labs.adaptation import AdaptationPageSettings
+from core.labs.negative_transfer import MAPS
 from core.scenario import Scenario
 from core.talk import result_store, scene_runs
 from core.talk.presets import PRESETS, PRESETS_BY_NAME
@@ -110,14 +112,14 @@ def test_every_scene_has_runs_on_a_page_with_a_title_and_a_link():
 
 def test_the_negative_transfer_scene_has_one_run_per_map():
     runs = scene_runs.scene_runs(PRESETS_BY_NAME["When transfer turns negative"])
-    assert [key[-2] for _, key in runs] == [knob for knob, _ in scene_runs.TRANSFER_MAPS]
+    assert [key[-2] for _, key in runs] == [knob for knob, _ in MAPS]
 
 
 def test_adaptation_methods_skip_label_methods_without_target_labels():
-    names = [m for m in scene_runs.ADAPTATION_DEFAULTS["adapt_methods"]]
-    with_labels, skipped = scene_runs.adaptation_methods(Scenario(labels_per_class=5), names)
+    settings = AdaptationPageSettings()
+    with_labels, skipped = settings.methods_to_train(Scenario(labels_per_class=5))
     assert not skipped and with_labels[0] == "source_only"
-    without, skipped = scene_runs.adaptation_methods(Scenario(labels_per_class=0), names)
+    without, skipped = settings.methods_to_train(Scenario(labels_per_class=0))
     assert skipped and not set(skipped) & set(without)
 
 

@@ -82,10 +82,10 @@ def test_cli_bound_and_sweep_json(capsys):
 @pytest.mark.parametrize("args, key", [
     (["bound", "--vary", "dataset=moons"], "--vary"),
     (["bound", "--vary", "rotation=a,b"], "--vary"),
-    (["bound", "--adapted", "nope"], "--methods"),
+    (["bound", "--adapted", "nope"], "--adapted"),
     (["sweep", "--method", "coral"], "--method"),
     (["sweep", "--lambdas", "0,500"], "--lambdas"),
-    (["sweep", "--seeds", "11"], "seeds"),
+    (["sweep", "--seeds", "11"], "--seeds"),
 ])
 def test_bad_sweep_input_is_one_line_with_status_2(args, key, capsys):
     assert main(args) == 2

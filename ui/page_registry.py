@@ -5,6 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.knobs import KnobSet
+from core.labs.adaptation import AdaptationPageSettings
+from core.labs.distillation import DistillationPageSettings
+from core.labs.finetune_runs import FinetunePageSettings
+from core.labs.image_lab import ImagePageSettings
+from core.labs.negative_transfer import TransferMapPageSettings
+from core.labs.sweeps import BoundPageSettings, LambdaSweepPageSettings
+from core.metrics.shift_report import DivergenceSweepPageSettings
+
 
 @dataclass(frozen=True)
 class PageEntry:
@@ -19,6 +28,7 @@ class PageEntry:
     icon: str
     question: str = ""  # what the page answers, under its link on the home page
     default: bool = False
+    settings: type[KnobSet] | None = None  # its form's settings, in its URL beside the scenario
 
     @property
     def file(self) -> str:
@@ -36,22 +46,30 @@ PAGES: tuple[PageEntry, ...] = (
               "Giving a talk? Named scenes for each kind of shift, with links that reproduce them, and a presenter "
               "mode."),
     PageEntry("domain_shift", "Domain shift", ":material/scatter_plot:",
-              "How far apart are the domains, and which of the four kinds of shift is it?"),
+              "How far apart are the domains, and which of the four kinds of shift is it?",
+              settings=DivergenceSweepPageSettings),
     PageEntry("adaptation", "Adaptation", ":material/model_training:",
-              "What do source-only, MMD, DANN, CORAL, self-training, optimal transport and fine-tuning make of it?"),
+              "What do source-only, MMD, DANN, CORAL, self-training, optimal transport and fine-tuning make of it?",
+              settings=AdaptationPageSettings),
     PageEntry("bound", "Ben-David bound", ":material/stacked_line_chart:",
-              "Which term of the bound grows as the target moves away?"),
+              "Which term of the bound grows as the target moves away?",
+              settings=BoundPageSettings),
     PageEntry("lambda_sweep", "MMD vs λ", ":material/tune:",
-              "How much alignment is enough, and when does it turn negative?"),
+              "How much alignment is enough, and when does it turn negative?",
+              settings=LambdaSweepPageSettings),
     PageEntry("finetune", "Fine-tuning", ":material/layers:",
-              "Which layers to freeze, how many labels transfer saves, what fine-tuning forgets?"),
+              "Which layers to freeze, how many labels transfer saves, what fine-tuning forgets?",
+              settings=FinetunePageSettings),
     PageEntry("negative_transfer", "Negative transfer", ":material/trending_down:",
-              "When does transfer hurt, and do the rules of thumb hold?"),
+              "When does transfer hurt, and do the rules of thumb hold?",
+              settings=TransferMapPageSettings),
     PageEntry("distillation", "Distillation", ":material/school:",
-              "How much of a large teacher can a small student keep?"),
+              "How much of a large teacher can a small student keep?",
+              settings=DistillationPageSettings),
     PageEntry("image_domains", "Image domains", ":material/image:",
               "Rotated, blurred, inverted or textured digits: what do CNNs, fine-tuning, MMD, DANN and "
-              "self-training make of them?"),
+              "self-training make of them?",
+              settings=ImagePageSettings),
     PageEntry("your_data", "Your data", ":material/upload_file:",
               "Has your new table shifted away from the one your model learned on, and is transfer safe?"),
 )

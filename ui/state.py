@@ -1,8 +1,9 @@
 """The session's one Scenario, kept in ``st.session_state`` and mirrored in the page URL.
 
 The first run of a session reads the URL (a shared link restores its scenario); every run
-then writes the scenario's non-default keys back to the URL, so the address bar is always a
-link to the current view and the scenario persists when moving between pages.
+then writes the scenario's non-default keys back to the URL, with the current page's non-default
+settings beside them (:mod:`ui.page_settings`), so the address bar is always a link to the current
+view and the scenario persists when moving between pages.
 
 A knob that does not apply to the chosen dataset (:meth:`core.scenario.Knob.applies`) has no
 widget; its last value is parked in the session, the scenario gets the knob's default, and the
@@ -16,9 +17,9 @@ from typing import Any
 
 import streamlit as st
 
-from core.errors import InputError
-from core.scenario import KNOBS, KNOBS_BY_NAME, Scenario
+from core.scenario import KNOBS, Scenario
 from core.talk.presets import PRESENTER_PARAM
+from ui.page_registry import PAGES_BY_PATH
 
 SCENARIO_KEY = "scenario"
 URL_PROBLEMS_KEY = "url_problems"
@@ -26,6 +27,7 @@ PARKED_KEY = "parked_knobs"  # values of the knobs hidden because they do not ap
 PRESENTER_KEY = "presenter_mode"  # also the key of the router's toggle
 PAGE_KEY = "current_page"  # the router's page of this run (url path)
 SIDEBAR_PAGE_KEY = "sidebar_page"  # the page that last drew the scenario sidebar
+PAGE_PARAMS_KEY = "page_params"  # (url path, URL parameters of that page's settings), set by its settings form
 
 
 def widget_key(name: str) -> str:
@@ -33,32 +35,21 @@ def widget_key(name: str) -> str:
     return f"knob_{name}"
 
 
-def scenario_from_params(params: Mapping[str, Any]) -> tuple[Scenario, list[str]]:
+def page_setting_names(url_path: str | None) -> tuple[str, ...]:
+    """The URL keys of a page's own settings (none for a page without settings); without a router (a page
+    script run on its own, as in tests) every page's."""
+    pages = [PAGES_BY_PATH[url_path]] if url_path in PAGES_BY_PATH else [] if url_path else PAGES_BY_PATH.values()
+    return tuple(dict.fromkeys(name for page in pages if page.settings for name in page.settings.knob_names()))
+
+
+def scenario_from_params(params: Mapping[str, Any], page_keys: tuple[str, ...] = ()) -> tuple[Scenario, list[str]]:
     """Read a scenario from URL parameters, keeping every valid key and listing the bad ones.
 
-    A key that is valid alone but not with the others (``feature_map=polar`` with
-    ``dataset=digits``) is dropped and listed too.
+    ``page_keys`` (the current page's settings) and ``present`` are left to their readers. A key that
+    is valid alone but not with the others (``feature_map=polar`` with ``dataset=digits``) is dropped
+    and listed too.
     """
-    values, problems = {}, []
-    for key, raw in params.items():
-        if key == PRESENTER_PARAM:  # a view setting, not a knob (:func:`presenter_mode`)
-            continue
-        if isinstance(raw, list):  # a repeated key: the last one wins, as in most web apps
-            raw = raw[-1]
-        try:
-            if key not in KNOBS_BY_NAME:
-                raise InputError(key, "unknown key; allowed keys: " + ", ".join(KNOBS_BY_NAME))
-            values[key] = KNOBS_BY_NAME[key].parse(raw)
-        except InputError as error:
-            problems.append(str(error))
-    while True:
-        try:
-            return Scenario(**values), problems
-        except InputError as error:
-            if error.field not in values:  # cannot happen with single-key checks; never loop forever
-                raise
-            problems.append(str(error))
-            del values[error.field]
+    return Scenario.from_params(params, ignore=(*page_keys, PRESENTER_PARAM))
 
 
 def prepare_widgets(scenario: Scenario) -> str:
@@ -99,7 +90,8 @@ def scenario_from_widgets(dataset: str) -> Scenario:
 def current_scenario() -> Scenario:
     """The session's scenario; on a session's first run it comes from the URL."""
     if SCENARIO_KEY not in st.session_state:
-        scenario, problems = scenario_from_params(st.query_params.to_dict())
+        page_keys = page_setting_names(st.session_state.get(PAGE_KEY))
+        scenario, problems = scenario_from_params(st.query_params.to_dict(), page_keys)
         st.session_state[SCENARIO_KEY] = scenario
         st.session_state[URL_PROBLEMS_KEY] = problems
     return st.session_state[SCENARIO_KEY]
@@ -120,17 +112,30 @@ def presenter_mode() -> bool:
     return bool(st.session_state[PRESENTER_KEY])
 
 
-def view_params(scenario: Scenario) -> dict[str, str]:
-    """URL parameters of a view: the scenario's non-default keys, then ``present=1`` in presenter mode."""
-    params = scenario.to_params()
+def view_params(scenario: Scenario, page_params: Mapping[str, str] | None = None) -> dict[str, str]:
+    """URL parameters of a view: the scenario's non-default keys, a page's settings (``page_params``), then
+    ``present=1`` in presenter mode."""
+    params = {**scenario.to_params(), **(page_params or {})}
     if presenter_mode():
         params[PRESENTER_PARAM] = "1"
     return params
 
 
+def current_page_params() -> dict[str, str]:
+    """The current page's settings as URL parameters: those its settings form last wrote, or, before the form
+    has run (it comes after the sidebar), those of a shared link, which the form is yet to read."""
+    page, params = st.session_state.get(PAGE_PARAMS_KEY, (None, {}))
+    current = st.session_state.get(PAGE_KEY)
+    if page is not None and current in (None, page):
+        return params
+    names = page_setting_names(current)
+    return {key: value for key, value in st.query_params.to_dict().items() if key in names}
+
+
 def sync_url(scenario: Scenario) -> None:
-    """Write the view's parameters (:func:`view_params`) to the URL, touching it only when they differ."""
-    wanted = view_params(scenario)
+    """Write the view's parameters (:func:`view_params`, with the current page's settings) to the URL, touching
+    it only when they differ."""
+    wanted = view_params(scenario, current_page_params())
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
 

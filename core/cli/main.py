@@ -27,12 +27,14 @@ import sys
 from collections.abc import Sequence
 
 from core.errors import InputError
-from core.labs.distillation import DistillSettings
-from core.labs.image_lab import IMAGE_METHODS, ImageLabSettings
-from core.scenario import KNOBS, Scenario, parse_names
-from core.training.finetune import STRATEGIES_BY_NAME, FinetuneSettings, parse_strategies
-from core.training.methods import METHODS_BY_NAME, parse_methods
-from core.training.train import TrainSettings
+from core.knobs import KnobSet
+from core.labs.adaptation import AdaptationPageSettings
+from core.labs.distillation import DistillationPageSettings
+from core.labs.finetune_runs import FinetunePageSettings
+from core.labs.image_lab import ImagePageSettings
+from core.labs.negative_transfer import MAPS, TransferMapPageSettings
+from core.labs.sweeps import BoundPageSettings, LambdaSweepPageSettings
+from core.scenario import KNOBS, Scenario
 
 EXIT_BAD_INPUT = 2
 PROG = "python -m core"
@@ -59,56 +61,31 @@ def _build_parser() -> argparse.ArgumentParser:
     shift.add_argument("--pad-seeds", type=int, default=3, help="seeds of the proxy A-distance")
 
     train = commands.add_parser("train", help="train adaptation methods and score them")
-    train.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
-    train.add_argument("--methods", default=",".join(METHODS_BY_NAME), help="comma-separated method names")
-    train.add_argument("--seeds", type=int, default=3, help="model seeds per method (1-10)")
-    train.add_argument("--lam", type=float, default=TrainSettings.lam, help="alignment weight lambda")
-    train.add_argument("--steps", type=int, default=TrainSettings.steps, help="optimisation steps")
-    train.add_argument("--lr", type=float, default=TrainSettings.lr, help="Adam learning rate")
-    train.add_argument("--json", action="store_true", help="print one JSON object")
+    _page_arguments(train, AdaptationPageSettings)
 
     bound = commands.add_parser("bound", help="the Ben-David bound's terms along a knob")
-    bound.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
-    bound.add_argument("--vary", default="rotation=0,15,30,45,60,75,90", help="KEY=V1,V2,... (a numeric key)")
-    bound.add_argument("--seeds", type=int, default=3, help="seeds per point (1-10)")
-    bound.add_argument("--adapted", default=None, help="also measure this method's target error")
-    bound.add_argument("--json", action="store_true", help="print one JSON object")
+    _page_arguments(bound, BoundPageSettings)
+    bound.add_argument("--vary", default=None, help="KEY=V1,V2,... (a numeric key): these values instead of "
+                       "--knob and --points")
 
     sweep = commands.add_parser("sweep", help="one method over a grid of lambdas")
-    sweep.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
-    sweep.add_argument("--method", default="mmd", help="mmd or dann")
-    sweep.add_argument("--lambdas", default="0,0.1,0.3,1,3,10", help="comma-separated weights")
-    sweep.add_argument("--seeds", type=int, default=3, help="seeds per lambda (1-10)")
-    sweep.add_argument("--steps", type=int, default=TrainSettings.steps, help="optimisation steps")
-    sweep.add_argument("--json", action="store_true", help="print one JSON object")
+    _page_arguments(sweep, LambdaSweepPageSettings)
+    sweep.add_argument("--lambdas", default=None, help="comma-separated weights, instead of --count's grid")
 
     efficiency = commands.add_parser("efficiency", help="fine-tuning strategies against labels per class")
-    _finetune_arguments(efficiency, "scratch,feature_extraction,finetune,progressive,l2sp")
+    _page_arguments(efficiency, FinetunePageSettings)
 
     transfer_map = commands.add_parser("transfer-map", help="gain of transfer over scratch along a shift knob")
-    _finetune_arguments(transfer_map, "scratch,feature_extraction,finetune")
-    transfer_map.add_argument("--vary", default="rotation=0,30,60,90,120,150,180", help="KEY=V1,V2,...")
+    _page_arguments(transfer_map, TransferMapPageSettings)
+    knob, values = MAPS[0]
+    transfer_map.add_argument("--vary", default=f"{knob}={','.join(f'{v:g}' for v in values)}",
+                              help="KEY=V1,V2,...: the rows of the map")
 
     distill = commands.add_parser("distill", help="knowledge distillation to a small student")
-    distill.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
-    distill.add_argument("--temperature", type=float, default=DistillSettings.temperature, help="in [1, 20]")
-    distill.add_argument("--alpha", type=float, default=DistillSettings.alpha, help="soft-target weight in [0, 1]")
-    distill.add_argument("--seeds", type=int, default=3, help="seeds (1-10)")
-    distill.add_argument("--json", action="store_true", help="print one JSON object")
+    _page_arguments(distill, DistillationPageSettings)
 
     images = commands.add_parser("images", help="CNNs on digits: the Image domains page's run")
-    images.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
-    images.add_argument("--methods", default=",".join(IMAGE_METHODS), help="comma-separated: "
-                        + ", ".join(IMAGE_METHODS) + " (source_only always trains)")
-    images.add_argument("--seeds", type=int, default=3, help="seeds per method (1-10)")
-    images.add_argument("--steps", type=int, default=ImageLabSettings.steps, help="steps of the source-only and "
-                        "adapted CNNs")
-    images.add_argument("--lam", type=float, default=ImageLabSettings.lam, help="alignment weight lambda")
-    images.add_argument("--frozen-blocks", type=int, default=ImageLabSettings.frozen_blocks,
-                        help="convolution blocks kept frozen when fine-tuning")
-    images.add_argument("--epochs", type=int, default=ImageLabSettings.finetune_epochs,
-                        help="epochs of feature extraction and fine-tuning")
-    images.add_argument("--json", action="store_true", help="print one JSON object")
+    _page_arguments(images, ImagePageSettings)
 
     check = commands.add_parser("check", help="how far a target table has shifted from a source table")
     check.add_argument("files", nargs="+", metavar="CSV", help="SOURCE.csv TARGET.csv, or one CSV with --domain")
@@ -131,41 +108,19 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-DEFAULT_LABELS = (1, 2, 5, 10, 20, 50)
-
-
-def _finetune_arguments(parser: argparse.ArgumentParser, strategies: str) -> None:
-    defaults = FinetuneSettings()
+def _page_arguments(parser: argparse.ArgumentParser, settings: type[KnobSet]) -> None:
+    """A command that runs a page's run: scenario ``KEY=VALUE`` pairs, the page's settings as flags, ``--json``."""
     parser.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
-    parser.add_argument("--strategies", default=strategies, help="comma-separated: " + ", ".join(STRATEGIES_BY_NAME))
-    parser.add_argument("--labels", default=None,
-                        help="labels per class, comma-separated, each in [1, 100] (digits: [1, 20]); default "
-                             f"{','.join(map(str, DEFAULT_LABELS))}, those up to 20 for digits")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per cell (1-10)")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="fine-tuning epochs (full-batch steps)")
-    parser.add_argument("--partial-layers", type=int, default=defaults.partial_layers,
-                        help="partial: how many top layers train")
-    parser.add_argument("--unfreeze-every", type=int, default=defaults.unfreeze_every,
-                        help="progressive: epochs between unfreezing layers")
-    parser.add_argument("--l2sp-weight", type=float, default=defaults.l2sp_weight, help="l2sp: strength alpha")
-    parser.add_argument("--adapt-method", default=defaults.adapt_method, help="adapt_finetune: the first stage")
+    settings.add_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def _finetune_settings(args: argparse.Namespace) -> FinetuneSettings:
-    return FinetuneSettings(epochs=args.epochs, partial_layers=args.partial_layers,
-                            unfreeze_every=args.unfreeze_every, l2sp_weight=args.l2sp_weight,
-                            adapt_method=args.adapt_method)
-
-
-def _labels(args: argparse.Namespace, scenario: Scenario) -> tuple[int, ...]:
-    """``--labels`` checked against what the scenario can draw; without it, the default counts it can draw."""
-    from core.labs.finetune_runs import max_labels, parse_labels
-
-    limit = max_labels(scenario)
-    if args.labels is None:
-        return tuple(n for n in DEFAULT_LABELS if n <= limit)
-    return parse_labels(args.labels, "--labels", maximum=limit)
+def _labels(settings: FinetunePageSettings | TransferMapPageSettings, scenario: Scenario) -> tuple[int, ...]:
+    """``--labels`` checked against what the scenario can draw (the default counts are capped there)."""
+    try:
+        return settings.labels_for(scenario)
+    except InputError as error:
+        raise InputError("--labels", str(error).split(": ", 1)[1]) from None
 
 
 def _check_count(name: str, value: int, low: int, high: int) -> int:
@@ -216,9 +171,10 @@ def _export(args: argparse.Namespace, scenario: Scenario) -> None:
 def _train(args: argparse.Namespace, scenario: Scenario) -> None:
     from core.labs.adaptation import run_adaptation
 
-    methods = parse_methods(args.methods)
-    settings = TrainSettings(lam=args.lam, steps=args.steps, lr=args.lr)
-    run = run_adaptation(scenario, methods, n_seeds=args.seeds, settings=settings)
+    settings = AdaptationPageSettings.from_arguments(args)
+    if not settings.methods:
+        raise InputError("--methods", "give at least one method: " + ", ".join(settings.knob_named("methods").choices))
+    run = run_adaptation(scenario, settings.methods, n_seeds=settings.seeds, settings=settings.train_settings())
     if args.json:
         print(json.dumps(run.to_json()))
         return
@@ -239,12 +195,13 @@ def _train(args: argparse.Namespace, scenario: Scenario) -> None:
 def _bound(args: argparse.Namespace, scenario: Scenario) -> None:
     from core.labs import sweeps
 
-    knob, _, values = args.vary.partition("=")
-    knob = sweeps.check_vary_knob(knob.strip())
-    if args.adapted is not None:
-        parse_methods(args.adapted)
-    points = sweeps.ben_david_sweep(scenario, knob, sweeps.parse_numbers(values, "--vary"),
-                                    n_seeds=args.seeds, adapted=args.adapted)
+    settings = BoundPageSettings.from_arguments(args)
+    knob, values = settings.knob, settings.values()
+    if args.vary is not None:
+        knob, _, text = args.vary.partition("=")
+        knob, values = sweeps.check_vary_knob(knob.strip()), sweeps.parse_numbers(text, "--vary")
+    points = sweeps.ben_david_sweep(scenario, knob, values, n_seeds=settings.seeds,
+                                    adapted=settings.adapted_method())
     answer = sweeps.bound_json(scenario, knob, points)
     if args.json:
         print(json.dumps(answer))
@@ -258,12 +215,14 @@ def _bound(args: argparse.Namespace, scenario: Scenario) -> None:
 def _sweep(args: argparse.Namespace, scenario: Scenario) -> None:
     from core.labs import sweeps
 
-    answer = sweeps.lambda_sweep(scenario, args.method, sweeps.parse_numbers(args.lambdas, "--lambdas"),
-                                 n_seeds=args.seeds, settings=TrainSettings(steps=args.steps))
+    settings = LambdaSweepPageSettings.from_arguments(args)
+    lambdas = settings.lambdas() if args.lambdas is None else sweeps.parse_numbers(args.lambdas, "--lambdas")
+    answer = sweeps.lambda_sweep(scenario, settings.method, lambdas, n_seeds=settings.seeds,
+                                 settings=settings.train_settings())
     if args.json:
         print(json.dumps(answer))
         return
-    print(f"{args.method}: {len(answer['points'])} models in {answer['train_seconds']:.2f} s")
+    print(f"{settings.method}: {len(answer['points'])} models in {answer['train_seconds']:.2f} s")
     print(f"{'lambda':>8} {'seed':>5} {'target acc':>11} {'source acc':>11} {'feature MMD²':>13}")
     for p in answer["points"]:
         cells = ("diverged",) * 3 if p["diverged"] else (f"{p['target_acc']:.3f}", f"{p['source_acc']:.3f}",
@@ -275,8 +234,9 @@ def _efficiency(args: argparse.Namespace, scenario: Scenario) -> None:
     from core.labs.efficiency import efficiency_curves, labels_to_match
     from core.labs.finetune_runs import run_finetuning
 
-    run = run_finetuning(scenario, parse_strategies(args.strategies), _labels(args, scenario), n_seeds=args.seeds,
-                         settings=_finetune_settings(args))
+    settings = FinetunePageSettings.from_arguments(args)
+    run = run_finetuning(scenario, settings.strategies_to_train(), _labels(settings, scenario),
+                         n_seeds=settings.seeds, settings=settings.finetune_settings())
     if args.json:
         print(json.dumps(run.to_json()))
         return
@@ -299,12 +259,10 @@ def _transfer_map(args: argparse.Namespace, scenario: Scenario) -> None:
     from core.labs.finetune_runs import run_finetuning
     from core.labs.negative_transfer import SIMILAR_DROP, SMALL_LABELS, gain_map, rule_checks
 
+    settings = TransferMapPageSettings.from_arguments(args)
     knob, _, values = args.vary.partition("=")
-    strategies = parse_strategies(args.strategies)
-    if "scratch" not in strategies:
-        raise InputError("--strategies", "the map compares with scratch: include scratch")
-    run = run_finetuning(scenario, strategies, _labels(args, scenario), n_seeds=args.seeds,
-                         settings=_finetune_settings(args), knob=knob.strip(),
+    run = run_finetuning(scenario, settings.strategies_to_train(), _labels(settings, scenario),
+                         n_seeds=settings.seeds, settings=settings.finetune_settings(), knob=knob.strip(),
                          values=sweeps.parse_numbers(values, "--vary"))
     if args.json:
         print(json.dumps(run.to_json()))
@@ -330,8 +288,8 @@ def _transfer_map(args: argparse.Namespace, scenario: Scenario) -> None:
 def _distill(args: argparse.Namespace, scenario: Scenario) -> None:
     from core.labs.distillation import run_distillation
 
-    run = run_distillation(scenario, n_seeds=args.seeds,
-                           settings=DistillSettings(temperature=args.temperature, alpha=args.alpha))
+    settings = DistillationPageSettings.from_arguments(args)
+    run = run_distillation(scenario, n_seeds=settings.seeds, settings=settings.distill_settings())
     if args.json:
         print(json.dumps(run.to_json()))
         return
@@ -346,10 +304,8 @@ def _distill(args: argparse.Namespace, scenario: Scenario) -> None:
 def _images(args: argparse.Namespace, scenario: Scenario) -> None:
     from core.labs.image_lab import run_image_lab
 
-    methods = parse_names(args.methods, "--methods", IMAGE_METHODS, "method")
-    settings = ImageLabSettings(steps=args.steps, lam=args.lam, frozen_blocks=args.frozen_blocks,
-                                finetune_epochs=args.epochs)
-    run = run_image_lab(scenario, args.seeds, settings, methods)
+    settings = ImagePageSettings.from_arguments(args)
+    run = run_image_lab(scenario, settings.seeds, settings.lab_settings(), settings.methods_to_train())
     if args.json:
         print(json.dumps(run.to_json()))
         return

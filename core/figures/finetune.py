@@ -26,10 +26,10 @@ from core.scenario import KNOBS_BY_NAME
 from core.training.finetune import STRATEGIES_BY_NAME, FinetuneSettings, layer_rate_schedule
 
 STRATEGY_COLOURS = {"scratch": "#000000", "feature_extraction": "#E69F00", "partial": "#56B4E9",
-                    "finetune": "#CC79A7", "progressive": "#F0E442", "discriminative": "#0072B2",
+                    "full_finetune": "#CC79A7", "progressive": "#F0E442", "discriminative": "#0072B2",
                     "l2sp": "#009E73", "adapt_finetune": "#D55E00"}  # finetune and DANN as on the Adaptation page
 STRATEGY_MARKERS = {"scratch": "circle", "feature_extraction": "square", "partial": "diamond",
-                    "finetune": "triangle-up", "progressive": "triangle-down", "discriminative": "star",
+                    "full_finetune": "triangle-up", "progressive": "triangle-down", "discriminative": "star",
                     "l2sp": "hexagon", "adapt_finetune": "pentagon"}
 FROZEN_GREY = "#DDDDDD"
 HURTS, HELPS = "#D55E00", "#0072B2"

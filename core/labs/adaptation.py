@@ -6,20 +6,77 @@ TEST split only (and the source sample for source accuracy); training never sees
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
 from core.data.domains import DomainData, generate
 from core.errors import InputError
+from core.knobs import Knob, KnobSet, seeds_knob
 from core.scenario import Scenario
-from core.training.methods import METHODS_BY_NAME
-from core.training.train import ModelSpec, TrainedModels, TrainSettings, train_models
+from core.training.methods import METHODS, METHODS_BY_NAME
+from core.training.train import (
+    ModelSpec,
+    TrainedModels,
+    TrainSettings,
+    align_weight_knob,
+    learning_rate_knob,
+    steps_knob,
+    train_models,
+)
 
 NEGATIVE_TRANSFER_MARGIN = 0.01  # a mean target accuracy this far below source-only is flagged (1 point)
 NOT_TRANSFER = ("source_only", "target_only")  # the two baselines: neither transfers anything
+
+
+BASELINE = "source_only"  # always trained: every method is compared with it
+
+
+def method_label(name: str) -> str:
+    return METHODS_BY_NAME[name].label
+
+
+@dataclass(frozen=True)
+class AdaptationPageSettings(KnobSet):
+    """The Adaptation page's form, and ``python -m core train``'s flags: which methods, how many seeds, how they
+    train."""
+
+    methods: tuple[str, ...] = tuple(m.name for m in METHODS)
+    seeds: int = 3
+    lam: float = TrainSettings.lam
+    steps: int = TrainSettings.steps
+    lr: float = TrainSettings.lr
+    KNOBS: ClassVar[tuple[Knob, ...]] = (
+        Knob("methods", str, tuple(m.name for m in METHODS), "Methods",
+             "Source only is always trained: it is the baseline every method is compared with.",
+             choices=tuple(m.name for m in METHODS), many=True, min_count=0, display=method_label),
+        seeds_knob("Models per method, from different initialisations and mini-batches; results show the mean ± sd "
+                   "over seeds."),
+        align_weight_knob("Weight of the alignment term of MMD, DANN, CORAL and self-training; OT moves the source "
+                          "min(λ, 1) of the way to the target. λ = 0 gives source-only."),
+        steps_knob(f"Adam steps per model, each on a mini-batch of {TrainSettings.batch_size} source and "
+                   f"{TrainSettings.batch_size} target points."),
+        learning_rate_knob(),
+    )
+
+    def train_settings(self) -> TrainSettings:
+        return TrainSettings(lam=self.lam, steps=self.steps, lr=self.lr)
+
+    def methods_to_train(self, scenario: Scenario) -> tuple[tuple[str, ...], list[str]]:
+        """The methods to train, in the registry's order, with the baseline; and the chosen ones skipped because
+        they need labelled target samples and the scenario has none."""
+        return methods_to_train(scenario, self.methods)
+
+
+def methods_to_train(scenario: Scenario, names: Iterable[str]) -> tuple[tuple[str, ...], list[str]]:
+    """:meth:`AdaptationPageSettings.methods_to_train` for any list of method names."""
+    names = set(names)
+    skipped = [m.name for m in METHODS if m.name in names and m.needs_target_labels and scenario.labels_per_class == 0]
+    methods = tuple(m.name for m in METHODS if m.name == BASELINE or (m.name in names and m.name not in skipped))
+    return methods, skipped
 
 
 def check_seeds(n_seeds: int) -> int:
@@ -92,8 +149,9 @@ class AdaptationRun:
             "scenario": self.scenario.to_dict(),
             "device": self.trained.device,
             "train_seconds": self.train_seconds,
-            "settings": {"lam": self.settings.lam, "steps": self.settings.steps, "lr": self.settings.lr,
-                         "hidden": list(self.settings.hidden)},
+            "settings": {**AdaptationPageSettings(self.methods, self.n_seeds, self.settings.lam, self.settings.steps,
+                                                  self.settings.lr).to_json(),
+                         "hidden": list(self.settings.hidden), "batch_size": self.settings.batch_size},
             "results": self.rows,
             "summary": self.summary(),
             "diverged_models": [row["diverged"] for row in self.rows if row["diverged"]],

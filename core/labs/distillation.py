@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -29,6 +30,7 @@ import torch
 from core.data.domains import generate
 from core.device import pick_device
 from core.errors import check_fields
+from core.knobs import Knob, KnobSet, seeds_knob
 from core.labs.adaptation import check_seeds, model_seed
 from core.nn.models import BatchedNetwork
 from core.nn.networks import Architecture, Networks, input_standardisation
@@ -82,6 +84,28 @@ class DistillSettings:
     def to_json(self) -> dict:
         return {"temperature": self.temperature, "alpha": self.alpha, "teacher_hidden": list(self.teacher_hidden),
                 "student_hidden": list(self.student_hidden), "steps": self.steps, "lr": self.lr}
+
+
+@dataclass(frozen=True)
+class DistillationPageSettings(KnobSet):
+    """The Distillation page's form, and ``python -m core distill``'s flags."""
+
+    temperature: float = DistillSettings.temperature
+    alpha: float = DistillSettings.alpha
+    seeds: int = 3
+    KNOBS: ClassVar[tuple[Knob, ...]] = (
+        Knob("temperature", float, DistillSettings.temperature, "Temperature T", "Softens the teacher's "
+             "probabilities: a higher T shows more of how it ranks the wrong classes (the “dark knowledge”).",
+             low=1.0, high=20.0, step=0.5),
+        Knob("alpha", float, DistillSettings.alpha, "Soft-target weight α",
+             "α = 0: the student learns from hard labels only; α = 1: from the teacher only.", low=0.0, high=1.0,
+             step=0.05),
+        seeds_knob("Teachers and students per role, from different initialisations; the spread over seeds is "
+                   "shown."),
+    )
+
+    def distill_settings(self) -> DistillSettings:
+        return DistillSettings(temperature=self.temperature, alpha=self.alpha)
 
 
 @dataclass(frozen=True)

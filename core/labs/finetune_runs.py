@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -26,11 +27,13 @@ import torch
 from core.data.domains import DomainData, generate
 from core.device import pick_device
 from core.errors import InputError
-from core.labs.adaptation import check_seeds, model_seed
+from core.knobs import Knob, KnobSet, seeds_knob
+from core.labs.adaptation import check_seeds, method_label, model_seed
 from core.nn.models import seeded_generator
 from core.nn.networks import Architecture, Networks
 from core.scenario import IMAGE_LABELS_PER_CLASS, KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario
 from core.training.finetune import (
+    STRATEGIES,
     STRATEGIES_BY_NAME,
     FinetuneSettings,
     FitProblem,
@@ -39,6 +42,7 @@ from core.training.finetune import (
     padded_batch,
     train_from_scratch,
 )
+from core.training.methods import ADAPT_METHODS
 from core.training.train import ModelSpec, TrainSettings, train_models
 
 LABEL_SUBSET_STREAM = 11  # numpy stream of the per-seed shuffles of the labelled reservoir
@@ -96,6 +100,90 @@ class FinetuneRun(ExperimentDesign):
         if self.knob is not None:
             answer["vary"] = {"knob": self.knob, "values": list(self.values)}
         return {**answer, "points": self.points, "pretrained": self.pretrained}
+
+
+REFERENCE = "scratch"  # every fine-tuning run trains it: each strategy is compared with it
+LABEL_OPTIONS = (1, 2, 5, 10, 20, 50, 100)  # the label counts the pages offer
+DEFAULT_LABELS = (1, 2, 5, 10, 20, 50)
+L2SP_WEIGHTS = (0.0, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
+_FINETUNE = FinetuneSettings()
+
+
+def strategy_label(name: str) -> str:
+    return STRATEGIES_BY_NAME[name].label
+
+
+def labels_knob(label: str) -> Knob:
+    """Labelled target samples per class: one experiment per count."""
+    return Knob("labels", int, DEFAULT_LABELS, label, "Each count is its own experiment: every strategy is "
+                "fine-tuned on that many labelled target points per class (a seed's larger sets contain its smaller "
+                f"ones); at most {IMAGE_LABELS_PER_CLASS} on digits.", low=1, high=MAX_LABELS, many=True,
+                options=LABEL_OPTIONS)
+
+
+def epochs_knob() -> Knob:
+    return Knob("epochs", int, _FINETUNE.epochs, "Fine-tuning epochs", "Full-batch Adam steps on the labelled "
+                "target samples (one step per epoch).", low=10, high=1000, step=10)
+
+
+class LabelCounts:
+    """Mixin for page settings with ``labels``: the counts a scenario can draw."""
+
+    labels: tuple[int, ...]
+
+    def labels_for(self, scenario: Scenario) -> tuple[int, ...]:
+        """The label counts, checked against what ``scenario`` holds; the default counts are capped there instead."""
+        limit = max_labels(scenario)
+        if self.labels == DEFAULT_LABELS:
+            return tuple(n for n in self.labels if n <= limit)
+        return check_labels(self.labels, "labels", maximum=limit)
+
+
+@dataclass(frozen=True)
+class FinetunePageSettings(LabelCounts, KnobSet):
+    """The Fine-tuning page's form, and ``python -m core efficiency``'s flags."""
+
+    strategies: tuple[str, ...] = tuple(s.name for s in STRATEGIES)
+    labels: tuple[int, ...] = DEFAULT_LABELS
+    seeds: int = 3
+    epochs: int = _FINETUNE.epochs
+    partial_layers: int = _FINETUNE.partial_layers
+    unfreeze_every: int = _FINETUNE.unfreeze_every
+    discriminative_decay: float = _FINETUNE.discriminative_decay
+    l2sp_weight: float = _FINETUNE.l2sp_weight
+    adapt_method: str = _FINETUNE.adapt_method
+    KNOBS: ClassVar[tuple[Knob, ...]] = (
+        Knob("strategies", str, tuple(s.name for s in STRATEGIES), "Strategies",
+             "Scratch is always trained: it is the reference every strategy is compared with.",
+             choices=tuple(STRATEGIES_BY_NAME), many=True, display=strategy_label),
+        labels_knob("Labelled target samples per class"),
+        seeds_knob("Pretrained networks, initialisations and labelled samples per cell; the bands span the seeds' "
+                   "min to max."),
+        epochs_knob(),
+        Knob("partial_layers", int, _FINETUNE.partial_layers, "Partial: top layers trained (k)",
+             f"Partial fine-tuning trains the top k of the network's {_FINETUNE.n_layers} layers.", low=1,
+             high=_FINETUNE.n_layers, step=1),
+        Knob("unfreeze_every", int, _FINETUNE.unfreeze_every, "Progressive: unfreeze every (epochs)",
+             "Epochs between unfreezing one layer and the next one down.", low=5, high=100, step=5),
+        Knob("discriminative_decay", float, _FINETUNE.discriminative_decay, "Discriminative: decay per layer down (δ)",
+             "Each layer down learns δ times more slowly than the one above (2.6 in ULMFiT).", low=1.0, high=5.0,
+             step=0.1),
+        Knob("l2sp_weight", float, _FINETUNE.l2sp_weight, "L2-SP: pull towards the source weights (α)",
+             "α = 0 is full fine-tuning; a large α keeps the source weights.", low=0.0, high=1000.0,
+             options=L2SP_WEIGHTS),
+        Knob("adapt_method", str, _FINETUNE.adapt_method, "Adapt, then fine-tune: adaptation method",
+             "The unsupervised adaptation (source and unlabelled target pool) before fine-tuning.",
+             choices=ADAPT_METHODS, display=method_label),
+    )
+
+    def finetune_settings(self) -> FinetuneSettings:
+        return FinetuneSettings(epochs=self.epochs, partial_layers=self.partial_layers,
+                                unfreeze_every=self.unfreeze_every, discriminative_decay=self.discriminative_decay,
+                                l2sp_weight=self.l2sp_weight, adapt_method=self.adapt_method)
+
+    def strategies_to_train(self) -> tuple[str, ...]:
+        """The chosen strategies in the registry's order, with scratch, the reference, always in."""
+        return tuple(s.name for s in STRATEGIES if s.name == REFERENCE or s.name in self.strategies)
 
 
 def max_labels(scenario: Scenario) -> int:

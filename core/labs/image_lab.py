@@ -19,12 +19,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
 
 from core.data.domains import DomainData, generate
 from core.errors import InputError, check_fields
+from core.knobs import Knob, KnobSet, seeds_knob
 from core.labs.adaptation import check_seeds, mean_or_none, model_seed, run_adaptation, sd_or_none
 from core.labs.embedding import FeatureEmbedding, embed_models
 from core.labs.finetune_runs import NEW_HEAD_SEED_OFFSET, with_new_head
@@ -32,7 +34,7 @@ from core.nn.networks import CONV_CHANNELS, Networks
 from core.scenario import Scenario
 from core.training.finetune import FinetuneSettings, FitProblem, fit_batched, layer_rate_schedule, padded_batch
 from core.training.methods import IMAGE_ADAPTATION_METHODS, METHODS_BY_NAME
-from core.training.train import TrainSettings
+from core.training.train import TrainSettings, align_weight_knob, steps_knob
 
 WITH_LABELS = ("feature_extraction", "finetune_frozen")  # fine-tuning strategies of the pretrained CNN
 IMAGE_METHODS = ("source_only", *WITH_LABELS, *(m for m in IMAGE_ADAPTATION_METHODS if m != "source_only"))
@@ -99,6 +101,45 @@ class ImageLabSettings:
                 "finetune_lr": self.finetune_lr}
 
 
+_IMAGE = ImageLabSettings()
+
+
+@dataclass(frozen=True)
+class ImagePageSettings(KnobSet):
+    """The Image domains page's form, and ``python -m core images``'s flags."""
+
+    methods: tuple[str, ...] = IMAGE_METHODS
+    seeds: int = 3
+    steps: int = _IMAGE.steps
+    lam: float = _IMAGE.lam
+    frozen_blocks: int = _IMAGE.frozen_blocks
+    epochs: int = _IMAGE.finetune_epochs
+    KNOBS: ClassVar[tuple[Knob, ...]] = (
+        Knob("methods", str, IMAGE_METHODS, "Methods", "Source only is always trained: it is the pretrained model "
+             "the others start from or are compared with.", choices=IMAGE_METHODS, many=True, min_count=0,
+             display=method_label),
+        seeds_knob("CNNs per method, from different initialisations and mini-batches; results show the mean ± sd "
+                   "over seeds."),
+        steps_knob("Adam steps of source-only, MMD, DANN and self-training, each on 64 source and 64 target images.",
+                   default=_IMAGE.steps),
+        align_weight_knob("Weight of the alignment term of MMD, DANN and self-training (0: source only).",
+                          default=_IMAGE.lam, options=(0.0, 0.1, 0.3, 1.0, 3.0, 10.0)),
+        Knob("frozen_blocks", int, _IMAGE.frozen_blocks, "Frozen convolution blocks (k)",
+             "Fine-tuning keeps the lowest k convolution blocks of the source CNN frozen and trains the layers "
+             "above; 0 is full fine-tuning.", low=0, high=len(CONV_CHANNELS), step=1),
+        Knob("epochs", int, _IMAGE.finetune_epochs, "Fine-tuning epochs", "Full-batch epochs of feature "
+             "extraction and fine-tuning on the labelled target images.", low=10, high=1000, step=10),
+    )
+
+    def lab_settings(self) -> ImageLabSettings:
+        return ImageLabSettings(steps=self.steps, lam=self.lam, frozen_blocks=self.frozen_blocks,
+                                finetune_epochs=self.epochs)
+
+    def methods_to_train(self) -> tuple[str, ...]:
+        """The chosen methods in the lab's order, with source only always in."""
+        return tuple(m for m in IMAGE_METHODS if m in self.methods or m == "source_only")
+
+
 @dataclass
 class ImageLabRun:
     """Every method × seed of an image-lab run and its predictions on the target test images.
@@ -150,13 +191,12 @@ class ImageLabRun:
             })
         return rows
 
-    def best_method(self) -> str:
-        """The method with the highest mean target accuracy other than source-only."""
+    def best_method(self) -> str | None:
+        """The method with the highest mean target accuracy other than source-only; None when no other method
+        was chosen or trained without diverging."""
         means = {r["method"]: r["target_acc_mean"] for r in self.summary()
                  if r["method"] != "source_only" and r["target_acc_mean"] is not None}
-        if not means:
-            raise InputError("methods", "no method besides source-only trained without diverging")
-        return max(means, key=means.get)
+        return max(means, key=means.get) if means else None
 
     def confusion(self, method: str, test_y: np.ndarray) -> np.ndarray:
         """Counts ``[K, K]`` (true row, predicted column) on the target test images, summed over healthy seeds."""
@@ -222,7 +262,7 @@ def _finetune_from_source(data: DomainData, source: Networks, seeds: Sequence[in
     finetune = settings.finetune_settings()
     n_layers = starts.architecture.n_layers
     extraction = layer_rate_schedule("feature_extraction", finetune, n_layers)
-    frozen = layer_rate_schedule("finetune", finetune, n_layers)
+    frozen = layer_rate_schedule("full_finetune", finetune, n_layers)
     frozen[:, :settings.frozen_blocks] = 0.0
     rates = np.stack([extraction] * n_seeds + [frozen] * n_seeds, axis=1)
     labelled = [((data.target_labelled_x - starts.mean[m]) / starts.std[m], data.target_labelled_y)

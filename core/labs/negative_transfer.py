@@ -14,22 +14,69 @@ the strategies it recommends is within :data:`RULE_TOLERANCE` of the best strate
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
+from core.knobs import Knob, KnobSet, seeds_knob
 from core.labs.adaptation import NEGATIVE_TRANSFER_MARGIN
-from core.labs.finetune_runs import FinetuneRun
+from core.labs.finetune_runs import (
+    DEFAULT_LABELS,
+    REFERENCE,
+    FinetuneRun,
+    LabelCounts,
+    epochs_knob,
+    labels_knob,
+    strategy_label,
+)
+from core.training.finetune import STRATEGIES, FinetuneSettings
 
 SMALL_LABELS = 10
 SIMILAR_DROP = 0.10
 RULE_TOLERANCE = 0.01
-REFERENCE = "scratch"
+TRANSFER_STRATEGIES = tuple(s.name for s in STRATEGIES if s.name != REFERENCE)
+MAPS = (  # (knob, its values: the rows of a map) of the Negative transfer page
+    ("rotation", tuple(float(v) for v in np.arange(0, 181, 30))),
+    ("concept", tuple(float(v) for v in np.linspace(0, 1, 5))),
+)
 RULES: dict[tuple[bool, bool], tuple[tuple[str, ...], str]] = {  # (small, similar) -> (strategies, advice)
     (True, True): (("feature_extraction",), "freeze the body, train a new head"),
-    (False, True): (("finetune",), "fine-tune every layer"),
+    (False, True): (("full_finetune",), "fine-tune every layer"),
     (True, False): (("feature_extraction",), "freeze and train a classifier (on earlier layers if you can)"),
-    (False, False): (("finetune", "scratch"), "fine-tune every layer, or train from scratch"),
+    (False, False): (("full_finetune", "scratch"), "fine-tune every layer, or train from scratch"),
 }
+
+
+@dataclass(frozen=True)
+class TransferMapPageSettings(LabelCounts, KnobSet):
+    """The Negative transfer page's form, and ``python -m core transfer-map``'s flags (``--vary`` there picks
+    the rows)."""
+
+    strategies: tuple[str, ...] = ("feature_extraction", "full_finetune")
+    mapped: str = "full_finetune"
+    labels: tuple[int, ...] = DEFAULT_LABELS
+    seeds: int = 3
+    epochs: int = FinetuneSettings.epochs
+    KNOBS: ClassVar[tuple[Knob, ...]] = (
+        Knob("strategies", str, ("feature_extraction", "full_finetune"), "Transfer strategies to train",
+             "Scratch is always trained: every gain is measured against it, on the same labelled samples.",
+             choices=TRANSFER_STRATEGIES, many=True, min_count=0, display=strategy_label),
+        Knob("mapped", str, "full_finetune", "Strategy whose gain is mapped",
+             "Always trained, even when not among the strategies chosen.", choices=TRANSFER_STRATEGIES,
+             display=strategy_label),
+        labels_knob("Labelled target samples per class (columns)"),
+        seeds_knob("Per cell; the gain is the mean over seeds of the paired difference with scratch."),
+        epochs_knob(),
+    )
+
+    def strategies_to_train(self) -> tuple[str, ...]:
+        """Scratch, the mapped strategy and the chosen ones, in the registry's order."""
+        chosen = {REFERENCE, self.mapped, *self.strategies}
+        return tuple(s.name for s in STRATEGIES if s.name in chosen)
+
+    def finetune_settings(self) -> FinetuneSettings:
+        """The Fine-tuning page's defaults, with this page's epochs."""
+        return FinetuneSettings(epochs=self.epochs)
 
 
 @dataclass(frozen=True)

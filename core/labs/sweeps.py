@@ -9,18 +9,82 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from core.data.domains import DomainData, TrainingInputs, generate
 from core.errors import InputError
-from core.labs.adaptation import check_seeds, model_seed, score_models
+from core.knobs import Knob, KnobSet, seeds_knob
+from core.labs.adaptation import check_seeds, method_label, model_seed, score_models
+from core.labs.lambda_models import LAMBDA_HIGH, LAMBDA_LOW, lambda_grid
 from core.metrics import divergence
+from core.metrics.shift_report import SWEEP_RANGES, knob_label
 from core.scenario import KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario
-from core.training.methods import SWEEP_METHODS
-from core.training.train import ModelSpec, TrainedModels, TrainSettings, train_models
+from core.training.methods import METHODS, SWEEP_METHODS
+from core.training.train import ModelSpec, TrainedModels, TrainSettings, steps_knob, train_models
 
 FEATURE_MMD_POINTS = 500  # target test points used for the feature-space MMD² of each model
+BOUND_RANGES = {**SWEEP_RANGES, "rotation": (0.0, 90.0)}  # where the bound page sweeps each knob
+NO_ADAPTED = "none"
+BOUND_ADAPTABLE = tuple(m.name for m in METHODS if m.aligns)
+
+
+@dataclass(frozen=True)
+class LambdaSweepPageSettings(KnobSet):
+    """The MMD-vs-λ page's form, and ``python -m core sweep``'s flags (``--lambdas`` there overrides the grid)."""
+
+    method: str = "mmd"
+    count: int = 12
+    seeds: int = 3
+    steps: int = TrainSettings.steps
+    KNOBS: ClassVar[tuple[Knob, ...]] = (
+        Knob("method", str, "mmd", "Method", "MMD penalises λ × MMD² between source and target features; DANN trains "
+             "a domain classifier whose gradient reaches the features reversed and scaled by λ.",
+             choices=SWEEP_METHODS, display=method_label),
+        Knob("count", int, 12, "Values of λ", f"λ = 0 (source-only training) plus this many minus one values, "
+             f"log-spaced from {LAMBDA_LOW:g} to {LAMBDA_HIGH:g}.", low=3, high=32, step=1),
+        seeds_knob("Models per λ from different initialisations and mini-batches; the bands span the seeds' min to "
+                   "max."),
+        steps_knob(f"Adam steps per model, each on a mini-batch of {TrainSettings.batch_size} source and "
+                   f"{TrainSettings.batch_size} target points."),
+    )
+
+    def lambdas(self) -> tuple[float, ...]:
+        return lambda_grid(self.count)
+
+    def train_settings(self) -> TrainSettings:
+        return TrainSettings(steps=self.steps)
+
+
+@dataclass(frozen=True)
+class BoundPageSettings(KnobSet):
+    """The Ben-David page's form, and ``python -m core bound``'s flags (``--vary`` there overrides knob and
+    points)."""
+
+    knob: str = "rotation"
+    points: int = 7
+    seeds: int = 3
+    adapted: str = "dann"
+    KNOBS: ClassVar[tuple[Knob, ...]] = (
+        Knob("knob", str, "rotation", "Knob to sweep", "Every other knob stays as in the scenario; the values are "
+             "evenly spaced over the knob's range (rotation 0 to 90°).", choices=tuple(BOUND_RANGES),
+             display=knob_label),
+        Knob("points", int, 7, "Points", "Values of the knob, evenly spaced.", low=3, high=9, step=1),
+        seeds_knob("Models and domain classifiers per point; the bound's terms are means over seeds."),
+        Knob("adapted", str, "dann", "Adapted model", "Also measure this method's target error (none: the "
+             "source-only model only).", choices=(NO_ADAPTED, *BOUND_ADAPTABLE),
+             display=lambda name: name if name == NO_ADAPTED else method_label(name)),
+    )
+
+    def values(self) -> tuple[float, ...]:
+        """The knob's values: :attr:`points` evenly spaced over its range, as the knob rounds them."""
+        low, high = BOUND_RANGES[self.knob]
+        knob = KNOBS_BY_NAME[self.knob]
+        return tuple(dict.fromkeys(knob.parse(float(v)) for v in np.linspace(low, high, self.points)))
+
+    def adapted_method(self) -> str | None:
+        return None if self.adapted == NO_ADAPTED else self.adapted
 
 
 def _n_classes(data: DomainData) -> int:

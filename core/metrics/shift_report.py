@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from core.data.domains import DomainData, generate
 from core.errors import InputError
+from core.knobs import Knob, KnobSet
 from core.metrics import divergence
 from core.scenario import KNOBS_BY_NAME, Scenario
 
@@ -28,6 +29,32 @@ SWEEP_RANGES: dict[str, tuple[float, float]] = {
     "prior": (0.0, 1.0),
     "concept": (0.0, 1.0),
 }
+
+
+SWEEP_POINTS = 9  # the Domain shift page's default number of points along the swept knob
+
+
+def knob_label(name: str) -> str:
+    return KNOBS_BY_NAME[name].label
+
+
+@dataclass(frozen=True)
+class DivergenceSweepPageSettings(KnobSet):
+    """The Domain shift page's sweep: which knob, how many points along its range (:data:`SWEEP_RANGES`)."""
+
+    knob: str = "rotation"
+    points: int = SWEEP_POINTS
+    KNOBS: ClassVar[tuple[Knob, ...]] = (
+        Knob("knob", str, "rotation", "Knob to sweep", "Every other knob stays as in the sidebar.",
+             choices=tuple(SWEEP_RANGES), display=knob_label),
+        Knob("points", int, SWEEP_POINTS, "Points", "Values of the knob, evenly spaced over its range.", low=5,
+             high=13, step=2),
+    )
+
+    def knob_for(self, scenario: Scenario) -> str:
+        """The chosen knob, or the first one the scenario's dataset offers when it does not apply there."""
+        offered = sweep_knobs(scenario)
+        return self.knob if self.knob in offered else offered[0]
 
 
 def sweep_knobs(scenario: Scenario) -> tuple[str, ...]:

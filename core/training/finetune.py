@@ -67,7 +67,7 @@ STRATEGIES: tuple[Strategy, ...] = (
     Strategy("partial", "Partial fine-tuning",
              "Only the last k layers are trained (at the fine-tuning rate); the lower layers stay frozen.",
              r"\min_{\theta_{L-k+1..L}}\; " + _TARGET + r",\quad \theta_0 = \theta^S"),
-    Strategy("finetune", "Full fine-tuning", "Every layer is trained, from the source weights, at the fine-tuning "
+    Strategy("full_finetune", "Full fine-tuning", "Every layer is trained, from the source weights, at the fine-tuning "
              "rate.", r"\min_{\theta}\; " + _TARGET + r",\quad \theta_0 = \theta^S"),
     Strategy("progressive", "Progressive unfreezing",
              "Training starts with the head alone; every few epochs the next layer down is unfrozen (ULMFiT).",
@@ -89,7 +89,7 @@ STRATEGIES_BY_NAME: dict[str, Strategy] = {s.name: s for s in STRATEGIES}
 
 
 def parse_strategies(text: str, field: str = "--strategies") -> tuple[str, ...]:
-    """``"scratch,finetune"`` -> names in the order given, repeats dropped; one-line error otherwise."""
+    """``"scratch,full_finetune"`` -> names in the order given, repeats dropped; one-line error otherwise."""
     return parse_names(text, field, tuple(STRATEGIES_BY_NAME), "strategy")
 
 

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from core.data.domains import TrainingInputs
 from core.device import pick_device
 from core.errors import InputError, check_fields
+from core.knobs import Knob
 from core.nn.models import seeded_generator
 from core.nn.networks import Architecture, Networks
 from core.nn.optim import BatchedAdam
@@ -74,6 +75,27 @@ class TrainSettings:
             ("batch_size", 2 <= self.batch_size <= 4096, "an integer in [2, 4096]"),
         ]
         check_fields(self, checks)
+
+
+ALIGN_WEIGHTS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # what the pages' λ sliders offer
+LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1)
+
+
+def steps_knob(help: str, default: int = TrainSettings.steps) -> Knob:
+    """Optimisation steps of a page's or command's models (``steps``)."""
+    return Knob("steps", int, default, "Steps", help, low=10, high=3000, step=10)
+
+
+def align_weight_knob(help: str, default: float = TrainSettings.lam, options: tuple[float, ...] = ALIGN_WEIGHTS,
+                      name: str = "lam") -> Knob:
+    """The alignment weight λ of a page's or command's adapted models."""
+    return Knob(name, float, default, "Alignment weight λ", help, low=0.0, high=100.0, options=options)
+
+
+def learning_rate_knob(default: float = TrainSettings.lr) -> Knob:
+    """Adam's learning rate (``lr``)."""
+    return Knob("lr", float, default, "Learning rate", "Adam's step size for every model.", low=0.0001, high=1.0,
+                options=LEARNING_RATES)
 
 
 @dataclass(frozen=True)
