@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("base", "data", "nn", "metrics", "training", "labs", "figures", "talk", "cli")
 BASE_MODULES = {"scenario", "knobs", "errors", "device"}
 FORBIDDEN_IN_CORE = ("streamlit", "ui", "pages")
+# The only modules of core/figures that the others may import.
+SHARED_FIGURE_MODULES = ("core.figures", "core.figures.parts")
 
 
 def layer_of(module: str) -> str | None:
@@ -64,6 +66,40 @@ def violations(root: Path = ROOT) -> list[str]:
     return wrong
 
 
+def modules_reached(path: Path, root: Path = ROOT) -> list[tuple[int, str]]:
+    """(line, dotted module) of every import in a file, names resolved to modules where they are ones:
+    ``from core.figures import images`` reaches ``core.figures.images``, ``from core.figures import BASE_LAYOUT``
+    reaches ``core.figures``; relative imports are resolved against the file's package."""
+    package = module_name(path, root).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join((package[:len(package) - node.level + 1] if node.level else [])
+                            + ([node.module] if node.module else []))
+            for alias in node.names:
+                candidate = root.joinpath(*base.split("."), alias.name)
+                is_module = candidate.with_suffix(".py").is_file() or (candidate / "__init__.py").is_file()
+                found.append((node.lineno, f"{base}.{alias.name}" if is_module else base))
+    return found
+
+
+def figure_cross_imports(root: Path = ROOT) -> list[str]:
+    """Every import by which one figure module reaches another, as ``file:line: text``: figure modules share
+    only the conventions (``core.figures``) and the building blocks (``core.figures.parts``)."""
+    wrong = []
+    for path in sorted((root / "core" / "figures").rglob("*.py")):
+        own = module_name(path, root)
+        for line, target in dict.fromkeys(modules_reached(path, root)):  # once per line and module
+            reached = ".".join(target.split(".")[:3])
+            if reached.startswith("core.figures.") and reached not in SHARED_FIGURE_MODULES and reached != own:
+                wrong.append(f"{path.relative_to(root)}:{line}: {own} imports {target}")
+    return wrong
+
+
 def test_every_module_of_core_lies_in_a_known_layer():
     for path in (ROOT / "core").rglob("*.py"):
         layer = layer_of(module_name(path))
@@ -86,3 +122,25 @@ def test_pages_and_ui_never_reach_into_each_other_the_wrong_way():
     for path in sorted((ROOT / "ui").rglob("*.py")):
         for line, target in imported_modules(path):
             assert target.split(".")[0] != "pages", f"{path}:{line}: ui imports {target}"
+
+
+def test_figure_modules_never_import_each_other():
+    assert figure_cross_imports() == []
+
+
+def test_the_check_sees_one_figure_module_importing_another(tmp_path):
+    (tmp_path / "core" / "figures").mkdir(parents=True)
+    (tmp_path / "core" / "figures" / "__init__.py").write_text("import numpy as np\n")
+    (tmp_path / "core" / "figures" / "parts.py").write_text("from core.figures import BASE_LAYOUT\n")
+    for name in ("adaptation", "images", "bound"):
+        (tmp_path / "core" / "figures" / f"{name}.py").write_text("")
+    (tmp_path / "core" / "figures" / "sweeps.py").write_text("from core.figures.parts import band\n"
+                                                             "from core.figures.adaptation import pale\n"
+                                                             "from core.figures import images\n"
+                                                             "from core.figures import BASE_LAYOUT\n"
+                                                             "from .bound import bound_figure\n"
+                                                             "from . import parts\n")
+    assert figure_cross_imports(tmp_path) == [
+        "core/figures/sweeps.py:2: core.figures.sweeps imports core.figures.adaptation",
+        "core/figures/sweeps.py:3: core.figures.sweeps imports core.figures.images",
+        "core/figures/sweeps.py:5: core.figures.sweeps imports core.figures.bound"]

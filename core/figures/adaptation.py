@@ -6,9 +6,6 @@ the class (Okabe-Ito), every axis labelled. Each method keeps one colour on ever
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -16,41 +13,24 @@ from plotly.subplots import make_subplots
 
 from core.data.domains import DomainData, plane_ranges
 from core.figures import BASE_LAYOUT, SOURCE_GREY, TARGET_COLOUR, class_colour
+from core.figures.parts import (
+    confusion_grid,
+    grid_shape,
+    mean_sd_percent,
+    method_label,
+    pale,
+    rgba,
+    scatter_points,
+    surface_traces,
+    vertical_spacing,
+)
 from core.labs.adaptation import AdaptationRun
 from core.labs.embedding import PROJECTIONS, DecisionSurfaces, FeatureEmbedding, subsample
 from core.training.methods import METHODS_BY_NAME
 
 BOUNDARY_POINTS = 150  # per domain and subplot: enough to see the shape, light to draw
-MANY_CLASSES = 6  # above this (the ten digits), confusion matrices label classes by their number only
 NEGATIVE_TRANSFER = "⚠️ negative transfer"
 NEGATIVE_ROW_STYLE = "background-color: rgba(213, 94, 0, 0.18)"
-
-
-def method_label(method: str) -> str:
-    """The human name of a method."""
-    return METHODS_BY_NAME[method].label
-
-
-def grid_shape(n: int, max_cols: int = 4) -> tuple[int, int]:
-    cols = max(1, min(max_cols, n))
-    return math.ceil(n / cols), cols
-
-
-def pale(colour: str, white_share: float) -> str:
-    """``colour`` (hex) mixed with white."""
-    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
-    mixed = [round(c + (255 - c) * white_share) for c in rgb]
-    return f"rgb({mixed[0]},{mixed[1]},{mixed[2]})"
-
-
-def rgba(colour: str, alpha: float) -> str:
-    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
-    return f"rgba({rgb[0]},{rgb[1]},{rgb[2]},{alpha})"
-
-
-def vertical_spacing(n_rows: int, height: int, gap_px: int, margins_px: int = 180) -> float:
-    """make_subplots' vertical spacing (a share of the plot height) for a gap of ``gap_px`` pixels."""
-    return 0.0 if n_rows == 1 else min(0.5 / (n_rows - 1), gap_px / max(1, height - margins_px))
 
 
 def _axis_names(index: int) -> tuple[str, str]:
@@ -60,11 +40,6 @@ def _axis_names(index: int) -> tuple[str, str]:
 
 
 # --- results table -----------------------------------------------------------------------
-def mean_sd_percent(mean: float | None, sd: float | None) -> str:
-    """``"75.1% ± 4.9"`` (mean in %, sd in points), or ``"—"`` without a mean."""
-    return "—" if mean is None else f"{mean:.1%} ± {100 * (sd or 0.0):.1f}"
-
-
 def results_frame(run: AdaptationRun) -> pd.DataFrame:
     """One row per method: accuracies (mean ± sd over seeds, in %), the change against source
     only (percentage points), a negative-transfer flag and the seeds that trained."""
@@ -92,47 +67,6 @@ def results_table(run: AdaptationRun):
 
 
 # --- decision boundaries -------------------------------------------------------------------
-def surface_traces(probabilities: np.ndarray, surfaces: DecisionSurfaces) -> list:
-    """p(class 1) as a heatmap plus its 0.5 contour (two classes); else the predicted class,
-    paler where the model is less sure (heatmaps draw much faster than filled contours)."""
-    n_classes = probabilities.shape[-1]
-    if n_classes == 2:
-        p1 = probabilities[..., 1]
-        fill = go.Heatmap(x=surfaces.xs, y=surfaces.ys, z=p1, coloraxis="coloraxis", zsmooth="best",
-                          hovertemplate="x0=%{x:.2f}<br>x1=%{y:.2f}<br>p(class 1)=%{z:.2f}<extra></extra>")
-        line = go.Contour(x=surfaces.xs, y=surfaces.ys, z=p1, showscale=False, hoverinfo="skip", showlegend=False,
-                          contours=dict(start=0.5, end=0.5, size=1.0, coloring="none"),
-                          line=dict(color="#333333", width=1.5))
-        return [fill, line]
-    predicted = probabilities.argmax(axis=-1)
-    confidence = probabilities.max(axis=-1)
-    level = np.clip((confidence - 1.0 / n_classes) / (1.0 - 1.0 / n_classes), 0.0, 0.999)
-    scale = []
-    for k in range(n_classes):
-        scale += [[k / n_classes, pale(class_colour(k), 0.95)],
-                  [(k + 1) / n_classes - 1e-6, pale(class_colour(k), 0.6)]]
-    scale[-1][0] = 1.0
-    return [go.Heatmap(x=surfaces.xs, y=surfaces.ys, z=(predicted + level).astype(np.float32), zmin=0,
-                       zmax=n_classes, colorscale=scale, showscale=False, showlegend=False,
-                       customdata=predicted, hovertemplate="x0=%{x:.2f}<br>x1=%{y:.2f}<br>"
-                       "predicted class %{customdata}<extra></extra>")]
-
-
-def scatter_points(x: np.ndarray, y: np.ndarray, prefix: str, hollow: bool, legend: bool,
-            symbol: str | None = None, size: int = 5) -> list:
-    """One scatter per class: filled (source) or hollow (target) markers in the class colour."""
-    traces = []
-    for k in np.unique(y):
-        colour = class_colour(int(k))
-        chosen = x[y == k]
-        traces.append(go.Scatter(
-            x=chosen[:, 0], y=chosen[:, 1], mode="markers", name=f"{prefix} · class {k}",
-            legendgroup=f"{prefix}{k}", showlegend=legend, hoverinfo="skip", opacity=0.9,
-            marker=dict(color=colour, size=size, symbol=symbol or ("circle-open" if hollow else "circle"),
-                        line=dict(width=1.2 if hollow else 0.4, color=colour if hollow else "white"))))
-    return traces
-
-
 def decision_boundary_figure(run: AdaptationRun, data: DomainData, surfaces: DecisionSurfaces,
                              max_points: int = BOUNDARY_POINTS) -> go.Figure:
     """One small panel per method on shared, fixed axes: p(y | x) of its first healthy seed, a
@@ -289,31 +223,6 @@ def embedding_figure(embedding: FeatureEmbedding) -> go.Figure:
 
 
 # --- confusion matrices ---------------------------------------------------------------------------
-def confusion_grid(matrices: dict[str, np.ndarray], classes: Sequence[int], unit: str, max_cols: int = 4
-                   ) -> go.Figure:
-    """One heatmap of target-test counts per panel (title -> ``[K, K]`` matrix, true rows), counts in the cells."""
-    n_rows, n_cols = grid_shape(len(matrices), max_cols)
-    many = len(classes) > MANY_CLASSES  # ten digits: bare numbers, taller panels, smaller counts
-    names = [str(k) if many else f"class {k}" for k in classes]
-    height = 100 + (360 if many else 300) * n_rows
-    fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=list(matrices),
-                        horizontal_spacing=0.07, vertical_spacing=vertical_spacing(n_rows, height, 90, 140))
-    for i, matrix in enumerate(matrices.values()):
-        row, col = divmod(i, n_cols)
-        fig.add_trace(go.Heatmap(z=matrix, x=names, y=names, coloraxis="coloraxis", texttemplate="%{z}",
-                                 textfont=dict(size=9) if many else None,
-                                 hovertemplate=f"true %{{y}}<br>predicted %{{x}}<br>%{{z}} {unit}<extra></extra>"),
-                      row=row + 1, col=col + 1)
-        fig.update_xaxes(title_text="predicted class", row=row + 1, col=col + 1)
-        fig.update_yaxes(title_text="true class" if col == 0 else None, autorange="reversed",
-                         row=row + 1, col=col + 1)
-    fig.update_layout(title="Confusion matrices on the target test set (counts summed over seeds)",
-                      height=height, **BASE_LAYOUT)
-    fig.update_layout(coloraxis=dict(colorscale="Blues", colorbar=dict(title=dict(text=unit), thickness=12)),
-                      margin=dict(t=90))
-    return fig
-
-
 def confusion_figure(run: AdaptationRun) -> go.Figure:
     """One heatmap of target-test counts per method (summed over the seeds that trained)."""
     return confusion_grid({method_label(m): run.confusion[m] for m in run.methods}, run.classes, "points")

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.figures import BASE_LAYOUT, SOURCE_GREY, TARGET_COLOUR
-from core.figures.sweeps import band
+from core.figures.parts import band
 from core.labs.distillation import ROLES, DistillRun
 
 ROLE_NAMES = {"teacher": "Teacher", "student_soft": "Student from soft targets",

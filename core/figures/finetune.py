@@ -18,8 +18,7 @@ from plotly.colors import sequential
 from plotly.subplots import make_subplots
 
 from core.figures import BASE_LAYOUT
-from core.figures.adaptation import grid_shape, pale, vertical_spacing
-from core.figures.sweeps import band
+from core.figures.parts import band, grid_shape, pale, vertical_spacing
 from core.labs.efficiency import StrategyCurves, labels_to_match
 from core.labs.negative_transfer import SMALL_LABELS, GainMap, RuleCheck, rule_holds
 from core.scenario import KNOBS_BY_NAME

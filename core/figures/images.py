@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from core.data.domains import DomainData
 from core.data.images import IMAGE_SIZE, as_pictures
 from core.figures import BASE_LAYOUT, SOURCE_GREY, TARGET_COLOUR, class_colour
-from core.figures.adaptation import confusion_grid, mean_sd_percent
+from core.figures.parts import confusion_grid, mean_sd_percent
 from core.labs.image_lab import ImageLabRun
 
 GAP = 2  # pixels between tiles

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 
 from core.data.domains import DomainData, plane_ranges
 from core.figures import BASE_LAYOUT, class_colour
-from core.figures.adaptation import method_label, pale, rgba, scatter_points, surface_traces
+from core.figures.parts import band, method_label, pale, scatter_points, surface_traces
 from core.labs.embedding import subsample
 from core.labs.lambda_models import LambdaSummary, LambdaSurfaces
 
@@ -32,17 +32,6 @@ def lambda_positions(lambdas: np.ndarray) -> np.ndarray:
 
 def _fmt(lam: float) -> str:
     return f"{lam:g}"
-
-
-def band(x, low, high, colour, name, yaxis="y") -> list:
-    """A filled min-max band over seeds (two traces: upper edge, then lower edge filled to it)."""
-    keep = np.isfinite(low) & np.isfinite(high)
-    upper = go.Scatter(x=x[keep], y=high[keep], mode="lines", line=dict(width=0), hoverinfo="skip",
-                       showlegend=False, legendgroup=name, yaxis=yaxis)
-    lower = go.Scatter(x=x[keep], y=low[keep], mode="lines", line=dict(width=0), fill="tonexty",
-                       fillcolor=rgba(colour, 0.18), hoverinfo="skip", showlegend=False, legendgroup=name,
-                       yaxis=yaxis)
-    return [upper, lower]
 
 
 def _negative_spans(x: np.ndarray, negative: np.ndarray) -> list[tuple[float, float]]:
