@@ -39,6 +39,7 @@ from _common import setup
 
 from core.data.domains import DomainData, generate  # noqa: E402
 from core.labs.adaptation import model_seed, run_adaptation  # noqa: E402
+from core.nn.standardise import input_statistics, standardise  # noqa: E402
 from core.scenario import Scenario  # noqa: E402
 from core.training.train import ModelSpec, TrainSettings, train_models  # noqa: E402
 
@@ -79,8 +80,8 @@ def skada_fit(data: DomainData, seed: int, epochs: int = EPOCHS) -> tuple[float,
     """Train one skada DAN; return (fit seconds, target test accuracy)."""
     DAN = _skada()
     pooled = np.concatenate([data.source_x, data.target_pool_x])
-    mean, std = pooled.mean(axis=0), pooled.std(axis=0)
-    scale = lambda a: ((a - mean) / std).astype(np.float32)  # noqa: E731
+    mean, std = input_statistics(pooled)
+    scale = lambda a: standardise(a, mean, std).astype(np.float32)  # noqa: E731
     x = np.concatenate([scale(data.source_x), scale(data.target_pool_x)])
     y = np.concatenate([data.source_y, np.full(len(data.target_pool_x), MASKED_LABEL)]).astype(np.int64)
     domain = np.concatenate([np.full(len(data.source_x), SOURCE_DOMAIN),

@@ -10,7 +10,8 @@ from scipy import stats
 
 from core.errors import InputError
 from core.metrics import divergence as dv
-from core.nn.models import BatchedMLP, seeded_generator, standardize, train_binary_classifiers
+from core.nn.models import BatchedMLP, seeded_generator, train_binary_classifiers
+from core.nn.standardise import standardise_with_train
 from tests.numeric import float32_training_atol
 
 pytestmark = pytest.mark.unit
@@ -377,10 +378,10 @@ def test_training_learns_a_separable_problem_with_one_logit():
     assert ((logits[..., 0] > 0).float() == y).float().mean() > 0.97
 
 
-def test_standardize_uses_training_statistics():
+def test_standardise_with_train_uses_training_statistics():
     train = torch.tensor([[[0.0], [2.0]], [[10.0], [30.0]]])
     other = torch.tensor([[[4.0]], [[20.0]]])
-    train_std, other_std = standardize(train, other)
+    train_std, other_std = standardise_with_train(train, other)
     torch.testing.assert_close(train_std, torch.tensor([[[-1.0], [1.0]], [[-1.0], [1.0]]]))
     torch.testing.assert_close(other_std, torch.tensor([[[3.0]], [[0.0]]]))
 

@@ -25,7 +25,7 @@ from sklearn.decomposition import PCA
 from core.data.domains import TrainingInputs
 from core.labs.embedding import subsample
 from core.metrics import divergence
-from core.nn.models import input_statistics
+from core.nn.standardise import input_statistics, standardise
 from core.training.train import ModelSpec, TrainSettings, train_models
 
 SIGNIFICANCE = 0.05  # the MMD permutation test's level
@@ -69,7 +69,7 @@ def label_proportions(y: np.ndarray | None, classes: Sequence[str]) -> dict[str,
 def pooled_standardised(source_x: np.ndarray, target_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both tables standardised with the pooled mean and sd (a constant feature keeps sd 1)."""
     mean, sd = input_statistics(np.concatenate([source_x, target_x]))
-    return (source_x - mean) / sd, (target_x - mean) / sd
+    return standardise(source_x, mean, sd), standardise(target_x, mean, sd)
 
 
 @dataclass(frozen=True)

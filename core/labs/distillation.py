@@ -33,7 +33,8 @@ from core.errors import check_fields
 from core.knobs import Knob, KnobSet, seeds_knob
 from core.labs.adaptation import check_seeds, model_seed
 from core.nn.models import BatchedNetwork
-from core.nn.networks import Architecture, Networks, input_standardisation
+from core.nn.networks import Architecture, Networks
+from core.nn.standardise import input_statistics, standardise
 from core.scenario import Scenario
 from core.training.finetune import fit_new_networks
 
@@ -210,8 +211,8 @@ def run_distillation(scenario: Scenario, n_seeds: int = 3, settings: DistillSett
     started = time.perf_counter()
     data = generate(scenario)
     n_classes = max(data.source_classes + data.target_classes) + 1
-    mean, std = input_standardisation(np.concatenate([data.source_x, data.target_pool_x]), data.image_shape)
-    labelled_x = (np.concatenate([data.source_x, data.target_labelled_x]) - mean) / std
+    mean, std = input_statistics(np.concatenate([data.source_x, data.target_pool_x]), data.image_shape)
+    labelled_x = standardise(np.concatenate([data.source_x, data.target_labelled_x]), mean, std)
     labelled_y = np.concatenate([data.source_y, data.target_labelled_y])
     n_source, n_target, n_pool = len(data.source_x), len(data.target_labelled_x), len(data.target_pool_x)
     seeds = [model_seed(scenario, s) for s in range(n_seeds)]
@@ -221,7 +222,7 @@ def run_distillation(scenario: Scenario, n_seeds: int = 3, settings: DistillSett
 
     # students: per seed, one per temperature (soft targets) and one from hard labels (alpha = 0);
     # their transfer set adds the unlabelled target pool, which only the soft term sees
-    transfer_x = np.concatenate([labelled_x, (data.target_pool_x - mean) / std])
+    transfer_x = np.concatenate([labelled_x, standardise(data.target_pool_x, mean, std)])
     transfer_y = np.concatenate([labelled_y, np.zeros(n_pool, dtype=np.int64)])
     temperatures = tuple(sorted(set(TEMPERATURE_CURVE) | {float(settings.temperature)}))
     plan = [(s, t) for s in range(n_seeds) for t in temperatures] + [(s, None) for s in range(n_seeds)]

@@ -32,7 +32,8 @@ import torch
 
 from core.device import pick_device
 from core.errors import InputError
-from core.nn.models import standardize, train_binary_classifiers
+from core.nn.models import train_binary_classifiers
+from core.nn.standardise import standardise_with_train
 
 __all__ = [
     "PermutationTest",
@@ -622,7 +623,7 @@ def _pad_equal_sizes(pairs, n_seeds, seed, hidden, steps, lr, weight_decay, devi
     target_device = torch.device(device) if device is not None else pick_device()
     train_t = torch.as_tensor(np.stack(x_train), dtype=torch.float32, device=target_device)
     test_t = torch.as_tensor(np.stack(x_test), dtype=torch.float32, device=target_device)
-    train_t, test_t = standardize(train_t, test_t)
+    train_t, test_t = standardise_with_train(train_t, test_t)
     labels = np.concatenate([np.zeros(m_tr), np.ones(n_tr)])
     # Class-balanced: each domain carries half of the total weight, whatever its size.
     weights = np.concatenate([np.full(m_tr, 0.5 / m_tr), np.full(n_tr, 0.5 / n_tr)])

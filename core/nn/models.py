@@ -8,7 +8,7 @@ averaged) over models and Adam acts elementwise, model ``m`` of a batch follows 
 trajectory it would follow if it were trained alone.
 
 Inputs are never standardised inside a network: the helper that owns the train split
-standardises with that split's statistics (see :func:`standardize`).
+standardises with that split's statistics (see :mod:`core.nn.standardise`).
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ __all__ = [
     "BatchedNetwork",
     "layer_init_bounds",
     "seeded_generator",
-    "input_statistics",
-    "standardize",
     "train_binary_classifiers",
 ]
 
@@ -308,38 +306,6 @@ def _as_float_tensor(value, name: str, device: torch.device) -> torch.Tensor:
     return tensor
 
 
-def input_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation per feature (a constant feature keeps std 1)."""
-    mean, std = x.mean(axis=0), x.std(axis=0)
-    return mean, np.where(std > 1e-12, std, 1.0)
-
-
-def standardize(
-    train: torch.Tensor, *others: torch.Tensor, eps: float = 1e-8
-) -> tuple[torch.Tensor, ...]:
-    """Standardise features per model with the mean and std of the training split.
-
-    Parameters
-    ----------
-    train : torch.Tensor of shape [M, N, d] or [N, d]
-        Training inputs; statistics are taken over the sample axis (``-2``), separately for
-        each model.
-    *others : torch.Tensor
-        Further inputs (held-out splits, grids) with the same leading shape convention,
-        standardised with ``train``'s statistics.
-    eps : float, default=1e-8
-        Floor of the standard deviation (a constant feature maps to 0).
-
-    Returns
-    -------
-    standardised : tuple of torch.Tensor
-        ``(train_std, *others_std)``.
-    """
-    mean = train.mean(dim=-2, keepdim=True)
-    std = train.std(dim=-2, keepdim=True, unbiased=False).clamp_min(eps)
-    return tuple((t - mean) / std for t in (train, *others))
-
-
 def _adamw(params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     """AdamW, with the fused kernel where the device has one (much less Python overhead)."""
     params = list(params)
@@ -372,7 +338,7 @@ def train_binary_classifiers(
     Parameters
     ----------
     x : array-like of shape [N, d] or [M, N, d]
-        Inputs, already standardised if that is wanted (see :func:`standardize`). A 2-D
+        Inputs, already standardised if that is wanted (see :func:`core.nn.standardise.standardise_with_train`). A 2-D
         array is shared by all models; a 3-D array gives each model its own data.
     y : array-like of shape [N] or [M, N]
         Labels in {0, 1} (soft labels in [0, 1] are accepted).

@@ -16,21 +16,10 @@ import numpy as np
 import torch
 
 from core.nn.conv import BatchedCNN
-from core.nn.models import BatchedMLP, BatchedNetwork, input_statistics
+from core.nn.models import BatchedMLP, BatchedNetwork
+from core.nn.standardise import input_statistics, standardise
 
 CONV_CHANNELS = (8, 16)  # the convolution blocks of an image network (3×3, stride 2 each)
-
-
-def input_standardisation(x: np.ndarray, image_shape: tuple[int, int, int] | None) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and std ``[d]`` that inputs are standardised with: per feature for points; per colour channel
-    for flattened images (one value over all pixels of a channel, so that a pixel that never varies in
-    the source, a corner, cannot blow up a target pixel that does)."""
-    if image_shape is None:
-        return input_statistics(x)
-    channels = np.asarray(x, dtype=np.float64).reshape(len(x), image_shape[0], -1)
-    mean, std = channels.mean(axis=(0, 2)), channels.std(axis=(0, 2))
-    std = np.where(std > 1e-12, std, 1.0)
-    return np.repeat(mean, channels.shape[2]), np.repeat(std, channels.shape[2])
 
 
 @dataclass(frozen=True)
@@ -91,8 +80,8 @@ class Architecture:
                           device=device, dtype=dtype)
 
     def input_statistics(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and std ``[d]`` that this network's inputs are standardised with (:func:`input_standardisation`)."""
-        return input_standardisation(x, self.image_shape)
+        """Mean and std ``[d]`` that this network's inputs are standardised with (:func:`input_statistics`)."""
+        return input_statistics(x, self.image_shape)
 
     def describe(self, n_features: int, n_classes: int) -> str:
         """The architecture as text, e.g. ``"2→32→32→2 (ReLU)"`` or ``"3×16×16 → conv8/2 → conv16/2 → 32 → 10"``."""
@@ -128,7 +117,8 @@ class Networks:
 
     def standardised(self, x: np.ndarray) -> np.ndarray:
         """Inputs ``[N, d]`` (shared) or ``[M, N, d]`` as each model reads them: ``[M, N, d]``."""
-        return ((np.asarray(x, dtype=np.float64) - self.mean[:, None, :]) / self.std[:, None, :]).astype(np.float32)
+        x = np.asarray(x, dtype=np.float64)
+        return standardise(x, self.mean[:, None, :], self.std[:, None, :]).astype(np.float32)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities ``[M, N, K]`` of every model."""

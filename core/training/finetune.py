@@ -29,6 +29,7 @@ from core.errors import InputError, check_fields
 from core.nn.models import BatchedNetwork, seeded_generator
 from core.nn.networks import Architecture, Networks
 from core.nn.optim import BatchedAdam
+from core.nn.standardise import standardise
 from core.scenario import parse_names
 from core.training.methods import ADAPT_METHODS
 from core.training.train import healthy_models
@@ -359,6 +360,6 @@ def train_from_scratch(x: np.ndarray, y: np.ndarray, seeds: Sequence[int], archi
     """Full-batch Adam on one labelled set (standardised with its own statistics), one network per seed."""
     mean, std = architecture.input_statistics(x)
     n_models = len(seeds)
-    net, _ = fit_new_networks((x - mean) / std, y, np.full((n_models, len(y)), 1.0 / len(y)), architecture, seeds,
-                              n_classes, steps, lr, device)
+    net, _ = fit_new_networks(standardise(x, mean, std), y, np.full((n_models, len(y)), 1.0 / len(y)), architecture,
+                              seeds, n_classes, steps, lr, device)
     return Networks.from_net(net, np.tile(mean, (n_models, 1)), np.tile(std, (n_models, 1)))

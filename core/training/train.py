@@ -28,6 +28,7 @@ from core.knobs import Knob
 from core.nn.models import seeded_generator
 from core.nn.networks import Architecture, Networks
 from core.nn.optim import BatchedAdam
+from core.nn.standardise import standardise
 from core.training.method_terms import rows_of
 from core.training.methods import METHODS_BY_NAME, Method
 
@@ -284,7 +285,7 @@ class _BatchedRun:
 
     def standardised(self, x: np.ndarray) -> torch.Tensor:
         """Inputs ``[N, d]`` standardised with the run's statistics, on its device."""
-        return torch.as_tensor((x - self.mean) / self.std, dtype=torch.float32, device=self.device)
+        return torch.as_tensor(standardise(x, self.mean, self.std), dtype=torch.float32, device=self.device)
 
     def _cross_entropy(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Mean cross-entropy per model of logits ``[M, N, K]`` against labels ``[M, N]``."""
