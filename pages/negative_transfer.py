@@ -18,7 +18,7 @@ from ui.widgets import diverged_warning, run_downloads
 ensure_router()
 
 PAGE = PAGES_BY_PATH["negative_transfer"]
-LAYOUT = [["strategies", "mapped"], ["labels", "seeds", "epochs"]]
+LAYOUT = [["strategies", "mapped"], ["labels"], ["seeds", "epochs"]]
 HEADINGS = {"rotation": "Covariate shift: the target rotates", "concept": "Concept shift: the labelling rule changes"}
 label = strategy_label
 
