@@ -8,7 +8,6 @@ knobs, :data:`KNOBS`, drives validation, parsing, serialisation and the sidebar 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 from urllib.parse import unquote_plus
@@ -166,16 +165,6 @@ SHIFT_KNOBS: tuple[str, ...] = (
 )
 
 
-def parse_names(text: str, field: str, allowed: Sequence[str], noun: str) -> tuple[str, ...]:
-    """``"a,b,c"`` -> names in the order given, repeats dropped; a one-line error naming ``field``
-    for an empty list or a name not in ``allowed`` (``noun``: what a name is, e.g. "method")."""
-    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    if not names:
-        raise InputError(field, f"give at least one {noun}: " + ", ".join(allowed))
-    for name in names:
-        if name not in allowed:
-            raise InputError(field, f"unknown {noun} {name!r}; allowed: " + ", ".join(allowed))
-    return names
 
 
 def parse_pairs(pairs: list[str]) -> dict[str, str]:

@@ -191,13 +191,6 @@ def max_labels(scenario: Scenario) -> int:
     return IMAGE_LABELS_PER_CLASS if scenario.is_image else MAX_LABELS
 
 
-def parse_labels(text: str, field: str = "--labels", maximum: int = MAX_LABELS) -> tuple[int, ...]:
-    """``"1,2,5"`` -> sorted distinct label counts in [1, maximum]; a one-line error otherwise."""
-    try:
-        values = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise InputError(field, f"expected comma-separated integers in [1, {maximum}], got {text!r}") from None
-    return check_labels(values, field, maximum)
 
 
 def check_labels(values: Sequence[float], field: str = "labels", maximum: int = MAX_LABELS) -> tuple[int, ...]:

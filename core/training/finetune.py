@@ -30,7 +30,6 @@ from core.nn.models import BatchedNetwork, seeded_generator
 from core.nn.networks import Architecture, Networks
 from core.nn.optim import BatchedAdam
 from core.nn.standardise import standardise
-from core.scenario import parse_names
 from core.training.methods import ADAPT_METHODS
 from core.training.train import healthy_models
 
@@ -89,9 +88,6 @@ STRATEGIES: tuple[Strategy, ...] = (
 STRATEGIES_BY_NAME: dict[str, Strategy] = {s.name: s for s in STRATEGIES}
 
 
-def parse_strategies(text: str, field: str = "--strategies") -> tuple[str, ...]:
-    """``"scratch,full_finetune"`` -> names in the order given, repeats dropped; one-line error otherwise."""
-    return parse_names(text, field, tuple(STRATEGIES_BY_NAME), "strategy")
 
 
 @dataclass(frozen=True)

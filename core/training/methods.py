@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.scenario import parse_names
 from core.training import method_terms as terms
 
 Phases = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -122,13 +121,3 @@ SWEEP_METHODS: tuple[str, ...] = tuple(m.name for m in METHODS if m.in_lambda_sw
 ADAPT_METHODS: tuple[str, ...] = tuple(m.name for m in METHODS if m.before_finetuning)
 IMAGE_ADAPTATION_METHODS: tuple[str, ...] = tuple(m.name for m in METHODS if m.on_images)
 
-
-def parse_methods(text: str) -> tuple[str, ...]:
-    """Parse ``"a,b,c"`` into method names, keeping order and dropping repeats.
-
-    Raises
-    ------
-    InputError
-        On an unknown or empty list.
-    """
-    return parse_names(text, "--methods", tuple(METHODS_BY_NAME), "method")
