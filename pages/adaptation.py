@@ -5,6 +5,7 @@ import streamlit as st
 from core.errors import InputError
 from core.labs.adaptation import BASELINE, NEGATIVE_TRANSFER_MARGIN, method_label
 from core.labs.embedding import PROJECTIONS
+from core.metrics.paired import ALPHA
 from core.talk.scene_runs import adaptation_key
 from core.training.methods import METHODS_BY_NAME
 from ui import cached
@@ -44,13 +45,32 @@ def results_section(run, views) -> None:
     st.subheader("Accuracy on the target test set")
     st.dataframe(views.table, hide_index=True, width="stretch",
                  column_config={"transfer": st.column_config.TextColumn(width="medium")})
-    st.caption("Mean ± sd over seeds, in %; Δ in percentage points against source only. A method is flagged "
-               f"⚠️ (row highlighted) when its mean target accuracy is more than {NEGATIVE_TRANSFER_MARGIN * 100:g} "
-               "point(s) below source only's. "
+    st.caption("Mean ± sd over seeds, in %; Δ in percentage points against source only. Each method is compared "
+               f"with source only seed by seed (same data, same initialisation): it is flagged ⚠️ negative transfer "
+               f"(row highlighted) when its mean target accuracy is more than {NEGATIVE_TRANSFER_MARGIN * 100:g} "
+               f"point(s) below and a one-sided paired t-test rejects “no drop” at p < {ALPHA:g}; a drop the test "
+               "cannot tell from seed noise is shown as inconclusive, with its p-value and seed count. "
                f"{len(run.rows)} models trained on {run.trained.device} in {run.train_seconds:.1f} s.")
+    if "ot" in run.methods:
+        st.caption(f"{label('ot')} fits a rotation, a scale and a translation of the source: the very family the "
+                   "sidebar's rotation, shift and scale knobs draw the target from, so its near-perfect accuracy on "
+                   "them is expected and says little about shifts outside that family (a warp, concept or prior "
+                   "shift).")
     for row in run.rows:
         if row["diverged"]:
             st.warning(row["diverged"], icon=":material/warning:")
+
+
+def boundary_seed(n_seeds: int) -> int | None:
+    """The seed the decision-boundary panels show: each method's median seed (None) or one chosen seed."""
+    if n_seeds == 1:
+        return None
+    options = [None, *range(n_seeds)]
+    if st.session_state.get("adapt_boundary_seed", None) not in options:
+        st.session_state["adapt_boundary_seed"] = None
+    return st.selectbox("Seed shown", options, key="adapt_boundary_seed",
+                        format_func=lambda s: "each method's median seed" if s is None else f"seed {s}",
+                        help="The table shows means over seeds; the panels show one model per method.")
 
 
 def embedding_section(key, run) -> None:
@@ -99,10 +119,14 @@ def main() -> None:
         st.info(no_boundaries_reason(scenario) + " The curves, features and confusion matrices below still apply.",
                 icon=":material/info:")
     else:
-        show_chart(views.boundaries, "decision_boundaries")
+        seed = boundary_seed(run.n_seeds)
+        figure = views.boundaries if seed is None else cached.boundary_figure(*key, seed, run)
+        show_chart(figure, "decision_boundaries")
         st.caption("Same fixed axes in every panel. Source points filled, target test points hollow (a subsample); "
                    + ("crosses: the source points as optimal transport moved them onto the target. "
-                      if "ot" in methods else "") + "The title gives that seed's target test accuracy.")
+                      if "ot" in methods else "") + "Each panel shows one seed, named in its title with its target "
+                   "test accuracy: by default the median seed, whose accuracy is the median of the method's seeds "
+                   "(the lower middle one for an even count), so that the picture agrees with the table's mean.")
 
     st.subheader("Training")
     show_chart(views.curves, "training_curves")

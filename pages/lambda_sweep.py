@@ -5,6 +5,7 @@ import json
 import streamlit as st
 
 from core.errors import InputError
+from core.metrics.paired import ALPHA
 from core.talk.scene_runs import lambda_sweep_key
 from ui import cached
 from ui.charts import show_chart
@@ -20,6 +21,15 @@ PAGE = PAGES_BY_PATH["lambda_sweep"]
 LAYOUT = [["method", "count", "seeds", "steps"]]
 
 
+def inconclusive_note(summary) -> str:
+    """The λ whose drop the paired test cannot tell from seed noise, if any."""
+    unsure = summary.lambdas[summary.inconclusive]
+    if not len(unsure):
+        return ""
+    return (f"; at λ = {', '.join(f'{v:g}' for v in unsure)} the drop is as large but the test cannot tell it from "
+            f"seed noise (inconclusive, not shaded)")
+
+
 def sweep_section(views, answer, method: str) -> None:
     summary = views.summary
     show_chart(views.chart, f"lambda_sweep_{method}")
@@ -28,9 +38,10 @@ def sweep_section(views, answer, method: str) -> None:
         "Lines: mean over seeds; bands: min to max over seeds. λ = 0 (trained exactly like source only) is "
         "drawn apart, at the tick “0” one decade left of the smallest positive λ, with its min-max as an error "
         "bar. Feature MMD² (right axis) is the biased estimate (never negative) between the model's last hidden "
-        "layer on source and target test points, Gaussian kernel with the median-heuristic bandwidth. Shaded: "
-        f"λ whose mean target accuracy is more than {summary.margin * 100:g} point(s) below λ = 0's "
-        f"(negative transfer). {len(answer['points'])} models trained as one batch in "
+        "layer on source and target test points, Gaussian kernel with the median-heuristic bandwidth. Shaded "
+        f"(negative transfer): λ whose mean target accuracy is more than {summary.margin * 100:g} point(s) below "
+        f"λ = 0's, seed by seed, with a one-sided paired t-test at p < {ALPHA:g}"
+        + inconclusive_note(summary) + f". {len(answer['points'])} models trained as one batch in "
         f"{answer['train_seconds']:.1f} s" + (f"; best λ = {best:g}." if best is not None else "."))
     diverged = int(summary.diverged.sum())
     if diverged:

@@ -5,6 +5,7 @@ import streamlit as st
 from core.errors import InputError
 from core.labs.finetune_runs import strategy_label
 from core.labs.negative_transfer import RULE_TOLERANCE, SIMILAR_DROP, SMALL_LABELS
+from core.metrics.paired import ALPHA
 from core.scenario import KNOBS_BY_NAME
 from core.talk.scene_runs import transfer_map_keys
 from ui import cached_finetune as cached
@@ -38,7 +39,9 @@ def map_section(scenario, key, mapped) -> None:
     show_chart(views.gain, f"transfer_gain_{knob}", left)
     show_chart(views.best, f"best_strategy_{knob}", right)
     st.caption(f"**{label(mapped)} is negative in {views.negative_cells} of {views.cells} cells**: its mean target "
-               f"test accuracy there is more than {100 * views.grid.margin:g} point(s) below scratch's (outlined, ✕). "
+               f"test accuracy there is more than {100 * views.grid.margin:g} point(s) below scratch's and a one-sided "
+               f"paired t-test over the {run.n_seeds} seed(s) supports the drop at p < {ALPHA:g} (outlined, ✕); in "
+               f"{views.inconclusive_cells} more the drop is as large but the test cannot tell it from seed noise (?). "
                f"The rule of thumb holds in {views.rule_holds} of the {views.rule_cells} cells it could be checked "
                f"in. {len(run.points)} models trained as one batch on {run.device} in {run.train_seconds:.1f} s.")
     diverged_warning(run.points)

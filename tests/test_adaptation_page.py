@@ -14,7 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 import core.labs.adaptation
 from core.errors import InputError
-from core.figures.adaptation import NEGATIVE_TRANSFER, results_frame, results_table
+from core.figures.adaptation import results_frame, results_table
+from core.metrics.paired import TransferVerdict
 from core.scenario import Scenario
 from core.training.methods import METHODS
 from core.training.train import DivergedModel
@@ -144,7 +145,7 @@ def test_every_method_setting_at_its_extremes(key, value):
 def test_methods_and_their_order_follow_the_form_with_the_baseline_always_in():
     at = fast_page(adaptation_methods=["ot", "coral"])
     assert_clean(at)
-    assert list(table(at)["method"]) == ["Source only", "Deep CORAL", "Optimal transport (OTDA)"]
+    assert list(table(at)["method"]) == ["Source only", "Deep CORAL", "OT + similarity map"]
     submit(at, adaptation_methods=[])
     assert_clean(at)
     assert list(table(at)["method"]) == ["Source only"]
@@ -214,7 +215,7 @@ def test_feature_embedding_projections_and_methods(projection):
     assert_clean(at)
     layout = specs(at)[2]["layout"]
     assert layout["xaxis"]["title"]["text"].startswith("PC 1" if projection == "pca" else "t-SNE 1")
-    assert layout["annotations"][1]["text"] == "Optimal transport (OTDA) · by domain"
+    assert layout["annotations"][1]["text"] == "OT + similarity map · by domain"
 
 
 def test_downloads_hold_the_rows_and_the_json():
@@ -279,22 +280,26 @@ def _fake_run(summaries, n_seeds=3):
     return SimpleNamespace(summary=lambda: summaries, n_seeds=n_seeds)
 
 
-def _summary(method, label, target, delta, negative, diverged=0):
+def _summary(method, label, target, delta, verdict=None, diverged=0):
     return {"method": method, "label": label, "target_acc_mean": target, "target_acc_sd": 0.01,
             "source_acc_mean": 1.0, "source_acc_sd": 0.0, "delta_vs_source_only": delta,
-            "negative_transfer": negative, "seeds_trained": 3 - diverged, "seeds_diverged": diverged}
+            "negative_transfer": verdict is not None and verdict.negative,
+            "transfer_test": None if verdict is None else verdict.to_json(),
+            "seeds_trained": 3 - diverged, "seeds_diverged": diverged}
 
 
-def test_results_table_flags_and_highlights_negative_transfer():
-    run = _fake_run([_summary("source_only", "Source only", 0.8, 0.0, False),
-                     _summary("coral", "Deep CORAL", 0.7, -0.1, True),
-                     _summary("dann", "DANN", 0.9, 0.1, False, diverged=1)])
+def test_results_table_flags_and_highlights_negative_transfer_and_names_an_inconclusive_drop():
+    run = _fake_run([_summary("source_only", "Source only", 0.8, 0.0),
+                     _summary("coral", "Deep CORAL", 0.7, -0.1, TransferVerdict("negative", -0.1, 0.004, 3)),
+                     _summary("dann", "DANN", 0.9, 0.1, TransferVerdict("no drop", 0.1, 0.99, 2), diverged=1),
+                     _summary("mmd", "MMD", 0.75, -0.05, TransferVerdict("inconclusive", -0.05, 0.2, 3))])
     frame = results_frame(run)
-    assert list(frame["transfer"]) == ["", NEGATIVE_TRANSFER, ""]
+    assert list(frame["transfer"]) == ["", "⚠️ negative transfer (p = 0.004, 3 seeds)", "",
+                                       "inconclusive drop (p = 0.200, 3 seeds)"]
     assert list(frame["Δ vs source only"]) == ["—", "-10.0 pts", "+10.0 pts"]
     assert frame["target test acc."][0] == "80.0% ± 1.0"
     assert frame["seeds"][2] == "2 of 3 (1 diverged)"
     html = results_table(run).to_html()
     css = html[html.index("<style"):html.index("</style>")]
     assert "background-color: rgba(213, 94, 0, 0.18)" in css
-    assert "_row1_col0" in css and "_row0_col0" not in css and "_row2_col0" not in css  # only the flagged row
+    assert "_row1_col0" in css and not any(f"_row{r}_col0" in css for r in (0, 2, 3))  # the negative row only

@@ -255,12 +255,16 @@ def test_efficiency_finetuning_beats_scratch_with_two_labels_per_class_on_rotate
     assert min(gains) > 0, gains
 
 
-def test_concept_shift_map_shows_negative_transfer_and_no_shift_shows_none():
+def test_concept_shift_removes_the_gain_of_transfer_and_a_flag_needs_the_paired_test():
     run = run_finetuning(Scenario(), ["scratch", "full_finetune", "feature_extraction"], [1, 2, 5], n_seeds=3,
                          knob="concept", values=[0.0, 1.0], device="cpu")
     grid = gain_map(run)
-    assert grid.negative("full_finetune")[1].any()  # concept = 1: the source's labels are wrong on half the plane
-    assert (grid.gain["full_finetune"][0] > 0.05).all()  # no shift: transfer helps at every label count
+    gain = grid.gain["full_finetune"]
+    assert (gain[0] > 0.05).all()  # no shift: transfer helps at every label count
+    assert (gain[1] < gain[0] - 0.1).all()  # concept = 1: the source's labels are wrong on half the plane
+    for strategy in grid.transfer_strategies:
+        for verdict, negative in zip(grid.verdicts[strategy].ravel(), grid.negative(strategy).ravel()):
+            assert negative == (verdict.mean_delta < -grid.margin and verdict.p_value < 0.05)
     assert grid.similar.tolist() == [True, False]
     holds = rule_holds(grid)
     assert holds.shape == (2, 3) and all(h in (True, False) for h in holds.ravel())

@@ -148,17 +148,23 @@ class AdaptationViews:
     run_json: bytes
 
 
+@st.cache_resource(max_entries=32, show_spinner="Drawing the decision boundaries…")
+def boundary_figure(scenario: Scenario, methods: tuple[str, ...], n_seeds: int, settings: TrainSettings,
+                    seed: int | None, _run: AdaptationRun) -> go.Figure:
+    """The decision-boundary panels of one seed of every method (``None``: each method's median seed)."""
+    data = generate(scenario)
+    surfaces = embedding.decision_surfaces(_run, data, seed=seed)
+    return adaptation_figures.decision_boundary_figure(_run, data, surfaces, median=seed is None)
+
+
 @st.cache_resource(max_entries=16, show_spinner="Drawing the results…")
 def adaptation_views(scenario: Scenario, methods: tuple[str, ...], n_seeds: int, settings: TrainSettings,
                      _run: AdaptationRun) -> AdaptationViews:
     """The results table, figures and downloads of a run (read-only, shared)."""
     data = generate(scenario)
-    boundaries = None
-    if data.n_features == 2:
-        boundaries = adaptation_figures.decision_boundary_figure(_run, data, embedding.decision_surfaces(_run, data))
     return AdaptationViews(
         table=adaptation_figures.results_table(_run),
-        boundaries=boundaries,
+        boundaries=boundary_figure(scenario, methods, n_seeds, settings, None, _run) if data.n_features == 2 else None,
         curves=adaptation_figures.training_curves_figure(_run),
         confusion=adaptation_figures.confusion_figure(_run),
         rows_csv=pd.DataFrame(_run.rows).to_csv(index=False).encode(),

@@ -82,6 +82,7 @@ class TransferMapViews:
     best: go.Figure
     rules: pd.DataFrame
     negative_cells: int
+    inconclusive_cells: int
     cells: int
     rule_holds: int  # cells where the rule of thumb holds, of
     rule_cells: int  # the cells of the quadrants whose recommended strategy was trained
@@ -101,7 +102,8 @@ def transfer_map_views(scenario: Scenario, strategies: tuple[str, ...], labels: 
     return TransferMapViews(grid, finetune_figures.gain_map_figure(grid, mapped),
                             finetune_figures.best_strategy_figure(grid),
                             finetune_figures.rule_checks_frame(checks, grid.strategies), int(negative.sum()),
-                            int(negative.size), sum(c.holds for c in checked), sum(c.cells for c in checked),
+                            int(grid.inconclusive(mapped).sum()), int(negative.size), sum(c.holds for c in checked),
+                            sum(c.cells for c in checked),
                             *_downloads(_run))
 
 

@@ -26,6 +26,8 @@ import json
 import sys
 from collections.abc import Sequence
 
+import numpy as np
+
 from core.errors import InputError
 from core.knobs import KnobSet
 from core.labs.adaptation import AdaptationPageSettings
@@ -34,6 +36,7 @@ from core.labs.finetune_runs import FinetunePageSettings
 from core.labs.image_lab import ImagePageSettings
 from core.labs.negative_transfer import MAPS, TransferMapPageSettings
 from core.labs.sweeps import BoundPageSettings, LambdaSweepPageSettings
+from core.metrics.paired import ALPHA, TransferVerdict
 from core.scenario import KNOBS, Scenario
 
 EXIT_BAD_INPUT = 2
@@ -185,7 +188,7 @@ def _train(args: argparse.Namespace, scenario: Scenario) -> None:
         target = _mean_sd(row["target_acc_mean"], row["target_acc_sd"])
         source = _mean_sd(row["source_acc_mean"], row["source_acc_sd"])
         delta = "" if row["delta_vs_source_only"] is None else f"{row['delta_vs_source_only']:+.3f}"
-        flag = "  negative transfer" if row["negative_transfer"] else ""
+        flag = "" if row["transfer_test"] is None else "  " + TransferVerdict.from_json(row["transfer_test"]).text()
         print(f"{row['method']:<15}{target:>18}{source:>18}{delta:>16}{flag}")
     for row in run.rows:
         if row["diverged"]:
@@ -269,11 +272,12 @@ def _transfer_map(args: argparse.Namespace, scenario: Scenario) -> None:
         return
     grid = gain_map(run)
     for strategy in grid.transfer_strategies:
-        print(f"{strategy} minus scratch (mean target test accuracy over {run.n_seeds} seeds; * negative)")
+        print(f"{strategy} minus scratch (mean target test accuracy over {run.n_seeds} seeds; * negative transfer: "
+              f"paired t-test p < {ALPHA:g}; ? a drop the test cannot tell from seed noise)")
         print(f"{run.knob:>12}" + "".join(f"{n:>9}" for n in run.labels))
+        marks = np.where(grid.negative(strategy), "*", np.where(grid.inconclusive(strategy), "?", " "))
         for v, value in enumerate(grid.values):
-            cells = "".join(f"{g:>+8.3f}{'*' if neg else ' '}" for g, neg in
-                            zip(grid.gain[strategy][v], grid.negative(strategy)[v]))
+            cells = "".join(f"{g:>+8.3f}{mark}" for g, mark in zip(grid.gain[strategy][v], marks[v]))
             print(f"{value:>12g}{cells}")
     print(f"rules of thumb (small: at most {SMALL_LABELS} labels per class; similar: the pretrained network loses at "
           f"most {100 * SIMILAR_DROP:g} points on the target; similar at {run.knob} = "

@@ -26,10 +26,10 @@ from core.figures.parts import (
 )
 from core.labs.adaptation import AdaptationRun
 from core.labs.embedding import PROJECTIONS, DecisionSurfaces, FeatureEmbedding, subsample
+from core.metrics.paired import NEGATIVE_LABEL, TransferVerdict
 from core.training.methods import METHODS_BY_NAME
 
 BOUNDARY_POINTS = 150  # per domain and subplot: enough to see the shape, light to draw
-NEGATIVE_TRANSFER = "⚠️ negative transfer"
 NEGATIVE_ROW_STYLE = "background-color: rgba(213, 94, 0, 0.18)"
 
 
@@ -53,7 +53,7 @@ def results_frame(run: AdaptationRun) -> pd.DataFrame:
             "source acc.": mean_sd_percent(s["source_acc_mean"], s["source_acc_sd"]),
             "Δ vs source only": "—" if delta is None or s["method"] == "source_only"
             else f"{100 * delta:+.1f} pts",
-            "transfer": NEGATIVE_TRANSFER if s["negative_transfer"] else "",
+            "transfer": "" if s["transfer_test"] is None else TransferVerdict.from_json(s["transfer_test"]).text(),
             "seeds": f"{s['seeds_trained']} of {run.n_seeds}{diverged}",
         })
     return pd.DataFrame(rows)
@@ -63,23 +63,26 @@ def results_table(run: AdaptationRun):
     """:func:`results_frame` as a pandas Styler with the negative-transfer rows highlighted."""
     frame = results_frame(run)
     return frame.style.apply(
-        lambda row: [NEGATIVE_ROW_STYLE if row["transfer"] else ""] * len(row), axis=1)
+        lambda row: [NEGATIVE_ROW_STYLE if row["transfer"].startswith(NEGATIVE_LABEL) else ""] * len(row), axis=1)
 
 
 # --- decision boundaries -------------------------------------------------------------------
 def decision_boundary_figure(run: AdaptationRun, data: DomainData, surfaces: DecisionSurfaces,
-                             max_points: int = BOUNDARY_POINTS) -> go.Figure:
-    """One small panel per method on shared, fixed axes: p(y | x) of its first healthy seed, a
-    subsample of source points (filled) and target test points (hollow); for ``ot`` also its
-    transported source points (crosses)."""
+                             max_points: int = BOUNDARY_POINTS, median: bool = True) -> go.Figure:
+    """One small panel per method on shared, fixed axes: p(y | x) of the model in ``surfaces`` (its median
+    seed when ``median``), a subsample of source points (filled) and target test points (hollow); for ``ot``
+    also its transported source points (crosses). Each title names the seed and its target accuracy."""
     methods = run.methods
     n_rows, n_cols = grid_shape(len(methods))
     titles = []
     for method in methods:
         m = surfaces.models[method]
-        accuracy = None if m is None else run.rows[m]["target_acc"]
-        titles.append(f"<b>{method_label(method)}</b><br>" + ("every seed diverged" if m is None else
-                                                               f"target acc. {accuracy:.1%}"))
+        if m is None:
+            shown = "every seed diverged" if median else "this seed diverged"
+        else:
+            row = run.rows[m]
+            shown = f"seed {row['seed']}{' (median)' if median else ''}: target acc. {row['target_acc']:.1%}"
+        titles.append(f"<b>{method_label(method)}</b><br>{shown}")
     height = 120 + 280 * n_rows
     fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=titles, horizontal_spacing=0.05,
                         vertical_spacing=vertical_spacing(n_rows, height, 95))

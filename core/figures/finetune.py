@@ -21,6 +21,7 @@ from core.figures import BASE_LAYOUT
 from core.figures.parts import band, grid_shape, pale, vertical_spacing
 from core.labs.efficiency import StrategyCurves, labels_to_match
 from core.labs.negative_transfer import SMALL_LABELS, GainMap, RuleCheck, rule_holds
+from core.metrics.paired import ALPHA
 from core.scenario import KNOBS_BY_NAME
 from core.training.finetune import STRATEGIES_BY_NAME, FinetuneSettings, layer_rate_schedule
 
@@ -205,8 +206,13 @@ def gain_map_figure(grid: GainMap, strategy: str) -> go.Figure:
     if len(rows):
         fig.add_trace(go.Scatter(
             x=cols + 0.33, y=rows + 0.27, mode="markers", hoverinfo="skip",
-            name=f"negative transfer: more than {100 * grid.margin:g} pt below scratch",
+            name=f"negative transfer: more than {100 * grid.margin:g} pt below scratch, paired test p < {ALPHA:g}",
             marker=dict(symbol="x-thin-open", size=9, color="#000000", line=dict(width=2.5, color="#000000"))))
+    unsure_rows, unsure_cols = np.nonzero(grid.inconclusive(strategy))
+    if len(unsure_rows):
+        fig.add_trace(go.Scatter(
+            x=unsure_cols + 0.33, y=unsure_rows + 0.27, mode="text", text=["?"] * len(unsure_rows), hoverinfo="skip",
+            textfont=dict(size=15, color="#000000"), name="?: a drop the paired test cannot tell from seed noise"))
     _grid_axes(fig, grid)
     fig.update_layout(title=f"{name}: gain over scratch (points of target test accuracy)", height=470, showlegend=True,
                       **{**BASE_LAYOUT, "legend": dict(orientation="h", x=0.0, y=-0.17, yanchor="top"),

@@ -16,6 +16,7 @@ from sklearn.metrics import confusion_matrix
 from core.data.domains import DomainData, generate
 from core.errors import InputError
 from core.knobs import Knob, KnobSet, seeds_knob
+from core.metrics.paired import paired_drop
 from core.scenario import Scenario
 from core.training.methods import METHODS, METHODS_BY_NAME
 from core.training.train import (
@@ -115,26 +116,40 @@ class AdaptationRun:
 
     def summary(self) -> list[dict]:
         """Per method: mean and sd over seeds of target and source accuracy, the change against
-        source-only, and whether transfer was negative: a transfer method (not one of the two
-        baselines) whose mean target accuracy is below source-only's by more than a margin."""
+        source-only, and the paired test against source-only of a transfer method (not one of the
+        two baselines): negative transfer when its mean target accuracy is more than a margin below
+        and the test rejects "no drop" (:mod:`core.metrics.paired`), inconclusive when only the first
+        holds."""
         baseline = self._mean("source_only", "target_acc")
+        baseline_per_seed = self.per_seed("source_only")
         out = []
         for method in self.methods:
             target = self._values(method, "target_acc")
             source = self._values(method, "source_acc")
             delta = None if baseline is None or not len(target) else float(np.mean(target) - baseline)
+            verdict = (paired_drop(self.per_seed(method), baseline_per_seed, NEGATIVE_TRANSFER_MARGIN)
+                       if method not in NOT_TRANSFER and "source_only" in self.methods else None)
             out.append({
                 "method": method,
                 "label": METHODS_BY_NAME[method].label,
                 "target_acc_mean": mean_or_none(target), "target_acc_sd": sd_or_none(target),
                 "source_acc_mean": mean_or_none(source), "source_acc_sd": sd_or_none(source),
                 "delta_vs_source_only": delta,
-                "negative_transfer": bool(delta is not None and method not in NOT_TRANSFER
-                                          and delta < -NEGATIVE_TRANSFER_MARGIN),
+                "negative_transfer": bool(verdict is not None and verdict.negative),
+                "transfer_test": None if verdict is None else verdict.to_json(),
                 "seeds_trained": len(target),
                 "seeds_diverged": sum(1 for r in self.rows if r["method"] == method and r["diverged"]),
             })
         return out
+
+    def per_seed(self, method: str, key: str = "target_acc") -> np.ndarray:
+        """``key`` of each seed of ``method`` in seed order, NaN for a diverged model (pairs runs across methods:
+        seed ``s`` of every method starts from the same initialisation and mini-batches)."""
+        values = np.full(self.n_seeds, np.nan)
+        for row in self.rows:
+            if row["method"] == method and not row["diverged"]:
+                values[row["seed"]] = row[key]
+        return values
 
     def _values(self, method: str, key: str) -> np.ndarray:
         return np.array([r[key] for r in self.rows if r["method"] == method and not r["diverged"]])

@@ -33,13 +33,18 @@ def subsample(n: int, size: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
 
 
-def first_healthy_model(run: AdaptationRun, method: str) -> int | None:
-    """Index into ``run.trained.specs`` of the method's first seed that did not diverge."""
+def shown_model(run: AdaptationRun, method: str, seed: int | None = None) -> int | None:
+    """Index into ``run.trained.specs`` of the model a picture of ``method`` shows: seed ``seed``, or by default
+    the median seed, whose target test accuracy is the median of the seeds that trained (the lower of the two
+    middle ones for an even count; equal accuracies in seed order). ``None`` when that model diverged."""
     diverged = run.trained.diverged
-    for m, spec in enumerate(run.trained.specs):
-        if spec.method == method and not diverged[m]:
-            return m
-    return None
+    healthy = [m for m, spec in enumerate(run.trained.specs) if spec.method == method and not diverged[m]]
+    if seed is not None:
+        return next((m for m in healthy if run.rows[m]["seed"] == seed), None)
+    if not healthy:
+        return None
+    ranked = sorted(healthy, key=lambda m: (run.rows[m]["target_acc"], run.rows[m]["seed"]))
+    return ranked[(len(ranked) - 1) // 2]
 
 
 @dataclass(frozen=True)
@@ -55,9 +60,10 @@ class DecisionSurfaces:
     models: dict[str, int | None]
 
 
-def decision_surfaces(run: AdaptationRun, data: DomainData, resolution: int = GRID_RESOLUTION
-                      ) -> DecisionSurfaces:
-    """p(y | x) of each method's first healthy seed on a ``resolution`` × ``resolution`` grid.
+def decision_surfaces(run: AdaptationRun, data: DomainData, resolution: int = GRID_RESOLUTION,
+                      seed: int | None = None) -> DecisionSurfaces:
+    """p(y | x) of each method's :func:`shown_model` (the median seed, or ``seed``) on a ``resolution`` ×
+    ``resolution`` grid.
 
     Raises
     ------
@@ -65,7 +71,7 @@ def decision_surfaces(run: AdaptationRun, data: DomainData, resolution: int = GR
         When the inputs are not 2-D (``feature_map=lift3d``).
     """
     xs, ys, proba = grid_probabilities(run.trained, data, resolution)
-    models = {method: first_healthy_model(run, method) for method in run.methods}
+    models = {method: shown_model(run, method, seed) for method in run.methods}
     return DecisionSurfaces(xs, ys, {method: None if m is None else proba[m] for method, m in models.items()}, models)
 
 
@@ -145,14 +151,14 @@ def embed_models(networks: Networks, models: dict[str, int], names: dict[str, st
 
 def feature_embedding(run: AdaptationRun, data: DomainData, methods: tuple[str, ...],
                       projection: str = "pca", max_points: int = EMBEDDING_POINTS) -> FeatureEmbedding:
-    """Embed the feature layer of each method's first healthy seed in 2-D (:func:`embed_models`).
+    """Embed the feature layer of each method's median seed (:func:`shown_model`) in 2-D (:func:`embed_models`).
 
     Raises
     ------
     InputError
         On an unknown projection or a method whose every seed diverged.
     """
-    models = {method: first_healthy_model(run, method) for method in methods}
+    models = {method: shown_model(run, method) for method in methods}
     for method, m in models.items():
         if m is None:
             raise InputError("method", f"every seed of {method} diverged: no features to show")

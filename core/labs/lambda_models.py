@@ -13,6 +13,7 @@ from core.data.domains import DomainData
 from core.errors import InputError
 from core.labs.adaptation import NEGATIVE_TRANSFER_MARGIN
 from core.labs.embedding import grid_probabilities
+from core.metrics.paired import INCONCLUSIVE, TransferVerdict, paired_drop
 from core.training.train import TrainedModels
 
 LAMBDA_LOW, LAMBDA_HIGH = 0.01, 10.0  # the positive part of the default grid
@@ -33,9 +34,9 @@ class LambdaSummary:
     """Per-lambda statistics over the seeds that trained (NaN where every seed diverged).
 
     ``mean``, ``low`` and ``high`` map each of :data:`METRICS` to ``[L]`` arrays (``low`` and
-    ``high``: the min and max over seeds, the band drawn). ``negative[i]`` is True where the
-    mean target accuracy at ``lambdas[i] > 0`` lies more than ``margin`` below lambda = 0's
-    (source-only training); ``best`` indexes the lambda with the highest mean target accuracy.
+    ``high``: the min and max over seeds, the band drawn). ``verdicts[i]`` compares ``lambdas[i] > 0``
+    with lambda = 0 (source-only training) seed by seed (:func:`core.metrics.paired.paired_drop`);
+    ``best`` indexes the lambda with the highest mean target accuracy.
     """
 
     lambdas: np.ndarray
@@ -45,9 +46,19 @@ class LambdaSummary:
     diverged: np.ndarray
     n_seeds: int
     baseline: float | None
-    negative: np.ndarray
+    verdicts: tuple[TransferVerdict | None, ...]
     best: int | None
     margin: float
+
+    @property
+    def negative(self) -> np.ndarray:
+        """Where λ's paired test against λ = 0 finds negative transfer (:mod:`core.metrics.paired`)."""
+        return np.array([v is not None and v.negative for v in self.verdicts], dtype=bool)
+
+    @property
+    def inconclusive(self) -> np.ndarray:
+        """Where λ's mean drop exceeds the margin but the paired test cannot tell it from seed noise."""
+        return np.array([v is not None and v.verdict == INCONCLUSIVE for v in self.verdicts], dtype=bool)
 
 
 def summarise(points: Sequence[dict], margin: float = NEGATIVE_TRANSFER_MARGIN) -> LambdaSummary:
@@ -64,12 +75,16 @@ def summarise(points: Sequence[dict], margin: float = NEGATIVE_TRANSFER_MARGIN) 
                 mean[name][i], low[name][i], high[name][i] = values.mean(), values.min(), values.max()
     target = mean["target_acc"]
     baseline = float(target[0]) if lambdas[0] == 0.0 and np.isfinite(target[0]) else None
-    negative = np.zeros(len(lambdas), dtype=bool)
-    if baseline is not None:
-        negative = (lambdas > 0) & np.isfinite(target) & (target < baseline - margin)
+    n_seeds = 1 + max(p["seed"] for p in points)
+    per_seed = np.full((len(lambdas), n_seeds), np.nan)
+    for p in points:
+        if p["target_acc"] is not None:
+            per_seed[int(np.flatnonzero(lambdas == p["align_weight"])[0]), p["seed"]] = p["target_acc"]
+    verdicts = tuple(paired_drop(per_seed[i], per_seed[0], margin) if baseline is not None and lam > 0 else None
+                     for i, lam in enumerate(lambdas))
     best = int(np.nanargmax(target)) if np.isfinite(target).any() else None
     return LambdaSummary(lambdas, mean, low, high, diverged, len(points) // max(1, len(lambdas)), baseline,
-                         negative, best, margin)
+                         verdicts, best, margin)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 The gain of a strategy in a cell is its mean target test accuracy minus scratch's, both over
 the same seeds (the same labelled points). A cell is negative when the gain is below
-``-NEGATIVE_TRANSFER_MARGIN`` (1 point, as on the other pages).
+``-NEGATIVE_TRANSFER_MARGIN`` (1 point, as on the other pages) and a one-sided paired t-test over
+the seeds supports the drop; a larger drop the test does not support is inconclusive
+(:mod:`core.metrics.paired`, the rule of every page).
 
 The common rules of thumb (e.g. the CS231n notes on transfer learning) pick a strategy from two
 questions: is the target data small, and is it similar to the source? Here "small" means at most
@@ -29,6 +31,7 @@ from core.labs.finetune_runs import (
     labels_knob,
     strategy_label,
 )
+from core.metrics.paired import INCONCLUSIVE, paired_drop
 from core.training.finetune import STRATEGIES, FinetuneSettings
 
 SMALL_LABELS = 10
@@ -101,11 +104,17 @@ class GainMap:
     pretrained_target: np.ndarray
     pretrained_source: np.ndarray
     similar: np.ndarray
+    verdicts: dict[str, np.ndarray]  # per strategy, [V, L] of TransferVerdict against scratch
     margin: float = NEGATIVE_TRANSFER_MARGIN
 
     def negative(self, strategy: str) -> np.ndarray:
-        """Boolean ``[V, L]``: cells where ``strategy`` is more than the margin below scratch."""
-        return self.gain[strategy] < -self.margin
+        """Boolean ``[V, L]``: cells where ``strategy`` is more than the margin below scratch and the paired test
+        over seeds supports it (:mod:`core.metrics.paired`)."""
+        return np.vectorize(lambda v: v.negative, otypes=[bool])(self.verdicts[strategy])
+
+    def inconclusive(self, strategy: str) -> np.ndarray:
+        """Boolean ``[V, L]``: cells where the mean drop exceeds the margin but the test does not support it."""
+        return np.vectorize(lambda v: v.verdict == INCONCLUSIVE, otypes=[bool])(self.verdicts[strategy])
 
     @property
     def transfer_strategies(self) -> tuple[str, ...]:
@@ -134,8 +143,11 @@ def gain_map(run: FinetuneRun) -> GainMap:
     best = np.array(run.strategies, dtype=object)[stacked.argmax(axis=0)]
     pretrained_target, pretrained_source = (_pretrained_mean(run, metric) for metric in ("target_acc", "source_acc"))
     similar = (pretrained_source - pretrained_target) <= SIMILAR_DROP
+    verdicts = {s: np.array([[paired_drop(per_seed[s][v, j], per_seed[REFERENCE][v, j], NEGATIVE_TRANSFER_MARGIN)
+                              for j in range(len(labels))] for v in range(len(values))], dtype=object)
+                for s in run.strategies}
     return GainMap(run.knob, values, labels, run.strategies, accuracy, gain, low, high, best, pretrained_target,
-                   pretrained_source, similar)
+                   pretrained_source, similar, verdicts)
 
 
 def _pretrained_mean(run: FinetuneRun, metric: str) -> np.ndarray:

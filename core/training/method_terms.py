@@ -166,9 +166,9 @@ def rows_of(values: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
 
 
 def transport_source(run, rows: torch.Tensor, source_x: np.ndarray, pool_x: np.ndarray) -> torch.Tensor:
-    """OTDA: the source carried onto the target pool by the Wasserstein–Procrustes map, and the models ``rows``
-    trained on the source moved ``min(λ, 1)`` of the way there (``run.source_inputs``). Returns the carried
-    source, standardised."""
+    """OT + similarity map: the source carried onto the target pool by the Wasserstein–Procrustes map, and the
+    models ``rows`` trained on the source moved ``min(λ, 1)`` of the way there (``run.source_inputs``). Returns
+    the carried source, standardised."""
     # in the data's own coordinates: per-feature standardisation would turn a rotation into a shear
     raw = wasserstein_procrustes(torch.as_tensor(source_x), torch.as_tensor(pool_x),
                                  seed=run.specs[int(rows[0])].seed)
