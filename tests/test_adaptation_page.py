@@ -296,7 +296,7 @@ def test_results_table_flags_and_highlights_negative_transfer_and_names_an_incon
     frame = results_frame(run)
     assert list(frame["transfer"]) == ["", "⚠️ negative transfer (p = 0.004, 3 seeds)", "",
                                        "inconclusive drop (p = 0.200, 3 seeds)"]
-    assert list(frame["Δ vs source only"]) == ["—", "-10.0 pts", "+10.0 pts"]
+    assert list(frame["Δ vs source only"]) == ["—", "-10.0 pts", "+10.0 pts", "-5.0 pts"]
     assert frame["target test acc."][0] == "80.0% ± 1.0"
     assert frame["seeds"][2] == "2 of 3 (1 diverged)"
     html = results_table(run).to_html()
