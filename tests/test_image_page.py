@@ -21,7 +21,8 @@ def run_page(query, settings=None):
     for key, value in query.items():
         at.query_params[key] = value
     if settings is not None:
-        at.session_state["image_settings"] = dict(settings)
+        at.session_state["image_domains_saved_settings"] = {key.removeprefix("image_domains_"): value
+                                                           for key, value in settings.items()}
     return at.run()
 
 

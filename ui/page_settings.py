@@ -45,7 +45,9 @@ def _saved_values(page: PageEntry) -> dict[str, Any]:
         for problem in problems:
             st.warning(f"Ignored from the link: {plain(problem)}", icon=":material/link_off:")
         st.session_state[key] = settings.to_dict()
-    return st.session_state[key]
+    saved = {**page.settings().to_dict(), **st.session_state[key]}  # a knob added since: its default
+    st.session_state[key] = saved
+    return saved
 
 
 def _restore(page: PageEntry, saved: Mapping[str, Any]) -> None:
