@@ -44,7 +44,7 @@ def methods_explained(methods, lam: float) -> None:
 def results_section(run, views) -> None:
     st.subheader("Accuracy on the target test set")
     st.dataframe(views.table, hide_index=True, width="stretch",
-                 column_config={"transfer": st.column_config.TextColumn(width="medium")})
+                 column_config={"transfer": st.column_config.TextColumn(width="large")})
     st.caption("Mean ± sd over seeds, in %; Δ in percentage points against source only. Each method is compared "
                f"with source only seed by seed (same data, same initialisation): it is flagged ⚠️ negative transfer "
                f"(row highlighted) when its mean target accuracy is more than {NEGATIVE_TRANSFER_MARGIN * 100:g} "

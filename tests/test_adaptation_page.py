@@ -85,8 +85,9 @@ def test_defaults_show_the_table_and_every_chart():
     assert_clean(at)
     assert at.title[0].value == "Adaptation"
     assert [t.split(":")[0] for t in titles(at)] == [
-        "Decision boundaries (first seed)", "Training curves", "Feature layer before and after adaptation (PCA of the "
-        "last hidden layer, first seed)", "Confusion matrices on the target test set (counts summed over seeds)"]
+        "Decision boundaries (median seed of each method)", "Training curves",
+        "Feature layer before and after adaptation (PCA of the last hidden layer, median seed)",
+        "Confusion matrices on the target test set (counts summed over seeds)"]
     frame = table(at)
     assert list(frame["method"]) == [m.label for m in METHODS]
     assert set(frame["seeds"]) == {"3 of 3"}

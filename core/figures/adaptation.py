@@ -109,9 +109,10 @@ def decision_boundary_figure(run: AdaptationRun, data: DomainData, surfaces: Dec
                                  scaleanchor=x_key.replace("axis", ""), scaleratio=1,
                                  title="x1" if col == 0 else None)
     two_classes = run.trained.n_classes == 2
+    which = "median seed of each method" if median else "one seed"
     fig.update_layout(
-        title="Decision boundaries (first seed): " + ("colour = p(class 1), line = 0.5" if two_classes else
-                                                      "colour = predicted class, paler = less confident"),
+        title=f"Decision boundaries ({which}): " + ("colour = p(class 1), line = 0.5" if two_classes else
+                                                     "colour = predicted class, paler = less confident"),
         height=height, **BASE_LAYOUT)
     fig.update_annotations(font_size=12)
     fig.update_layout(
@@ -220,7 +221,7 @@ def embedding_figure(embedding: FeatureEmbedding) -> go.Figure:
             fig.update_xaxes(title_text=x_title, zeroline=False, row=row, col=col)
             fig.update_yaxes(title_text=y_title, zeroline=False, row=row, col=col)
     fig.update_layout(title=f"Feature layer before and after adaptation ({name} of the last hidden layer, "
-                            "first seed)", height=820, **BASE_LAYOUT)
+                            "median seed)", height=820, **BASE_LAYOUT)
     fig.update_layout(legend=dict(y=-0.08, yanchor="top"), margin=dict(t=90, b=100))
     return fig
 
