@@ -38,14 +38,15 @@ def _saved_values(page: PageEntry) -> dict[str, Any]:
     A bad value in the link is one warning and the knob's default; nothing else is lost.
     """
     key = _saved_key(page)
-    if key not in st.session_state:
+    if key in st.session_state:
+        saved = {**page.settings().to_dict(), **st.session_state[key]}  # a knob added since: its default
+    else:
         from_link = st.session_state.get(PAGE_KEY) in (None, page.url_path)  # None: run without the router
         params = st.query_params.to_dict() if from_link else {}
         settings, problems = page.settings.from_params(params, unknown_ok=True)
         for problem in problems:
             st.warning(f"Ignored from the link: {plain(problem)}", icon=":material/link_off:")
-        st.session_state[key] = settings.to_dict()
-    saved = {**page.settings().to_dict(), **st.session_state[key]}  # a knob added since: its default
+        saved = settings.to_dict()
     st.session_state[key] = saved
     return saved
 

@@ -6,7 +6,7 @@ TEST split only (and the source sample for source accuracy); training never sees
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -69,15 +69,11 @@ class AdaptationPageSettings(KnobSet):
     def methods_to_train(self, scenario: Scenario) -> tuple[tuple[str, ...], list[str]]:
         """The methods to train, in the registry's order, with the baseline; and the chosen ones skipped because
         they need labelled target samples and the scenario has none."""
-        return methods_to_train(scenario, self.methods)
-
-
-def methods_to_train(scenario: Scenario, names: Iterable[str]) -> tuple[tuple[str, ...], list[str]]:
-    """:meth:`AdaptationPageSettings.methods_to_train` for any list of method names."""
-    names = set(names)
-    skipped = [m.name for m in METHODS if m.name in names and m.needs_target_labels and scenario.labels_per_class == 0]
-    methods = tuple(m.name for m in METHODS if m.name == BASELINE or (m.name in names and m.name not in skipped))
-    return methods, skipped
+        names = set(self.methods)
+        skipped = [m.name for m in METHODS
+                   if m.name in names and m.needs_target_labels and scenario.labels_per_class == 0]
+        methods = tuple(m.name for m in METHODS if m.name == BASELINE or (m.name in names and m.name not in skipped))
+        return methods, skipped
 
 
 def check_seeds(n_seeds: int) -> int:
@@ -152,7 +148,9 @@ class AdaptationRun:
         return values
 
     def _values(self, method: str, key: str) -> np.ndarray:
-        return np.array([r[key] for r in self.rows if r["method"] == method and not r["diverged"]])
+        """``key`` of the seeds of ``method`` that trained, in seed order."""
+        values = self.per_seed(method, key)
+        return values[np.isfinite(values)]
 
     def _mean(self, method: str, key: str) -> float | None:
         values = self._values(method, key)

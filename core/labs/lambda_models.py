@@ -83,8 +83,7 @@ def summarise(points: Sequence[dict], margin: float = NEGATIVE_TRANSFER_MARGIN) 
     verdicts = tuple(paired_drop(per_seed[i], per_seed[0], margin) if baseline is not None and lam > 0 else None
                      for i, lam in enumerate(lambdas))
     best = int(np.nanargmax(target)) if np.isfinite(target).any() else None
-    return LambdaSummary(lambdas, mean, low, high, diverged, len(points) // max(1, len(lambdas)), baseline,
-                         verdicts, best, margin)
+    return LambdaSummary(lambdas, mean, low, high, diverged, n_seeds, baseline, verdicts, best, margin)
 
 
 @dataclass(frozen=True)
