@@ -19,7 +19,7 @@ def test_a_consistent_drop_is_negative_transfer_with_the_t_tests_p_value():
     assert verdict.mean_delta == pytest.approx(-0.054)
     expected = stats.ttest_rel(method, baseline, alternative="less").pvalue
     assert verdict.p_value == pytest.approx(expected) and verdict.p_value < 0.01
-    assert verdict.text().startswith("⚠️ negative transfer (p = ")
+    assert verdict.text().startswith("⚠️ negative transfer (p ")
 
 
 def test_a_large_mean_drop_from_one_bad_seed_is_inconclusive():
@@ -49,6 +49,7 @@ def test_one_seed_cannot_be_significant_and_diverged_seeds_drop_their_pair():
 def test_identical_drops_have_no_spread_and_are_significant():
     verdict = paired_drop(np.array([0.7, 0.7, 0.7]), np.array([0.8, 0.8, 0.8]), MARGIN)
     assert verdict.verdict == NEGATIVE and verdict.p_value == 0.0
+    assert verdict.text() == "⚠️ negative transfer (p < 0.001, 3 seeds)"
 
 
 def _run(accuracies, diverged=()):

@@ -42,7 +42,7 @@ class TransferVerdict:
         """A short label for a table cell: empty when there is no drop."""
         if self.verdict == NO_DROP:
             return ""
-        p = "p n/a" if self.p_value is None else f"p = {format_p(self.p_value)}"
+        p = "p n/a" if self.p_value is None else format_p(self.p_value)
         word = NEGATIVE_LABEL if self.negative else INCONCLUSIVE_LABEL
         return f"{word} ({p}, {self.pairs} seed{'s' if self.pairs != 1 else ''})"
 
@@ -56,7 +56,8 @@ class TransferVerdict:
 
 
 def format_p(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+    """``p = 0.018``, or ``p < 0.001`` below that."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def paired_drop(values: np.ndarray, baseline: np.ndarray, margin: float, alpha: float = ALPHA) -> TransferVerdict:

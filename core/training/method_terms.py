@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from core.nn.models import BatchedMLP, seeded_generator
 from core.training import alignment
+from core.training.label_spreading import LabelSpreading
 from core.training.transport import wasserstein_procrustes
 
 FINETUNE_SOURCE_SHARE = 0.6  # finetune: source steps first, then the labelled target
@@ -117,12 +118,16 @@ class AdversarialTerm(AlignmentTerm):
 
 class PseudoLabelTerm(AlignmentTerm):
     """Self-training: after a source warm-up, λ · cross-entropy on the confident pseudo-labelled points of the
-    pool batch; pseudo-labels are refreshed every :data:`SELF_TRAINING_REFRESH` steps, and the confident share
-    of each predicted class grows from :data:`SELF_TRAINING_START_SHARE` to all."""
+    pool batch. Every :data:`SELF_TRAINING_REFRESH` steps each model's class probabilities on the pool are spread
+    along the pool's nearest-neighbour graph (:mod:`~core.training.label_spreading`; on points only: on images
+    the pixel graph does not follow the classes, and spreading there collapsed self-training on rotated digits
+    to chance); the pseudo-labels are the arg-max, and the confident share of each predicted class grows from
+    :data:`SELF_TRAINING_START_SHARE` to all."""
 
     def __init__(self, run, rows):
         super().__init__(run, rows)
         self.pseudo = self.confident = None
+        self.spreading = None if run.architecture.is_image else LabelSpreading(run.pool_x)
 
     def loss(self, step, fraction, features_source, features_pool):
         if fraction < SELF_TRAINING_WARMUP:
@@ -131,7 +136,10 @@ class PseudoLabelTerm(AlignmentTerm):
             phase = (fraction - SELF_TRAINING_WARMUP) / (1 - SELF_TRAINING_WARMUP)
             share = SELF_TRAINING_START_SHARE + (1 - SELF_TRAINING_START_SHARE) * phase
             with torch.no_grad():
-                self.pseudo, self.confident = pseudo_labels(self.own(self.run.model(self.run.pool_x)), share)
+                probabilities = torch.softmax(self.own(self.run.model(self.run.pool_x)), dim=-1)
+                if self.spreading is not None:
+                    probabilities = self.spreading.spread(probabilities)
+                self.pseudo, self.confident = pseudo_labels(probabilities.clamp_min(1e-12).log(), share)
         batch_rows = self.run.pool_rows[self.rows, step]
         logits = self.own(self.run.model.head(features_pool))
         losses = F.cross_entropy(logits.flatten(0, 1), rows_of(self.pseudo, batch_rows).flatten(),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.training import method_terms as terms
+from core.training.label_spreading import SPREAD_ALPHA, SPREAD_NEIGHBOURS
 
 Phases = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
@@ -104,9 +105,15 @@ METHODS: tuple[Method, ...] = (
            "Matches the covariances of source and target features (Sun & Saenko, 2016).", "#009E73", aligns=True,
            term=terms.CoralTerm, before_finetuning=True),
     Method("self_training", "Self-training",
-           _TASK + r" + \lambda\, \frac{1}{|P_t|}\sum_{j \in P_t} \ell\big(h(g(x^T_j)), \hat y_j\big)",
-           "After a source warm-up, pseudo-labels the target pool: the most confident points of each "
-           "predicted class first, the confident set P_t growing from 20% to 100%.", "#E69F00", aligns=True,
+           _TASK + r" + \lambda\, \frac{1}{|P_t|}\sum_{j \in P_t} \ell\big(h(g(x^T_j)), \hat y_j\big),"
+           r"\quad \hat y = \arg\max_k\, (1-\alpha)(I - \alpha S)^{-1} p",
+           "After a source warm-up, pseudo-labels the target pool: the model's class probabilities p on the "
+           f"pool are spread along the pool's {SPREAD_NEIGHBOURS}-nearest-neighbour graph S (label spreading, "
+           f"Zhou et al. 2004, α = {SPREAD_ALPHA:g}), so a connected stretch of target points takes its "
+           "majority's label (on points; on images the pseudo-labels are the model's own predictions, as the "
+           "pixel graph does not follow the classes); the most confident points of each predicted class "
+           f"first, the confident set P_t growing from {terms.SELF_TRAINING_START_SHARE:.0%} to 100%.",
+           "#E69F00", aligns=True,
            term=terms.PseudoLabelTerm, before_finetuning=True, on_images=True),
     Method("ot", "OT + similarity map",
            r"(\gamma^\star, s, R, t) = \arg\min_{\gamma \in \Pi(\mu_S,\mu_T),\, s, R, t} \langle \gamma, "

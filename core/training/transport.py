@@ -15,6 +15,7 @@ import math
 import torch
 
 MAP_POINTS = 256  # points per domain used to estimate the map (it has few parameters)
+MAP_TOLERANCE = 1e-5  # alternations stop once no mapped point moves further than this in a round
 
 
 def sinkhorn_potentials(cost: torch.Tensor, epsilon: float, iterations: int,
@@ -64,8 +65,9 @@ def wasserstein_procrustes(source: torch.Tensor, target: torch.Tensor, epsilon: 
 
     Starts from the identity (the smallest transformation); each round computes an entropic
     plan (cost: squared distances over their median, ``epsilon`` relative) between the mapped
-    source and the target and refits the similarity to the barycentres. Estimated on at most
-    :data:`MAP_POINTS` points per domain (seeded subsample), applied to every source point.
+    source and the target and refits the similarity to the barycentres, for at most ``outer`` rounds or until
+    the mapped points move less than :data:`MAP_TOLERANCE`. Estimated on at most :data:`MAP_POINTS` points per
+    domain (seeded subsample), applied to every source point.
     """
     generator = torch.Generator().manual_seed(seed)
     def pick(x: torch.Tensor) -> torch.Tensor:
@@ -74,9 +76,12 @@ def wasserstein_procrustes(source: torch.Tensor, target: torch.Tensor, epsilon: 
     fit_source, fit_target = pick(source), pick(target)
     rotation = torch.eye(source.shape[1], dtype=source.dtype, device=source.device)
     scale, shift = 1.0, torch.zeros(source.shape[1], dtype=source.dtype, device=source.device)
-    g = None
+    g = previous = None
     for _ in range(outer):
         mapped = scale * fit_source @ rotation.T + shift
+        if previous is not None and float((mapped - previous).abs().max()) < MAP_TOLERANCE:
+            break
+        previous = mapped
         cost = torch.cdist(mapped, fit_target).pow(2)
         cost = cost / cost.median().clamp_min(1e-12)
         _, g = sinkhorn_potentials(cost, epsilon, inner, g)
