@@ -49,7 +49,8 @@ test-fast: $(TEST_STAMP)
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 
-bench: $(BENCH_STAMP)
+# bench_browser.py drives Chromium with Playwright (the test requirements; Debian's chromium package).
+bench: $(BENCH_STAMP) $(TEST_STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 # Regenerate the lock from the requirements files: versions already pinned stay where the ranges still

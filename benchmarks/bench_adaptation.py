@@ -1,7 +1,8 @@
 """Timings of the adaptation engine: the page's default run, batching, and the device in use.
 
 Run ``python benchmarks/bench_adaptation.py [--repeats 5]``. Prints medians, side by side in
-one run: (1) the Adaptation page's default run (every method × 3 seeds, 500 + 500 points),
+one run: (0) the cost of the default run's snapshots (live frames and replay) and what its replay weighs;
+(1) the Adaptation page's default run (every method × 3 seeds, 500 + 500 points),
 uncached, against its 3 s budget, and the whole page's first run and cached rerun (AppTest,
 budget 0.1 s); (2) 16 models trained as one batch against the same 16 trained one after
 another with the same code, and the ratio (budget: ≥ 5×), for a mixed batch and per method.
@@ -10,6 +11,7 @@ another with the same code, and the ratio (budget: ≥ 5×), for a mixed batch a
 from __future__ import annotations
 
 import argparse
+import statistics
 
 from _common import median_seconds, page_seconds, setup
 
@@ -23,9 +25,24 @@ SCENARIO = Scenario(rotation=35)  # moons, noise 0.1, 500 source + 500 target po
 BATCH_METHODS = ("source_only", "mmd", "dann", "coral")  # × 4 seeds = 16 models
 
 
-def default_run() -> float:
-    run = run_adaptation(SCENARIO, list(METHODS_BY_NAME), n_seeds=3)
+def default_run(replay: bool = True) -> float:
+    run = run_adaptation(SCENARIO, list(METHODS_BY_NAME), n_seeds=3, replay=replay)
     return run.train_seconds
+
+
+def replay_cost(repeats: int) -> str:
+    """The default run's training with and without its snapshots (interleaved), and what its replay weighs."""
+    with_replay, without = [], []
+    for _ in range(repeats):
+        with_replay.append(default_run(True))
+        without.append(default_run(False))
+    on, off = statistics.median(with_replay), statistics.median(without)
+    run = run_adaptation(SCENARIO, list(METHODS_BY_NAME), n_seeds=3)
+    frames: list = []
+    run_adaptation(SCENARIO, list(METHODS_BY_NAME), n_seeds=3, on_frame=frames.append)
+    return (f"snapshots ({len(run.replay.steps)} of them, {len(run.replay.points.x)} points, "
+            f"{len(run.replay.xs)}² grid): training {on:.3f} s with, {off:.3f} s without: +{on / off - 1:.0%} "
+            f"(budget +20%); the replay weighs {run.replay.n_bytes / 1e6:.2f} MB; {len(frames)} live frames")
 
 
 def sixteen_specs() -> list[ModelSpec]:
@@ -55,6 +72,8 @@ def main() -> None:
     n_models = len(METHODS_BY_NAME) * 3
     print(f"default run, {len(METHODS_BY_NAME)} methods × 3 seeds = {n_models} models, {settings.steps} steps: "
           f"{wall:.3f} s wall (training {train_seconds:.3f} s); budget 3 s, ratio {wall / 3:.2f}")
+
+    print(replay_cost(args.repeats))
 
     batched, one_by_one = batching_ratio(inputs, sixteen_specs(), settings, args.repeats)
     print(f"16 models ({', '.join(BATCH_METHODS)} × 4 seeds): batched {batched:.3f} s, one after another "

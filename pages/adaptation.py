@@ -10,6 +10,7 @@ from core.talk.scene_runs import adaptation_key
 from core.training.methods import METHODS_BY_NAME
 from ui import cached
 from ui.charts import show_chart
+from ui.live import LIVE_CONTAINER, LiveTraining
 from ui.page_registry import PAGES_BY_PATH
 from ui.page_settings import page_settings
 from ui.router import ensure_router
@@ -96,6 +97,40 @@ def embedding_section(key, run) -> None:
                "Adaptation worked where the target (hollow) lies on the source (filled) of the same class.")
 
 
+REPLAY_MAX_METHODS = 4
+
+
+def replay_section(key, run) -> None:
+    st.subheader("Watch it learn: a replay of the training")
+    if run.replay is None or not run.replay.methods:
+        st.info("This run kept no replay (every seed of every method stopped).", icon=":material/info:")
+        return
+    offered = list(run.replay.methods)
+    default = [m for m in (BASELINE, "dann") if m in offered] or offered[:1]
+    if any(m not in offered for m in st.session_state.get("adapt_replay_methods", [])):
+        del st.session_state["adapt_replay_methods"]
+    shown = st.multiselect("Methods in the replay", offered, default=default, format_func=label,
+                           max_selections=REPLAY_MAX_METHODS, key="adapt_replay_methods",
+                           help="Each panel follows the method's median seed (the one the decision boundaries "
+                                "above show) from its initial weights to the last step.")
+    if not shown:
+        st.info("Choose at least one method to replay.")
+        return
+    boundaries, features = cached.replay_figures(*key, tuple(shown), run)
+    if boundaries is not None:
+        show_chart(boundaries, "replay_boundaries")
+    show_chart(features, "replay_features")
+    replay = run.replay
+    st.caption(f"Press ▶ Play or drag the step slider: {len(replay.steps)} snapshots from step 0 to "
+               f"{int(replay.steps[-1])}, played in your browser. The features are the last hidden layer on "
+               f"{int((replay.points.domain == 0).sum())} source and {int((replay.points.domain == 1).sum())} target "
+               "test points, projected by one PCA per method fitted on every step together, so points move rather "
+               "than jump; DANN and MMD succeed where the hollow target points land on the filled source points of "
+               f"their class. The replay is stored with the run ({replay.n_bytes / 1e6:.2f} MB: "
+               + (f"probabilities as bytes on a {len(replay.xs)} × {len(replay.ys)} grid, " if replay.xs is not None
+                  else "") + "features as 16-bit floats).")
+
+
 def main() -> None:
     scenario = scenario_sidebar()
     st.title("Adaptation")
@@ -106,7 +141,8 @@ def main() -> None:
         skipped_note(scenario, settings)
         key = adaptation_key(scenario, settings)
         methods = key[1]
-        run = cached.adaptation_run(*key)
+        live = LiveTraining(st.container(key=LIVE_CONTAINER), cached.generate(scenario))
+        run = cached.adaptation_run(*key, live)
         views = cached.adaptation_views(*key, run)
     except InputError as error:
         st.error(str(error))
@@ -127,6 +163,8 @@ def main() -> None:
                       if "ot" in methods else "") + "Each panel shows one seed, named in its title with its target "
                    "test accuracy: by default the median seed, whose accuracy is the median of the method's seeds "
                    "(the lower middle one for an even count), so that the picture agrees with the table's mean.")
+
+    replay_section(key, run)
 
     st.subheader("Training")
     show_chart(views.curves, "training_curves")

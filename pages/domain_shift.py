@@ -99,17 +99,9 @@ def sweep_section(scenario) -> None:
     show_chart(cached.sweep_figure(scenario, knob, n_points), f"divergence_sweep_{knob}", right)
 
 
-def main() -> None:
-    scenario = scenario_sidebar()
-    st.title("Domain shift")
-    st.caption("Move the target away from the source with the sidebar; every number below is computed "
-               "on the points shown. The address bar is a link to this exact view.")
-    try:
-        data = cached.generate(scenario)
-        report = cached.report(scenario)
-    except InputError as error:
-        st.error(str(error))
-        return
+def domain_charts(scenario, data) -> None:
+    """The scatter of the points (digits: a gallery), the class proportions, the feature map and the
+    caption that counts the points: quick to draw, so they come before the divergences."""
     domains_chart, proportions_chart, map_chart = cached.domain_figures(scenario)
     plot, side = st.columns([3, 2])
     show_chart(domains_chart, "domains", plot, width="content" if scenario.is_image else "stretch")
@@ -128,8 +120,39 @@ def main() -> None:
         st.caption(f"{len(data.source_x)} source points, {len(data.target_pool_x)} unlabelled target points "
                    f"(shown), {len(data.target_labelled_x)} labelled target points (diamonds), "
                    f"{len(data.target_test_x)} target test points (not shown). Target proportions: {proportions}.")
+
+
+def divergences(scenario) -> bool:
+    """The metric cards and *More estimators*, or the scenario's one-line error in their place; whether
+    they were drawn."""
+    try:
+        report = cached.report(scenario)  # the slow part (divergences, permutation test, domain classifiers)
+    except InputError as error:
+        st.error(str(error))
+        return False
     metric_cards(report)
     more_estimators(report)
+    return True
+
+
+def main() -> None:
+    scenario = scenario_sidebar()
+    st.title("Domain shift")
+    st.caption("Move the target away from the source with the sidebar; every number below is computed "
+               "on the points shown. The address bar is a link to this exact view.")
+    try:
+        data = cached.generate(scenario)
+        # the charts are sent before the divergences are computed: Streamlit shows each element as soon as
+        # the script draws it, so after a slider move the scatter answers at once and the cards follow
+        domain_charts(scenario, data)
+    except InputError as error:
+        st.error(str(error))
+        return
+    # one block of its own for the cards: the report's spinner and the cards stay inside it, so what
+    # follows keeps its place, and the last run's cards stay (greyed) until the new ones replace them
+    with st.container():
+        if not divergences(scenario):
+            return
     sweep_section(scenario)
     st.subheader("The four ways domains can differ")
     st.markdown(FOUR_CASES)

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 import core.labs.adaptation
 from core.errors import InputError
 from core.figures.adaptation import results_frame, results_table
+from core.labs.replay import REPLAY_FRAMES
 from core.metrics.paired import TransferVerdict
 from core.scenario import Scenario
 from core.training.methods import METHODS
@@ -61,6 +62,11 @@ def titles(at):
     return [spec["layout"]["title"]["text"] for spec in specs(at)]
 
 
+def chart(at, title_start):
+    """The spec of the chart whose title starts with ``title_start``."""
+    return next(spec for spec in specs(at) if spec["layout"]["title"]["text"].startswith(title_start))
+
+
 def table(at):
     return at.dataframe[0].value
 
@@ -85,15 +91,16 @@ def test_defaults_show_the_table_and_every_chart():
     assert_clean(at)
     assert at.title[0].value == "Adaptation"
     assert [t.split(":")[0] for t in titles(at)] == [
-        "Decision boundaries (median seed of each method)", "Training curves",
+        "Decision boundaries (median seed of each method)", "Replay", "Replay", "Training curves",
         "Feature layer before and after adaptation (PCA of the last hidden layer, median seed)",
         "Confusion matrices on the target test set (counts summed over seeds)"]
     frame = table(at)
     assert list(frame["method"]) == [m.label for m in METHODS]
     assert set(frame["seeds"]) == {"3 of 3"}
     assert {"target test acc.", "source acc.", "Δ vs source only", "transfer"} <= set(frame.columns)
-    boundaries, curves, features, confusion = specs(at)
+    boundaries, replay_boundaries, replay_features, curves, features, confusion = specs(at)
     assert len(boundary_panels(boundaries)) == len(METHODS)
+    assert len(replay_boundaries["frames"]) == len(replay_features["frames"]) == REPLAY_FRAMES
     ranges = {json.dumps(value["range"]) for key, value in boundaries["layout"].items() if key.startswith("xaxis")}
     assert len(ranges) == 1  # one shared, fixed x range
     names = {t.get("name") for t in boundaries["data"]}
@@ -120,6 +127,28 @@ def test_cached_rerun_replays_without_error_or_stale_progress():
     assert not at.get("progress")
 
 
+def test_training_is_drawn_live_once_and_never_replayed_from_the_cache(monkeypatch):
+    import ui.live
+
+    drawn = []
+    original = ui.live.LiveTraining.__call__
+
+    def counting(self, frame):
+        drawn.append((frame.step, self.frames_drawn))
+        original(self, frame)
+
+    monkeypatch.setattr(ui.live.LiveTraining, "__call__", counting)
+    at = fast_page(adaptation_lr=0.003)  # a key no other test trains
+    assert_clean(at)
+    steps = [step for step, _ in drawn]
+    assert steps[0] == 0 and steps[-1] == 100 and len(steps) == REPLAY_FRAMES  # every snapshot reaches the view
+    assert titles(at)[0].startswith("Decision boundaries")  # no live frame is left above the results
+    drawn.clear()
+    at.run()  # a cache hit: nothing trains, nothing is drawn live
+    assert_clean(at)
+    assert drawn == []
+
+
 def test_each_method_has_its_loss_in_latex_and_its_weight():
     at = fast_page(adaptation_lam=0.3)
     assert_clean(at)
@@ -138,7 +167,7 @@ def test_every_method_setting_at_its_extremes(key, value):
     submit(at, **{key: value})
     assert_clean(at)
     assert at.session_state["adaptation_saved_settings"][key.removeprefix("adaptation_")] == value
-    assert len(specs(at)) == 4
+    assert len(specs(at)) == 6  # boundaries, the two replays, curves, features, confusion
     seeds = at.session_state["adaptation_saved_settings"]["seeds"]
     assert set(table(at)["seeds"]) == {f"{seeds} of {seeds}"}
 
@@ -165,7 +194,8 @@ def test_lift3d_has_no_boundaries_but_everything_else():
     at = fast_page({"feature_map": "lift3d"})
     assert_clean(at)
     assert any("only for 2-D inputs" in i.value for i in at.info)
-    assert [t.split(" ")[0] for t in titles(at)] == ["Training", "Feature", "Confusion"]
+    assert [t.split(" ")[0] for t in titles(at)] == ["Replay:", "Training", "Feature", "Confusion"]
+    assert "feature layer" in titles(at)[0]  # the features replay; no boundaries to replay
 
 
 @pytest.mark.slow
@@ -173,8 +203,7 @@ def test_digits_have_no_boundaries_but_ten_class_features_and_confusion_matrices
     at = fast_page({"dataset": "digits", "rotation": "30"})
     assert_clean(at)
     assert any("768 pixel features" in i.value for i in at.info)
-    curves, features, confusion = specs(at)
-    assert curves["layout"]["title"]["text"].startswith("Training curves")
+    curves, features, confusion = (chart(at, title) for title in ("Training curves", "Feature layer", "Confusion"))
     names = {t.get("name") for t in features["data"]}
     assert {"source · class 0", "target · class 9"} <= names
     colours = {t["marker"]["color"] for t in features["data"] if t.get("name", "").startswith("source · class")}
@@ -190,7 +219,7 @@ def test_a_shared_url_restores_the_scenario():
     assert_clean(at)
     assert at.session_state["scenario"] == Scenario(rotation=35, n_source=200, n_target=200, n_test=200)
     assert at.query_params["rotation"] == "35"
-    assert len(specs(at)) == 4
+    assert len(specs(at)) == 6
 
 
 def test_three_classes_draw_the_predicted_class():
@@ -214,7 +243,7 @@ def test_feature_embedding_projections_and_methods(projection):
     at.radio(key="adapt_projection").set_value(projection)
     at.selectbox(key="adapt_embed_method").set_value("ot").run()
     assert_clean(at)
-    layout = specs(at)[2]["layout"]
+    layout = chart(at, "Feature layer before and after")["layout"]
     assert layout["xaxis"]["title"]["text"].startswith("PC 1" if projection == "pca" else "t-SNE 1")
     assert layout["annotations"][1]["text"] == "OT + similarity map · by domain"
 

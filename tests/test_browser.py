@@ -29,7 +29,7 @@ pytestmark = pytest.mark.browser
 
 QUERIES = {"image_domains": "?dataset=digits&rotation=45"}  # the image page is drawn for an image dataset
 PAGES = {page.url_path: page.served_at + QUERIES.get(page.url_path, "") for page in REGISTERED}  # what app.py serves
-CHARTS = {"domain_shift": 4, "adaptation": 4, "finetune": 3, "negative_transfer": 4, "distillation": 2,
+CHARTS = {"domain_shift": 4, "adaptation": 6, "finetune": 3, "negative_transfer": 4, "distillation": 2,
           "image_domains": 6}  # to wait for
 APP = "[data-testid='stApp']"
 EXCEPTION = "[data-testid='stException']"
@@ -293,6 +293,26 @@ def test_adaptation_retrains_on_the_form_submit_only_and_on_the_sidebar_slider(n
     assert chart_data(page)[curves] != charts[curves]
     assert models_trained(page) * 3 == default_models  # the form's settings stay
     assert "running" in script_states(page) and query(page) == {"rotation": "180", "seeds": "1"}
+    assert_no_exception(page)
+
+
+REPLAY_STEP = r"""(step) => {
+    const label = document.querySelector('.st-key-chart_replay_boundaries .slider-label');
+    return label !== null && label.textContent.replace(/\s+/g, ' ').trim() === 'step ' + step;
+}"""
+
+
+def test_the_replay_plays_in_the_browser_without_a_rerun(new_page, app_url):
+    page = open_page(new_page, f"{app_url}/adaptation?rotation=35&steps=100", charts=CHARTS["adaptation"])
+    chart = page.locator(".st-key-chart_replay_boundaries .js-plotly-plot")
+    chart.scroll_into_view_if_needed()
+    page.wait_for_function(REPLAY_STEP, arg=0, timeout=30_000)
+    first = chart.evaluate("g => JSON.stringify(g.data.map(t => t.z))")
+    record_script_states(page)
+    chart.locator(".updatemenu-button", has_text="Play").click()
+    page.wait_for_function(REPLAY_STEP, arg=100, timeout=30_000)  # played to the last snapshot
+    assert chart.evaluate("g => JSON.stringify(g.data.map(t => t.z))") != first  # the boundaries moved
+    assert script_states(page) == []  # played in the browser: the script never reran
     assert_no_exception(page)
 
 

@@ -392,3 +392,13 @@ def test_mmd2_estimates_equal_the_two_single_estimators():
     biased, unbiased = dv.mmd2_estimates(x, y, sigma=0.9, block_size=32)
     assert biased == pytest.approx(dv.mmd2(x, y, sigma=0.9, estimator="biased"), rel=1e-12)
     assert unbiased == pytest.approx(dv.mmd2(x, y, sigma=0.9, estimator="unbiased"), rel=1e-12)
+
+
+def test_a_sweep_does_not_depend_on_the_swept_knobs_own_value_so_its_key_drops_it():
+    from core.metrics.shift_report import divergence_sweep, sweep_base
+    from core.scenario import Scenario
+
+    scenario = Scenario(rotation=35, shift_x=0.5, n_source=100, n_target=100)
+    assert sweep_base(scenario, "rotation") == Scenario(shift_x=0.5, n_source=100, n_target=100)
+    assert divergence_sweep(scenario, "rotation", n_points=3, pad_seeds=1) == \
+        divergence_sweep(sweep_base(scenario, "rotation"), "rotation", n_points=3, pad_seeds=1)

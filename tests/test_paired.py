@@ -63,7 +63,9 @@ def _run(accuracies, diverged=()):
 
 
 def test_the_pictures_show_the_median_seed_or_the_one_asked_for():
-    from core.labs.embedding import shown_model
+    from core.labs.adaptation import AdaptationRun
+
+    shown_model = AdaptationRun.shown_model
 
     assert shown_model(_run([0.84, 0.64, 0.67]), "dann") == 2  # 0.67 is the median of three
     assert shown_model(_run([0.9, 0.7, 0.8, 0.6]), "dann") == 1  # even count: the lower middle one (0.7)

@@ -24,6 +24,7 @@ from core.data import domains
 from core.figures import adaptation as adaptation_figures
 from core.figures import bound as bound_figures
 from core.figures import images as image_figures
+from core.figures import replay as replay_views
 from core.labs import embedding, sweeps
 from core.labs.adaptation import AdaptationRun
 from core.metrics import shift_report
@@ -31,6 +32,7 @@ from core.scenario import KNOBS_BY_NAME, Scenario
 from core.talk.scene_runs import ADAPTATION, DIVERGENCE_SWEEP, LAMBDA_SWEEP, SHIFT_REPORT, stored_run
 from core.training.methods import METHODS_BY_NAME
 from core.training.train import TrainedModels, TrainSettings
+from ui.live import LiveTraining
 
 
 @contextlib.contextmanager
@@ -69,7 +71,8 @@ def report(scenario: Scenario) -> shift_report.ShiftReport:
 
 @st.cache_data(max_entries=32, show_spinner="Sweeping the knob…")
 def divergence_sweep(scenario: Scenario, knob: str, n_points: int) -> list[dict[str, float]]:
-    """MMD² and proxy A-distance along one knob."""
+    """MMD² and proxy A-distance along one knob (call it with :func:`~core.metrics.shift_report.sweep_base`'s
+    scenario, so that moving the swept knob is a cache hit)."""
     return stored_run(DIVERGENCE_SWEEP, (scenario, knob, n_points))
 
 
@@ -97,8 +100,8 @@ def domain_figures(scenario: Scenario) -> tuple[go.Figure, go.Figure, go.Figure 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def sweep_figure(scenario: Scenario, knob: str, n_points: int) -> go.Figure:
-    """The divergence-growth chart (read-only, shared)."""
-    points = divergence_sweep(scenario, knob, n_points)
+    """The divergence-growth chart (read-only, shared), its marker at the scenario's value of ``knob``."""
+    points = divergence_sweep(shift_report.sweep_base(scenario, knob), knob, n_points)
     return figures.divergence_sweep_figure(points, knob, getattr(scenario, knob))
 
 
@@ -128,12 +131,14 @@ def bound_figure(scenario: Scenario, knob: str, values: tuple[float, ...], n_see
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def adaptation_run(scenario: Scenario, methods: tuple[str, ...], n_seeds: int,
-                   settings: TrainSettings) -> AdaptationRun:
-    """Train and score ``methods`` × ``n_seeds`` models, with a progress bar (:func:`progress_bar`)."""
-    text = f"Training {len(methods) * n_seeds} models ({len(methods)} methods × {n_seeds} seeds):"
-    with progress_bar(text, settings.steps) as update:
-        return stored_run(ADAPTATION, (scenario, methods, n_seeds, settings), progress=update)
+def adaptation_run(scenario: Scenario, methods: tuple[str, ...], n_seeds: int, settings: TrainSettings,
+                   _live: LiveTraining) -> AdaptationRun:
+    """Train and score ``methods`` × ``n_seeds`` models, drawing the run live in ``_live`` (:mod:`ui.live`;
+    nothing is drawn on a cache hit, nor when the result store has the run)."""
+    try:
+        return stored_run(ADAPTATION, (scenario, methods, n_seeds, settings), on_frame=_live)
+    finally:
+        _live.clear()
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,16 @@ def embedding_figure(scenario: Scenario, methods: tuple[str, ...], n_seeds: int,
     """The features-before-and-after chart (read-only, shared)."""
     return adaptation_figures.embedding_figure(
         feature_embedding(scenario, methods, n_seeds, settings, shown, projection, _run))
+
+
+@st.cache_resource(max_entries=32, show_spinner="Drawing the replay…")
+def replay_figures(scenario: Scenario, methods: tuple[str, ...], n_seeds: int, settings: TrainSettings,
+                   shown: tuple[str, ...], _run: AdaptationRun) -> tuple[go.Figure | None, go.Figure]:
+    """The run's replay of ``shown`` methods: decision boundaries (``None`` without 2-D inputs) and features."""
+    data = generate(scenario)
+    boundaries = replay_views.boundary_replay_figure(_run.replay, data, shown) if data.n_features == 2 \
+        else None
+    return boundaries, replay_views.feature_replay_figure(_run.replay, shown)
 
 
 # --- the MMD-vs-lambda page ---------------------------------------------------------------

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from core.data import images
+from core.errors import InputError
 from core.scenario import IMAGE_LABELS_PER_CLASS, Scenario
 
 # Streams of numpy.random.default_rng([seed, stream]): one per split.
@@ -461,6 +462,29 @@ REFERENCE_EXTENT: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
     "xor": ((-1.5, 1.5), (-1.5, 1.5)),
     "spirals": ((-2.0, 2.0), (-2.0, 2.0)),
 }
+
+
+def subsample(n: int, size: int, seed: int) -> np.ndarray:
+    """Sorted indices of ``min(n, size)`` of ``n`` rows, drawn without replacement from ``seed``."""
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+
+
+def plot_grid(data: DomainData, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Axes ``xs``, ``ys`` of a ``resolution`` × ``resolution`` grid over :func:`plane_ranges` and its points
+    ``[len(ys) * len(xs), 2]`` (row by row).
+
+    Raises
+    ------
+    InputError
+        When the inputs are not 2-D (``feature_map=lift3d``).
+    """
+    if data.n_features != 2:
+        raise InputError("feature_map", "decision boundaries are drawn only for 2-D inputs")
+    x_range, y_range = plane_ranges(data)
+    xs, ys = np.linspace(*x_range, resolution), np.linspace(*y_range, resolution)
+    return xs, ys, np.column_stack([np.tile(xs, len(ys)), np.repeat(ys, len(xs))])
 
 
 def plane_ranges(data: DomainData) -> tuple[list[float], list[float]]:

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.data.domains import DomainData, plane_ranges
+from core.data.domains import DomainData, plane_ranges, subsample
 from core.figures import BASE_LAYOUT, SOURCE_GREY, TARGET_COLOUR, class_colour
 from core.figures.parts import (
     confusion_grid,
@@ -25,7 +25,7 @@ from core.figures.parts import (
     vertical_spacing,
 )
 from core.labs.adaptation import AdaptationRun
-from core.labs.embedding import PROJECTIONS, DecisionSurfaces, FeatureEmbedding, subsample
+from core.labs.embedding import PROJECTIONS, DecisionSurfaces, FeatureEmbedding
 from core.metrics.paired import NEGATIVE_LABEL, TransferVerdict
 from core.training.methods import METHODS_BY_NAME
 

@@ -66,18 +66,27 @@ def scatter_points(x: np.ndarray, y: np.ndarray, prefix: str, hollow: bool, lege
     return traces
 
 
-def surface_traces(probabilities: np.ndarray, surfaces: DecisionSurfaces) -> list:
+def surface_traces(probabilities: np.ndarray, surfaces: DecisionSurfaces, top: int | None = None) -> list:
     """p(class 1) as a heatmap plus its 0.5 contour (two classes); else the predicted class,
-    paler where the model is less sure (heatmaps draw much faster than filled contours)."""
+    paler where the model is less sure (heatmaps draw much faster than filled contours).
+
+    With ``top`` the probabilities are integers from 0 to ``top`` (bytes: a quarter of the floats' weight in a
+    replay's frames; the figure's colour axis must then run to ``top``), and hovering shows nothing. The heatmap
+    is smoothed by the browser's image scaling (plotly's ``zsmooth="fast"``; "best" interpolates in JavaScript
+    pixel by pixel, which made a page of eight panels, redrawn live, wait seconds in a browser)."""
     n_classes = probabilities.shape[-1]
     if n_classes == 2:
         p1 = probabilities[..., 1]
-        fill = go.Heatmap(x=surfaces.xs, y=surfaces.ys, z=p1, coloraxis="coloraxis", zsmooth="best",
-                          hovertemplate="x0=%{x:.2f}<br>x1=%{y:.2f}<br>p(class 1)=%{z:.2f}<extra></extra>")
+        hover = dict(hoverinfo="skip") if top else dict(
+            hovertemplate="x0=%{x:.2f}<br>x1=%{y:.2f}<br>p(class 1)=%{z:.2f}<extra></extra>")
+        fill = go.Heatmap(x=surfaces.xs, y=surfaces.ys, z=p1, coloraxis="coloraxis", zsmooth="fast", **hover)
+        half = 0.5 * (top or 1.0)
         line = go.Contour(x=surfaces.xs, y=surfaces.ys, z=p1, showscale=False, hoverinfo="skip", showlegend=False,
-                          contours=dict(start=0.5, end=0.5, size=1.0, coloring="none"),
+                          contours=dict(start=half, end=half, size=1.0, coloring="none"),
                           line=dict(color="#333333", width=1.5))
         return [fill, line]
+    if top:
+        probabilities = probabilities.astype(np.float32) / top
     predicted = probabilities.argmax(axis=-1)
     confidence = probabilities.max(axis=-1)
     level = np.clip((confidence - 1.0 / n_classes) / (1.0 - 1.0 / n_classes), 0.0, 0.999)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from core.data.domains import DomainData, plane_ranges
+from core.data.domains import DomainData, plane_ranges, subsample
 from core.figures import BASE_LAYOUT, class_colour
 from core.figures.parts import band, method_label, pale, scatter_points, surface_traces
-from core.labs.embedding import subsample
 from core.labs.lambda_models import LambdaSummary, LambdaSurfaces
 
 TARGET_LINE, SOURCE_LINE, MMD_LINE = "#D55E00", "#0072B2", "#7F7F7F"

@@ -6,6 +6,7 @@ TEST split only (and the source sample for source accuracy); training never sees
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -16,7 +17,8 @@ from sklearn.metrics import confusion_matrix
 from core.data.domains import DomainData, generate
 from core.errors import InputError
 from core.knobs import Knob, KnobSet, seeds_knob
-from core.metrics.paired import paired_drop
+from core.labs.replay import LiveFrame, LiveFrames, Replay, build_replay, replay_plan
+from core.metrics.paired import median_model, paired_drop
 from core.scenario import Scenario
 from core.training.methods import METHODS, METHODS_BY_NAME
 from core.training.train import (
@@ -105,6 +107,7 @@ class AdaptationRun:
     rows: list[dict]
     confusion: dict[str, np.ndarray]
     classes: tuple[int, ...]
+    replay: Replay | None = None
 
     @property
     def train_seconds(self) -> float:
@@ -137,6 +140,16 @@ class AdaptationRun:
                 "seeds_diverged": sum(1 for r in self.rows if r["method"] == method and r["diverged"]),
             })
         return out
+
+    def shown_model(self, method: str, seed: int | None = None) -> int | None:
+        """Index into ``trained.specs`` of the model a picture of ``method`` shows: seed ``seed``, or by default
+        the median seed, whose target test accuracy is the median of the seeds that trained (the lower of the two
+        middle ones for an even count; equal accuracies in seed order). ``None`` when that model diverged."""
+        diverged = self.trained.diverged
+        healthy = [m for m, spec in enumerate(self.trained.specs) if spec.method == method and not diverged[m]]
+        if seed is not None:
+            return next((m for m in healthy if self.rows[m]["seed"] == seed), None)
+        return median_model([(m, self.rows[m]["target_acc"], self.rows[m]["seed"]) for m in healthy])
 
     def per_seed(self, method: str, key: str = "target_acc") -> np.ndarray:
         """``key`` of each seed of ``method`` in seed order, NaN for a diverged model (pairs runs across methods:
@@ -192,16 +205,25 @@ def score_models(data: DomainData, trained: TrainedModels) -> tuple[np.ndarray, 
 
 def run_adaptation(scenario: Scenario, methods: Sequence[str], n_seeds: int = 3,
                    settings: TrainSettings = TrainSettings(), device=None,
-                   progress: Callable[[float], None] | None = None, data: DomainData | None = None
-                   ) -> AdaptationRun:
-    """Train ``methods`` × ``n_seeds`` models on the scenario's domains as one batch and score them."""
+                   progress: Callable[[float], None] | None = None, data: DomainData | None = None,
+                   on_frame: Callable[[LiveFrame], None] | None = None, replay: bool = True) -> AdaptationRun:
+    """Train ``methods`` × ``n_seeds`` models on the scenario's domains as one batch and score them.
+
+    With ``replay`` the run records snapshots (:mod:`core.labs.replay`) and keeps each method's median seed's as
+    its ``replay``; ``on_frame`` then receives a :class:`~core.labs.replay.LiveFrame` at each snapshot.
+    """
     methods = tuple(dict.fromkeys(methods))
     n_seeds = check_seeds(n_seeds)
     data = data if data is not None else generate(scenario)
     specs = [ModelSpec(method, model_seed(scenario, s), settings.lam) for method in methods for s in range(n_seeds)]
     classes = tuple(sorted(set(data.source_classes) | set(data.target_classes)))
+    plan = points = axes = live = None
+    if replay:
+        plan, points, axes = replay_plan(data, settings.steps)
+        if on_frame is not None:
+            live = LiveFrames(specs, [m % n_seeds for m in range(len(specs))], points, axes, settings.steps, on_frame)
     trained = train_models(data.training_inputs(), specs, settings, n_classes=max(classes) + 1, device=device,
-                           progress=progress)
+                           progress=progress, snapshots=plan, on_snapshot=live)
     target_pred, target_acc, source_acc = score_models(data, trained)
     diverged = {d.model: d.message(seed_label=d.model % n_seeds) for d in trained.diverged_models}
     rows, confusion = [], {}
@@ -217,4 +239,10 @@ def run_adaptation(scenario: Scenario, methods: Sequence[str], n_seeds: int = 3,
         for m in members:
             matrix += confusion_matrix(data.target_test_y, target_pred[m], labels=list(classes))
         confusion[method] = matrix
-    return AdaptationRun(scenario, methods, int(n_seeds), settings, trained, rows, confusion, classes)
+    run = AdaptationRun(scenario, methods, int(n_seeds), settings, trained, rows, confusion, classes)
+    if replay:
+        shown = {method: run.shown_model(method) for method in methods}
+        run.replay = build_replay(trained.snapshots, shown, {method: None if m is None else rows[m]["seed"]
+                                                             for method, m in shown.items()}, points, axes)
+        run.trained = dataclasses.replace(trained, snapshots=())  # the replay keeps what the pages show
+    return run

@@ -22,8 +22,7 @@ import numpy as np
 from scipy import stats
 from sklearn.decomposition import PCA
 
-from core.data.domains import TrainingInputs
-from core.labs.embedding import subsample
+from core.data.domains import TrainingInputs, subsample
 from core.metrics import divergence
 from core.nn.standardise import input_statistics, standardise
 from core.training.train import ModelSpec, TrainSettings, train_models

@@ -13,7 +13,7 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 
-from core.data.domains import DomainData, plane_ranges
+from core.data.domains import DomainData, plot_grid, subsample
 from core.errors import InputError
 from core.labs.adaptation import AdaptationRun
 from core.nn.networks import Networks
@@ -24,27 +24,6 @@ PROJECTIONS = {"pca": "PCA", "tsne": "t-SNE"}
 EMBEDDING_POINTS = 250  # per domain: t-SNE is quadratic in the points
 GRID_RESOLUTION = 100
 TSNE_ITERATIONS = 500
-
-
-def subsample(n: int, size: int, seed: int) -> np.ndarray:
-    """Sorted indices of ``min(n, size)`` of ``n`` rows, drawn without replacement from ``seed``."""
-    if n <= size:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
-
-
-def shown_model(run: AdaptationRun, method: str, seed: int | None = None) -> int | None:
-    """Index into ``run.trained.specs`` of the model a picture of ``method`` shows: seed ``seed``, or by default
-    the median seed, whose target test accuracy is the median of the seeds that trained (the lower of the two
-    middle ones for an even count; equal accuracies in seed order). ``None`` when that model diverged."""
-    diverged = run.trained.diverged
-    healthy = [m for m, spec in enumerate(run.trained.specs) if spec.method == method and not diverged[m]]
-    if seed is not None:
-        return next((m for m in healthy if run.rows[m]["seed"] == seed), None)
-    if not healthy:
-        return None
-    ranked = sorted(healthy, key=lambda m: (run.rows[m]["target_acc"], run.rows[m]["seed"]))
-    return ranked[(len(ranked) - 1) // 2]
 
 
 @dataclass(frozen=True)
@@ -62,8 +41,8 @@ class DecisionSurfaces:
 
 def decision_surfaces(run: AdaptationRun, data: DomainData, resolution: int = GRID_RESOLUTION,
                       seed: int | None = None) -> DecisionSurfaces:
-    """p(y | x) of each method's :func:`shown_model` (the median seed, or ``seed``) on a ``resolution`` ×
-    ``resolution`` grid.
+    """p(y | x) of each method's shown model (``run.shown_model``: the median seed, or ``seed``) on a
+    ``resolution`` × ``resolution`` grid.
 
     Raises
     ------
@@ -71,7 +50,7 @@ def decision_surfaces(run: AdaptationRun, data: DomainData, resolution: int = GR
         When the inputs are not 2-D (``feature_map=lift3d``).
     """
     xs, ys, proba = grid_probabilities(run.trained, data, resolution)
-    models = {method: shown_model(run, method, seed) for method in run.methods}
+    models = {method: run.shown_model(method, seed) for method in run.methods}
     return DecisionSurfaces(xs, ys, {method: None if m is None else proba[m] for method, m in models.items()}, models)
 
 
@@ -86,13 +65,10 @@ def grid_probabilities(trained: TrainedModels, data: DomainData, resolution: int
     InputError
         When the inputs are not 2-D (``feature_map=lift3d``).
     """
-    if data.n_features != 2:
-        raise InputError("feature_map", "decision boundaries are drawn only for 2-D inputs")
-    x_range, y_range = plane_ranges(data)
-    xs, ys = np.linspace(*x_range, resolution), np.linspace(*y_range, resolution)
-    grid = np.column_stack([np.tile(xs, len(ys)), np.repeat(ys, len(xs))])
+    xs, ys, grid = plot_grid(data, resolution)
     proba = trained.predict_proba(grid)
     return xs, ys, proba.reshape(len(proba), len(ys), len(xs), -1).astype(np.float32)
+
 
 
 @dataclass(frozen=True)
@@ -151,14 +127,14 @@ def embed_models(networks: Networks, models: dict[str, int], names: dict[str, st
 
 def feature_embedding(run: AdaptationRun, data: DomainData, methods: tuple[str, ...],
                       projection: str = "pca", max_points: int = EMBEDDING_POINTS) -> FeatureEmbedding:
-    """Embed the feature layer of each method's median seed (:func:`shown_model`) in 2-D (:func:`embed_models`).
+    """Embed the feature layer of each method's median seed (``run.shown_model``) in 2-D (:func:`embed_models`).
 
     Raises
     ------
     InputError
         On an unknown projection or a method whose every seed diverged.
     """
-    models = {method: shown_model(run, method) for method in methods}
+    models = {method: run.shown_model(method) for method in methods}
     for method, m in models.items():
         if m is None:
             raise InputError("method", f"every seed of {method} diverged: no features to show")

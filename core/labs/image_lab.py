@@ -310,7 +310,7 @@ def run_image_lab(scenario: Scenario, n_seeds: int = 3, settings: ImageLabSettin
     unsupervised = tuple(m for m in IMAGE_ADAPTATION_METHODS if m in wanted)
     report = None if progress is None else (lambda share: progress(ADAPTATION_SHARE * share))
     adapted = run_adaptation(scenario, unsupervised, n_seeds, settings.train_settings(), device=device,
-                             progress=report, data=data)
+                             progress=report, data=data, replay=False)  # the page shows no replay yet
     device_used = torch.device(adapted.trained.device)
     networks = adapted.trained.as_networks()
     stopped = set(np.flatnonzero(adapted.trained.diverged).tolist())

@@ -89,3 +89,13 @@ def one_sided_p(delta: np.ndarray) -> float | None:
         return 0.0 if delta[0] < 0 else 1.0
     t = float(delta.mean()) / (sd / math.sqrt(delta.size))
     return float(stats.t.cdf(t, df=delta.size - 1))
+
+
+def median_model(candidates: list[tuple[int, float, int]]) -> int | None:
+    """The model a picture shows by the median rule: of ``(model, accuracy, seed)`` candidates, the one whose
+    accuracy is the median (the lower of the two middle ones for an even count; equal accuracies in seed
+    order); ``None`` without candidates."""
+    if not candidates:
+        return None
+    ranked = sorted(candidates, key=lambda c: (c[1], c[2]))
+    return ranked[(len(ranked) - 1) // 2][0]

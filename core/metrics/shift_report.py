@@ -152,6 +152,12 @@ def sweep_values(knob: str, n_points: int) -> list[float]:
     return sorted({KNOBS_BY_NAME[knob].parse(float(v)) for v in np.linspace(low, high, n_points)})
 
 
+def sweep_base(scenario: Scenario, knob: str) -> Scenario:
+    """The scenario with the swept ``knob`` at its default: a sweep sets that knob at every point, so its result
+    does not depend on the scenario's own value, and moving that knob can reuse the sweep (its cache key)."""
+    return scenario.replace(**{knob: KNOBS_BY_NAME[knob].default})
+
+
 def divergence_sweep(scenario: Scenario, knob: str, n_points: int = 9,
                      pad_seeds: int = DEFAULT_PAD_SEEDS) -> list[dict[str, float]]:
     """MMD² and proxy A-distance (MLP) at evenly spaced values of one knob, others as in ``scenario``.

@@ -33,14 +33,15 @@ class RunKind:
     """A kind of stored run: its name in the store and the engine function that computes it from a key."""
 
     name: str
-    compute: Callable[..., Any]  # compute(*key, progress=None)
+    compute: Callable[..., Any]  # compute(*key, progress=None, **watch)
 
 
 SHIFT_REPORT = RunKind("shift_report", lambda scenario, progress=None: shift_report.shift_report(scenario))
 DIVERGENCE_SWEEP = RunKind("divergence_sweep", lambda scenario, knob, n_points, progress=None:
                            shift_report.divergence_sweep(scenario, knob, n_points=n_points))
-ADAPTATION = RunKind("adaptation", lambda scenario, methods, n_seeds, settings, progress=None:
-                     adaptation.run_adaptation(scenario, methods, n_seeds, settings, progress=progress))
+ADAPTATION = RunKind("adaptation", lambda scenario, methods, n_seeds, settings, progress=None, on_frame=None:
+                     adaptation.run_adaptation(scenario, methods, n_seeds, settings, progress=progress,
+                                               on_frame=on_frame))
 LAMBDA_SWEEP = RunKind("lambda_sweep", lambda scenario, method, lambdas, n_seeds, settings, progress=None:
                        sweeps.lambda_sweep_with_models(scenario, method, lambdas, n_seeds, settings,
                                                        progress=progress))
@@ -51,18 +52,21 @@ IMAGE_LAB = RunKind("image_lab", lambda scenario, methods, n_seeds, settings, pr
                     image_lab.run_image_lab(scenario, n_seeds, settings, methods, progress=progress))
 
 
-def stored_run(kind: RunKind, key: tuple, progress: Progress = None, store: ResultStore | None = None) -> Any:
+def stored_run(kind: RunKind, key: tuple, progress: Progress = None, store: ResultStore | None = None,
+               **watch: Any) -> Any:
     """``kind``'s result at ``key`` from ``store`` (default: :func:`default_store`), computed and stored when
-    it is not there."""
+    it is not there; ``watch`` (such as the adaptation run's ``on_frame``) goes to the computation."""
     store = default_store() if store is None else store
-    return store.fetch(kind.name, key, lambda: kind.compute(*key, progress=progress))
+    return store.fetch(kind.name, key, lambda: kind.compute(*key, progress=progress, **watch))
 
 
 # --- The keys of each page's runs, from its settings ----------------------------------------------------
 
 def divergence_sweep_key(scenario: Scenario, settings: DivergenceSweepPageSettings) -> tuple:
-    """Key of the Domain shift page's divergence sweep (a knob the dataset lacks falls back to its first)."""
-    return scenario, settings.knob_for(scenario), settings.points
+    """Key of the Domain shift page's divergence sweep (a knob the dataset lacks falls back to its first; the
+    swept knob at its default, :func:`~core.metrics.shift_report.sweep_base`)."""
+    knob = settings.knob_for(scenario)
+    return shift_report.sweep_base(scenario, knob), knob, settings.points
 
 
 def adaptation_key(scenario: Scenario, settings: AdaptationPageSettings) -> tuple:

@@ -31,6 +31,7 @@ from core.nn.optim import BatchedAdam
 from core.nn.standardise import standardise
 from core.training.method_terms import rows_of
 from core.training.methods import METHODS_BY_NAME, Method
+from core.training.snapshots import SnapshotCallback, SnapshotPlan, TrainingSnapshot
 
 DIVERGED_LOSS = 1e6  # a per-model loss above this (or NaN) stops that model
 CURVE_POINTS = 100
@@ -130,6 +131,7 @@ class TrainedModels:
     ``curves`` holds ``[n_records, M]`` arrays at ``curve_steps``: ``task_loss``,
     ``alignment_loss`` (the weighted alignment term; for dann the critic's cross-entropy;
     NaN for methods without one) and ``domain_accuracy`` (dann's critic; NaN otherwise).
+    ``snapshots`` are those of the run's :class:`~core.training.snapshots.SnapshotPlan` (none without one).
     """
 
     specs: tuple[ModelSpec, ...]
@@ -146,6 +148,7 @@ class TrainedModels:
     train_seconds: float
     device: str
     source_transport: np.ndarray | None = field(default=None, repr=False)
+    snapshots: tuple[TrainingSnapshot, ...] = field(default=(), repr=False)
 
     def as_networks(self) -> Networks:
         """The trained networks with their (shared) input standardisation."""
@@ -215,7 +218,8 @@ def _check_inputs(inputs: TrainingInputs, specs: Sequence[ModelSpec]) -> None:
 
 def train_models(inputs: TrainingInputs, specs: Sequence[ModelSpec], settings: TrainSettings, n_classes: int,
                  device: torch.device | str | None = None,
-                 progress: Callable[[float], None] | None = None) -> TrainedModels:
+                 progress: Callable[[float], None] | None = None, snapshots: SnapshotPlan | None = None,
+                 on_snapshot: SnapshotCallback | None = None) -> TrainedModels:
     """Train every model of ``specs`` on ``inputs`` as one batched program.
 
     Parameters
@@ -232,6 +236,9 @@ def train_models(inputs: TrainingInputs, specs: Sequence[ModelSpec], settings: T
         Default :func:`core.device.pick_device`.
     progress : callable, optional
         Called with the fraction of steps done (0 to 1), about 20 times.
+    snapshots : SnapshotPlan, optional
+        Steps after which every model's predictions (and features) on the plan's inputs are recorded; kept in
+        the result's ``snapshots`` and handed to ``on_snapshot`` as they are taken.
 
     Returns
     -------
@@ -239,10 +246,13 @@ def train_models(inputs: TrainingInputs, specs: Sequence[ModelSpec], settings: T
     """
     specs = tuple(specs)
     _check_inputs(inputs, specs)
+    if snapshots is not None:
+        snapshots.check(settings.steps)
     started = time.perf_counter()
     run = _BatchedRun(inputs, specs, settings, n_classes,
                       torch.device(device) if device is not None else pick_device())
-    return run.train(progress, started)
+    recorder = None if snapshots is None else _SnapshotRecorder(run, snapshots, on_snapshot)
+    return run.train(progress, started, recorder)
 
 
 class _BatchedRun:
@@ -334,15 +344,20 @@ class _BatchedRun:
             rates += [rate[term.rows]] * len(term.parameters())
         self.optimizer.step(rates)
 
-    def train(self, progress: Callable[[float], None] | None, started: float) -> TrainedModels:
+    def train(self, progress: Callable[[float], None] | None, started: float,
+              recorder: _SnapshotRecorder | None = None) -> TrainedModels:
         steps = self.settings.steps
         record_every = max(1, steps // CURVE_POINTS)
         records: dict[str, list[torch.Tensor]] = {"task_loss": [], "alignment_loss": [], "domain_accuracy": []}
         recorded_steps = []
+        if recorder is not None:
+            recorder.after(0, None, None)
         for step in range(steps):
             task, features_source = self._task_loss(step)
             align, domain_accuracy = self._alignment_loss(step, features_source)
             self._update(step, task + align)
+            if recorder is not None:
+                recorder.after(step + 1, task, align)
             if step % record_every == 0 or step == steps - 1:
                 recorded_steps.append(step)
                 align_or_nan = torch.where(self.has_alignment_term, align, torch.full_like(align, float("nan")))
@@ -361,4 +376,38 @@ class _BatchedRun:
             curve_steps=np.array(recorded_steps), diverged_models=tuple(self.diverged_models),
             train_seconds=time.perf_counter() - started, device=str(self.device),
             source_transport=None if self.transport is None else self.transport.cpu().numpy() * self.std + self.mean,
+            snapshots=() if recorder is None else tuple(recorder.taken),
         )
+
+
+class _SnapshotRecorder:
+    """Takes a run's snapshots after the steps of its plan (inputs standardised once, on the run's device)."""
+
+    def __init__(self, run: _BatchedRun, plan: SnapshotPlan, on_snapshot: SnapshotCallback | None):
+        self.run, self.on_snapshot = run, on_snapshot
+        self.steps = set(plan.steps)
+        self.grid = None if plan.grid is None else run.standardised(plan.grid)
+        self.points = None if plan.points is None else run.standardised(plan.points)
+        self.taken: list[TrainingSnapshot] = []
+
+    def after(self, done: int, task: torch.Tensor | None, align: torch.Tensor | None) -> None:
+        """Record a snapshot if ``done`` steps is one of the plan's (``task``/``align``: the last step's losses)."""
+        if done not in self.steps:
+            return
+        model = self.run.model
+        missing = np.full(self.run.n_models, np.nan, dtype=np.float32)
+        as_array = lambda t: None if t is None else t.detach().float().cpu().numpy()  # noqa: E731
+        with torch.no_grad():
+            grid_proba = None if self.grid is None else torch.softmax(model(self.grid), dim=-1)
+            features = point_proba = None
+            if self.points is not None:
+                features = model.features(self.points)
+                point_proba = torch.softmax(model.head(features), dim=-1)
+        align = None if align is None else torch.where(self.run.has_alignment_term, align,
+                                                       torch.full_like(align, float("nan")))
+        snapshot = TrainingSnapshot(done, as_array(grid_proba), as_array(point_proba), as_array(features),
+                                    missing if task is None else as_array(task),
+                                    missing if align is None else as_array(align))
+        self.taken.append(snapshot)
+        if self.on_snapshot is not None:
+            self.on_snapshot(snapshot)
