@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.data.domains import FEATURE_MAP_DESCRIPTIONS, target_class_proportions
+from core.data.domains import FEATURE_MAP_DESCRIPTIONS, selection_keep_rate, target_class_proportions
 from core.errors import InputError
 from core.metrics.shift_report import SWEEP_RANGES, sweep_knobs
 from ui import cached
@@ -21,20 +21,35 @@ A **domain** is $\mathcal{D} = \{\mathcal{X}, P(X)\}$, a feature space and a dis
 a **task** is $\mathcal{T} = \{\mathcal{Y}, P(Y \mid X)\}$, a label space and a labelling rule.
 Source and target can differ in each of the four parts:
 
-1. **Different marginals**, $P(X_S) \neq P(X_T)$ — *covariate shift*. The inputs move (rotation,
-   translation, scale, extra noise) while the rule that labels a given input stays the same.
-   *Rotation*, *Shift x/y*, *Scale*, *Extra target noise*.
-2. **Different conditionals**, $P(Y_S \mid X) \neq P(Y_T \mid X)$ — *concept shift*. The same input
-   gets another label: here the labels are permuted right of a threshold that moves left as
-   *Concept shift* grows. The inputs do not move, so MMD and the proxy A-distance stay near zero:
-   **a divergence between inputs cannot see concept shift**.
+1. **Different marginals**, $P_S(X) \neq P_T(X)$ with $P_T(Y \mid X) = P_S(Y \mid X)$ — *covariate
+   shift* proper. Which inputs are drawn changes, not how an input is labelled: here each target
+   candidate is drawn exactly like the source and kept with a probability that depends on its input
+   only, highest near a chosen centre (*Covariate shift: which x are drawn*). Wherever the target has
+   points, the source's rule labels them as the target does. The textbook remedy is importance
+   weighting by $P_T(x) / P_S(x)$.
+2. **Different conditionals**, $P_S(Y \mid X) \neq P_T(Y \mid X)$ with $P(X)$ unchanged — *concept
+   shift*. The same input gets another label: here the labels are permuted right of a threshold that
+   moves left as *Concept shift* grows. The inputs do not move, so MMD and the proxy A-distance stay
+   near zero: **a divergence between inputs cannot see concept shift**, and no method that sees only
+   unlabelled target inputs can correct it; a few target labels can.
 3. **Different label spaces**, $\mathcal{Y}_S \neq \mathcal{Y}_T$ — the target has a class the source
    never saw (*new_class*, open-set) or lacks one (*missing_class*, partial adaptation).
-4. **Different feature spaces**, $\mathcal{X}_S \neq \mathcal{X}_T$ — the target is measured
-   differently: through a warp, in polar coordinates, or in another dimension (*lift3d*).
+4. **Different feature spaces**, $\mathcal{X}_S \neq \mathcal{X}_T$ — the target is measured with
+   other features: a radius and an angle (*polar*), or three of them instead of two (*lift3d*).
 
-**Prior shift**, $P(Y_S) \neq P(Y_T)$ with $P(X \mid Y)$ unchanged: the classes keep their shapes
-but not their proportions (*Prior shift*).
+Two more ways the joint distribution $P(X, Y)$ moves:
+
+- **Prior shift**, $P_S(Y) \neq P_T(Y)$ with $P(X \mid Y)$ unchanged: the classes keep their shapes
+  but not their proportions (*Prior shift*). The textbook remedy re-estimates the target's class
+  proportions and reweights the classes; aligning the marginals $P(X)$ can hurt here, because they
+  differ for a reason the labels explain.
+- **Input transformations**, $x \mapsto g(x)$: *Rotation*, *Shift x/y*, *Scale*, the *warp* feature
+  map and *Extra target noise* (a random $g$); on digits also blur, inversion and a textured
+  background. Each target point moves and keeps its label, so **the labelling rule moves with the
+  inputs**: $P(X)$ and $P(Y \mid X)$ both change, while $P_T(y \mid g(x)) = P_S(y \mid x)$. This is not
+  covariate shift: among the target points that land where the source has points, the source's rule
+  gives some the wrong label. Feature alignment (MMD, DANN, CORAL) is built for this case: it looks
+  for features in which $g$ is undone.
 """
 
 METRIC_HELP = {
@@ -120,6 +135,17 @@ def domain_charts(scenario, data) -> None:
         st.caption(f"{len(data.source_x)} source points, {len(data.target_pool_x)} unlabelled target points "
                    f"(shown), {len(data.target_labelled_x)} labelled target points (diamonds), "
                    f"{len(data.target_test_x)} target test points (not shown). Target proportions: {proportions}.")
+        if scenario.selection > 0:
+            st.caption(selection_caption(scenario))
+
+
+def selection_caption(scenario) -> str:
+    """Where the covariate shift sent the target's mass, in one line."""
+    return (f"Covariate shift: target candidates are drawn like the source, and each is kept with probability "
+            f"∝ exp(−{scenario.selection:g}·‖x − c‖²/2) around c = ({scenario.selection_x:g}, "
+            f"{scenario.selection_y:g}) (the cross; the dotted circle has radius 1/√{scenario.selection:g}). About "
+            f"{selection_keep_rate(scenario):.0%} of the candidates are kept, so the target piles up near c; "
+            "the labels of the kept points follow the source's P(y | x) exactly.")
 
 
 def divergences(scenario) -> bool:
@@ -154,7 +180,7 @@ def main() -> None:
         if not divergences(scenario):
             return
     sweep_section(scenario)
-    st.subheader("The four ways domains can differ")
+    st.subheader("The four ways domains can differ, and two more")
     st.markdown(FOUR_CASES)
     what = "pixels" if scenario.is_image else "points"
     st.download_button(f"Download the {what} (CSV)", cached.points_csv(scenario),

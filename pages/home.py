@@ -17,9 +17,10 @@ st.markdown(
     "between the domains and to the models trained on them."
 )
 st.markdown(
-    "- **Four kinds of shift**: covariate shift ($P(X)$ moves), concept shift ($P(Y\\mid X)$ changes), "
-    "a different label space ($\\mathcal{Y}_S \\neq \\mathcal{Y}_T$) and a different feature space "
-    "($\\mathcal{X}_S \\neq \\mathcal{X}_T$), plus prior shift ($P(Y)$ changes).\n"
+    "- **Four kinds of shift**: covariate shift ($P(X)$ moves, $P(Y\\mid X)$ does not), concept shift "
+    "($P(Y\\mid X)$ changes), a different label space ($\\mathcal{Y}_S \\neq \\mathcal{Y}_T$) and a different "
+    "feature space ($\\mathcal{X}_S \\neq \\mathcal{X}_T$), plus prior shift ($P(Y)$ changes) and input "
+    "transformations (rotate, move or scale the inputs: $P(X)$ and the labelling rule move together).\n"
     "- **Divergences you can trust**: MMD² (biased and unbiased, with a permutation test), the proxy "
     "A-distance of a held-out domain classifier, and the CORAL distance, each computed on the points "
     "you see.\n"

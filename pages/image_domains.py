@@ -32,7 +32,8 @@ def results_section(run, views) -> None:
         best_text = "No method besides source only was chosen or trained without diverging."
     else:
         delta = next(r["delta_vs_source_only"] for r in run.summary() if r["method"] == best)
-        best_text = f"Best here: **{run.label(best)}**, {delta * 100:+.1f} points against source only."
+        best_text = (f"Oracle best here: **{run.label(best)}**, {delta * 100:+.1f} points against source only "
+                     "(an oracle choice: it is picked on the target test labels, which a practitioner does not have).")
     st.caption(f"Mean ± sd over {run.n_seeds} seed(s). {best_text} {run.networks.n_models} CNNs trained on "
                f"{run.device} in {run.train_seconds:.1f} s.")
     for note in run.notes:
@@ -87,8 +88,8 @@ def main() -> None:
     st.caption(f"{len(data.source_x)} source images; target: {len(data.target_pool_x)} unlabelled pool, "
                f"{len(data.target_labelled_x)} labelled ({scenario.labels_per_class} per class), "
                f"{len(data.target_test_x)} test images (never trained on). The halves never share an image. "
-               "Move the sliders under *Covariate shift* in the sidebar: rotation, scale, shift, blur, inverted share, "
-               "textured background, noise.")
+               "Move the sliders under *Input transformation* in the sidebar: rotation, scale, shift, blur, inverted "
+               "share, textured background, noise.")
 
     try:
         key = image_lab_key(scenario, page_settings(PAGE, LAYOUT, submit=("Train", ":material/model_training:")))

@@ -5,6 +5,8 @@ import json
 import streamlit as st
 
 from core.errors import InputError
+from core.labs.lambda_models import PICK_RULE, selection_rows
+from core.labs.model_selection import RBF_CENTRES, WEIGHT_CLIP
 from core.metrics.paired import ALPHA
 from core.talk.scene_runs import lambda_sweep_key
 from ui import cached
@@ -33,7 +35,7 @@ def inconclusive_note(summary) -> str:
 def sweep_section(views, answer, method: str) -> None:
     summary = views.summary
     show_chart(views.chart, f"lambda_sweep_{method}")
-    best = summary.lambdas[summary.best] if summary.best is not None else None
+    best = summary.lambdas[summary.oracle_best] if summary.oracle_best is not None else None
     st.caption(
         "Lines: mean over seeds; bands: min to max over seeds. λ = 0 (trained exactly like source only) is "
         "drawn apart, at the tick “0” one decade left of the smallest positive λ, with its min-max as an error "
@@ -42,11 +44,42 @@ def sweep_section(views, answer, method: str) -> None:
         f"(negative transfer): λ whose mean target accuracy is more than {summary.margin * 100:g} point(s) below "
         f"λ = 0's, seed by seed, with a one-sided paired t-test at p < {ALPHA:g}"
         + inconclusive_note(summary) + f". {len(answer['points'])} models trained as one batch in "
-        f"{answer['train_seconds']:.1f} s" + (f"; best λ = {best:g}." if best is not None else "."))
+        f"{answer['train_seconds']:.1f} s" + (f"; oracle best λ = {best:g} (chosen on the target test labels, "
+                                              "which a practitioner does not have)." if best is not None else "."))
     diverged = int(summary.diverged.sum())
     if diverged:
         st.warning(f"{diverged} of {len(answer['points'])} models diverged (loss NaN or exploded); they are left "
                    "out of the means and bands.", icon=":material/warning:")
+
+
+def selection_section(views, answer) -> None:
+    st.subheader("Choosing λ without target labels")
+    selection = answer.get("label_free_selection")
+    if not selection or not views.summary.criteria:
+        st.info("This sweep has no label-free criteria.", icon=":material/info:")
+        return
+    validation = selection["validation"]
+    if not validation["held_out_source_points"]:
+        st.info("No held-out source sample is left (n_source takes every source image), so the label-free "
+                "criteria cannot be computed; lower n_source.", icon=":material/info:")
+    st.dataframe(selection_rows(views.summary), hide_index=True, width="stretch",
+                 column_config={name: st.column_config.NumberColumn(format="percent") for name in (
+                     "criterion's accuracy estimate (1 − risk)", "target test acc. (oracle)",
+                     "cost vs oracle (oracle)")})
+    share = validation["iwv_effective_sample_share"]
+    clipped = validation["iwv_clipped_share"]
+    weights = ("" if share is None else f" The input weights keep an effective sample of {share:.0%} of the held-out "
+               f"points; {clipped:.0%} of them were clipped at {WEIGHT_CLIP:g}.")
+    st.caption(
+        "The first row is an ORACLE: it picks λ on the target test labels. The others see only what a practitioner "
+        f"has: the labelled source, the unlabelled target pool and {validation['held_out_source_points']} held-out "
+        "source points that no model trained on. Source validation is their plain error; IWV weights it by the "
+        "density ratio p_T(x)/p_S(x) of the inputs (a logistic domain classifier on the inputs and "
+        f"{RBF_CENTRES} Gaussian bumps); DEV by each model's density ratio of its own features, with a control "
+        f"variate; weights clipped to [0, {WEIGHT_CLIP:g}]. Pick rule: {PICK_RULE}. The last two columns read "
+        "the target test labels (oracle): the accuracy each pick gets, and how far it falls below the oracle's."
+        + weights + " On the chart above each pick is a hollow marker on the target accuracy line; click a "
+        "criterion's legend entry to draw its estimate against λ.")
 
 
 def animation_section(views, scenario) -> None:
@@ -77,6 +110,7 @@ def main() -> None:
     answer = sweep[0]
     st.subheader("Accuracy and feature MMD² against λ")
     sweep_section(views, answer, method)
+    selection_section(views, answer)
     animation_section(views, scenario)
 
     st.subheader("What to look for")

@@ -20,7 +20,8 @@ ensure_router()
 
 PAGE = PAGES_BY_PATH["negative_transfer"]
 LAYOUT = [["strategies", "mapped"], ["labels"], ["seeds", "epochs"]]
-HEADINGS = {"rotation": "Covariate shift: the target rotates", "concept": "Concept shift: the labelling rule changes"}
+HEADINGS = {"rotation": "Input transformation: the target rotates, its labelling rule with it",
+            "concept": "Concept shift: the labelling rule changes"}
 label = strategy_label
 
 

@@ -30,6 +30,7 @@ TIMEOUT = 300
 SMALL = {"n_source": "200", "n_target": "200", "n_test": "200"}
 FAST = {"adaptation_steps": 100, "adaptation_methods": ["source_only", "mmd", "dann", "ot"]}
 ALL_METHODS = [m.name for m in METHODS]
+DEFAULT_METHODS = [m for m in METHODS if m.on_page_by_default]
 
 
 pytestmark = [pytest.mark.apptest, pytest.mark.usefixtures("one_torch_thread")]  # tests/conftest.py: one torch thread
@@ -95,11 +96,11 @@ def test_defaults_show_the_table_and_every_chart():
         "Feature layer before and after adaptation (PCA of the last hidden layer, median seed)",
         "Confusion matrices on the target test set (counts summed over seeds)"]
     frame = table(at)
-    assert list(frame["method"]) == [m.label for m in METHODS]
+    assert list(frame["method"]) == [m.label for m in DEFAULT_METHODS]
     assert set(frame["seeds"]) == {"3 of 3"}
     assert {"target test acc.", "source acc.", "Δ vs source only", "transfer"} <= set(frame.columns)
     boundaries, replay_boundaries, replay_features, curves, features, confusion = specs(at)
-    assert len(boundary_panels(boundaries)) == len(METHODS)
+    assert len(boundary_panels(boundaries)) == len(DEFAULT_METHODS)
     assert len(replay_boundaries["frames"]) == len(replay_features["frames"]) == REPLAY_FRAMES
     ranges = {json.dumps(value["range"]) for key, value in boundaries["layout"].items() if key.startswith("xaxis")}
     assert len(ranges) == 1  # one shared, fixed x range
@@ -107,9 +108,9 @@ def test_defaults_show_the_table_and_every_chart():
     assert {"source · class 0", "target test · class 1", "transported source · class 0"} <= names
     assert curves["layout"]["xaxis"]["title"]["text"] == "training step"
     assert curves["layout"]["yaxis3"]["title"]["text"] == "domain-classifier accuracy"
-    assert {t["name"] for t in curves["data"] if t.get("showlegend") is not False} == {m.label for m in METHODS}
+    assert {t["name"] for t in curves["data"] if t.get("showlegend") is not False} == {m.label for m in DEFAULT_METHODS}
     assert features["layout"]["xaxis"]["title"]["text"].startswith("PC 1")
-    assert sum(t["type"] == "heatmap" for t in confusion["data"]) == len(METHODS)
+    assert sum(t["type"] == "heatmap" for t in confusion["data"]) == len(DEFAULT_METHODS)
     assert confusion["layout"]["xaxis"]["title"]["text"] == "predicted class"
     assert confusion["layout"]["yaxis"]["title"]["text"] == "true class"
     assert len(result_downloads(at)) == 2

@@ -200,7 +200,8 @@ def test_shift_on_digits_reports_the_divergences_of_the_pixels(capsys):
 def test_train_on_digits_with_the_default_methods(capsys):
     assert main(["train", *DIGITS, "--seeds", "1", "--steps", "20", "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
-    assert [r["method"] for r in answer["results"]] == list(METHODS_BY_NAME)
+    assert [r["method"] for r in answer["results"]] == [m for m, method in METHODS_BY_NAME.items()
+                                                        if method.on_page_by_default]
     for row in answer["results"]:
         assert not row["diverged"] and 0 <= row["target_acc"] <= 1
 
@@ -307,3 +308,32 @@ def test_warm_errors_are_one_line(args, env, message, monkeypatch, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1
+
+
+SWEEP_ARGS = ["sweep", "n_source=200", "n_target=200", "n_test=200", "rotation=40", "--lambdas", "0,0.3,3",
+              "--seeds", "2", "--steps", "60"]
+
+
+def test_sweep_json_labels_the_oracle_and_gives_the_label_free_picks(capsys):
+    assert main([*SWEEP_ARGS, "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert set(answer) >= {"scenario", "method", "train_seconds", "points", "oracle_best_lambda",
+                           "oracle_best_target_acc", "label_free_selection"}
+    assert "best_lambda" not in answer and answer["oracle_best_lambda"] in (0, 0.3, 3)
+    assert set(answer["points"][0]) >= {"source_val_risk", "iwv_risk", "dev_risk"}
+    selection = answer["label_free_selection"]
+    assert set(selection) == {"rule", "criteria", "validation"}
+    assert [row["criterion"] for row in selection["criteria"]] == ["source_val", "iwv", "dev"]
+    for row in selection["criteria"]:
+        assert set(row) == {"criterion", "label", "uses", "picked_lambda", "risk_at_pick",
+                            "oracle_target_acc_at_pick", "oracle_cost"}
+        assert row["picked_lambda"] in (0, 0.3, 3) and row["oracle_cost"] >= 0
+    assert selection["validation"]["held_out_source_points"] == 200
+
+
+def test_sweep_table_prints_the_oracle_and_each_pick(capsys):
+    assert main(SWEEP_ARGS) == 0
+    out = capsys.readouterr().out
+    assert "ORACLE (target test labels)" in out
+    for label in ("Source validation", "IWV (Sugiyama et al. 2007)", "DEV (You et al. 2019)"):
+        assert label in out

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.data import domains
-from core.data.domains import allocate, generate, target_class_proportions
+from core.data.domains import allocate, allocate_at_least_one, generate, labelled_counts, target_class_proportions
 from core.scenario import POINT_DATASETS, Scenario
 
 pytestmark = pytest.mark.unit
@@ -154,6 +154,57 @@ def test_labels_per_class_gives_exact_counts():
     d = generate(Scenario(dataset="blobs", labels_per_class=7))
     assert np.bincount(d.target_labelled_y).tolist() == [7, 7, 7]
     assert generate(Scenario(labels_per_class=0)).target_labelled_x.shape == (0, 2)
+
+
+@pytest.mark.parametrize("dataset, prior, per_class, expected", [
+    ("moons", 1.0, 5, [9, 1]),  # 95.2% / 4.8% of 10, at least 1 each
+    ("blobs", 0.5, 5, [8, 5, 2]),
+    ("blobs", 1.0, 1, [1, 1, 1]),
+    ("moons", 0.4, 20, [25, 15]),
+])
+def test_labelled_split_follows_the_target_priors_under_prior_shift(dataset, prior, per_class, expected):
+    s = Scenario(dataset=dataset, prior=prior, labels_per_class=per_class)
+    d = generate(s)
+    counts = np.bincount(d.target_labelled_y, minlength=len(expected)).tolist()
+    assert counts == expected == list(labelled_counts(s).values())
+    assert sum(counts) == per_class * len(d.target_classes) and min(counts) >= 1
+    assert generate(s.replace(labels_per_class=0)).target_labelled_x.shape == (0, 2)
+
+
+def test_allocate_at_least_one_gives_every_class_one_and_keeps_the_total():
+    assert allocate_at_least_one(3, {0: 0.98, 1: 0.01, 2: 0.01}) == {0: 1, 1: 1, 2: 1}
+    assert allocate_at_least_one(15, {0: 0.9501, 1: 0.0475, 2: 0.0024}) == {0: 13, 1: 1, 2: 1}
+    assert allocate_at_least_one(1, {0: 0.5, 1: 0.5}) == allocate(1, {0: 0.5, 1: 0.5})  # fewer than the classes
+
+
+@pytest.mark.parametrize("query", ["concept=0.6", "concept=1", "dataset=blobs&concept=1&rotation=30",
+                                   "dataset=blobs&concept=0.5&label_space=new_class", "concept=1&labels_per_class=40"])
+def test_labelled_split_stays_per_class_under_concept_shift(query):
+    s = Scenario.from_query(query)
+    d = generate(s)
+    counts = np.bincount(d.target_labelled_y, minlength=len(d.target_classes))
+    shares = np.bincount(d.target_test_y, minlength=len(d.target_classes)) / len(d.target_test_y)
+    # on blobs, concept=1 relabels all but a far tail of class 2 away: a class that rare gets what the drawing finds
+    assert all(n == s.labels_per_class for n, share in zip(counts, shares) if share > 0.01)
+    assert counts.max() == s.labels_per_class
+    # the other splits are those of before: only the labelled one is drawn to per-class quotas
+    before = generate(s.replace(labels_per_class=0))
+    np.testing.assert_array_equal(d.target_pool_x, before.target_pool_x)
+    np.testing.assert_array_equal(d.target_test_y, before.target_test_y)
+
+
+def test_labelled_split_under_prior_and_concept_shift_follows_the_priors_after_the_relabelling():
+    s = Scenario(prior=0.7, concept=1.0)
+    assert np.bincount(generate(s).target_labelled_y).tolist() == list(labelled_counts(s).values()) == [7, 3]
+
+
+def test_digits_labelled_split_follows_the_priors_and_stays_per_class_under_concept_shift():
+    skewed = generate(Scenario(dataset="digits", prior=0.4))
+    counts = np.bincount(skewed.target_labelled_y, minlength=10)
+    assert counts.tolist() == list(labelled_counts(skewed.scenario).values()) and counts.sum() == 50
+    assert np.all(np.diff(counts) <= 0) and counts.min() >= 1
+    concept = generate(Scenario(dataset="digits", concept=1.0))
+    assert np.bincount(concept.target_labelled_y, minlength=10).tolist() == [5] * 10
 
 
 def test_training_inputs_never_carry_the_pool_labels():

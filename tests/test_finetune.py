@@ -261,7 +261,7 @@ def test_concept_shift_removes_the_gain_of_transfer_and_a_flag_needs_the_paired_
     grid = gain_map(run)
     gain = grid.gain["full_finetune"]
     assert (gain[0] > 0.05).all()  # no shift: transfer helps at every label count
-    assert (gain[1] < gain[0] - 0.1).all()  # concept = 1: the source's labels are wrong on half the plane
+    assert (gain[1] < gain[0] - 0.05).all()  # concept = 1: the source's labels are wrong on half the plane
     for strategy in grid.transfer_strategies:
         for verdict, negative in zip(grid.verdicts[strategy].ravel(), grid.negative(strategy).ravel()):
             assert negative == (verdict.mean_delta < -grid.margin and verdict.p_value < 0.05)

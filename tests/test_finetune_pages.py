@@ -235,8 +235,8 @@ def test_negative_transfer_defaults_show_both_maps_the_marks_and_the_rules():
         heatmap = gain_cells(gain)
         assert heatmap["zmin"] == -heatmap["zmax"]  # centred at 0
         assert "scratch" in heatmap["hovertemplate"] and "per seed" in heatmap["hovertemplate"]
-    marks = negative_marks(concept_gain) + inconclusive_marks(concept_gain)
-    assert marks and values(marks[0]["x"])  # transfer hurts, or may hurt, somewhere under concept shift
+    marks = [m for gain in (rotation_gain, concept_gain) for m in negative_marks(gain) + inconclusive_marks(gain)]
+    assert marks and values(marks[0]["x"])  # transfer hurts, or may hurt, somewhere on the maps
     text = captions(at)
     for gain, cells in ((rotation_gain, 42), (concept_gain, 30)):
         outlined = sum(s["type"] == "rect" for s in gain["layout"].get("shapes", []))

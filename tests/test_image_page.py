@@ -42,7 +42,7 @@ def test_default_run_shows_gallery_scores_confusion_per_class_misclassified_and_
     table = at.dataframe[0].value
     assert list(table["method"]) == ["Source only", "Feature extraction", "Fine-tune, 1 conv block(s) frozen",
                                      "MMD (DAN)", "DANN", "Self-training"]
-    assert any("Best here" in c.value for c in at.caption)
+    assert any("Oracle best here" in c.value and "target test labels" in c.value for c in at.caption)
 
     at.selectbox(key="img_wrong_method").set_value("mmd").run()
     assert_clean(at)

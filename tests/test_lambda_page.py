@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.errors import InputError
-from core.figures.sweeps import lambda_positions
+from core.figures.sweeps import ORACLE_NAME, lambda_positions
 from core.labs import sweeps
 from core.labs.lambda_models import lambda_grid, summarise
 from core.labs.sweeps import lambda_sweep_with_models
@@ -60,11 +60,29 @@ def assert_sweep_chart(spec, n_lambdas):
     assert layout["xaxis"]["type"] == "log"
     assert layout["xaxis"]["ticktext"][0] == "0"
     assert layout["yaxis2"]["title"]["text"].startswith("feature MMD²")
-    assert {"target test accuracy", "source accuracy", "feature MMD² (right axis)", "best λ"} <= trace_names(spec)
+    assert {"target test accuracy", "source accuracy", "feature MMD² (right axis)", ORACLE_NAME} <= trace_names(spec)
     line = next(t for t in spec["data"] if t.get("name") == "target test accuracy")
     assert len(line["x"]["bdata"] if isinstance(line["x"], dict) else line["x"]) > 0
-    best = next(t for t in spec["data"] if t.get("name") == "best λ")
-    assert best["text"][0].startswith("best λ = ")
+    best = next(t for t in spec["data"] if t.get("name") == ORACLE_NAME)
+    assert best["text"][0].startswith("oracle best λ = ")
+    assert "oracle best λ" in " ".join(a.get("text", "") for a in spec["layout"].get("annotations", []))
+    picks = {t["name"] for t in spec["data"] if "pick (label-free)" in (t.get("name") or "")}
+    assert picks == {"Source validation pick (label-free)", "IWV pick (label-free)", "DEV pick (label-free)"}
+    estimates = [t for t in spec["data"] if "accuracy estimate" in (t.get("name") or "")]
+    assert len(estimates) == 3 and all(t["visible"] == "legendonly" for t in estimates)
+
+
+def assert_selection_table(at):
+    """The oracle's λ first, labelled as such, then each label-free criterion's pick with its cost (oracle)."""
+    assert any(h.value == "Choosing λ without target labels" for h in at.subheader)
+    table = at.dataframe[0].value
+    assert list(table["chosen by"]) == ["ORACLE: target test labels", "Source validation", "IWV (Sugiyama et al. 2007)",
+                                        "DEV (You et al. 2019)"]
+    assert list(table["uses target labels"]) == ["yes (oracle)", "no", "no", "no"]
+    assert table["λ"].notna().all() and (table["cost vs oracle (oracle)"] >= -1e-12).all()
+    assert {"target test acc. (oracle)", "criterion's accuracy estimate (1 − risk)"} <= set(table.columns)
+    captions = " ".join(c.value for c in at.caption)
+    assert "oracle best λ" in captions and "ORACLE" in captions and "held-out source points" in captions
 
 
 def assert_animation(spec, n_lambdas):
@@ -87,12 +105,14 @@ def test_defaults_show_the_sweep_and_the_animation():
     assert_animation(animation, 12)
     assert "coloraxis" in animation["layout"]  # two classes: p(class 1)
     assert len(result_downloads(at)) == 2  # the points (CSV) and the sweep (JSON)
+    assert_selection_table(at)
     assert not at.get("progress")  # the bar is gone once training is done
 
 
 def test_cached_rerun_replays_cleanly():
     at = fast_page()
     assert_clean(at)
+    assert_selection_table(at)
     at.run()
     assert_clean(at)
     assert len(specs(at)) == 2 and not at.get("progress")
@@ -172,7 +192,7 @@ def test_grid_summary_and_positions():
                    "diverged": True})
     summary = summarise(points)
     assert summary.baseline == pytest.approx(0.805)
-    assert summary.best == 1
+    assert summary.oracle_best == 1
     assert summary.negative.tolist() == [False, False, True]
     assert summary.diverged.tolist() == [0, 0, 1]
     assert summary.low["target_acc"][1] == pytest.approx(0.9) and summary.high["target_acc"][1] == pytest.approx(0.91)

@@ -5,7 +5,16 @@ import dataclasses
 import pytest
 
 from core.errors import InputError
-from core.scenario import KNOBS, KNOBS_BY_NAME, Scenario
+from core.scenario import (
+    CONCEPT_SHIFT_GROUP,
+    COVARIATE_SHIFT_GROUP,
+    FEATURE_SPACE_GROUP,
+    INPUT_TRANSFORMATION_GROUP,
+    KNOBS,
+    KNOBS_BY_NAME,
+    PRIOR_SHIFT_GROUP,
+    Scenario,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -28,6 +37,27 @@ def test_defaults_are_neutral_and_have_empty_query():
     assert not Scenario(rotation=1).is_neutral
 
 
+def test_knobs_are_grouped_by_the_kind_of_shift_they_make():
+    group = {k.name: k.group for k in KNOBS}
+    for name in ("rotation", "shift_x", "shift_y", "scale", "target_noise", "invert", "blur", "background"):
+        assert group[name] == INPUT_TRANSFORMATION_GROUP  # x -> g(x): not covariate shift
+    for name in ("selection", "selection_x", "selection_y"):
+        assert group[name] == COVARIATE_SHIFT_GROUP and KNOBS_BY_NAME[name].applies_to == "points"
+    assert (group["prior"], group["concept"], group["feature_map"]) == (PRIOR_SHIFT_GROUP, CONCEPT_SHIFT_GROUP,
+                                                                        FEATURE_SPACE_GROUP)
+    assert "P(X)" not in INPUT_TRANSFORMATION_GROUP and "Covariate" in COVARIATE_SHIFT_GROUP
+    assert "warp" in KNOBS_BY_NAME["feature_map"].help and "input transformation" in KNOBS_BY_NAME["feature_map"].help
+    assert "class proportions" in KNOBS_BY_NAME["labels_per_class"].help
+    # a group's knobs sit together, so the sidebar draws each group once
+    names = [k.group for k in KNOBS]
+    assert len({g for g in names}) == len([g for i, g in enumerate(names) if i == 0 or names[i - 1] != g])
+
+
+def test_old_links_still_parse_to_the_same_knobs():
+    s = Scenario.from_query("rotation=35&shift_x=0.5&scale=1.2&target_noise=0.1&feature_map=warp&prior=0.5")
+    assert (s.rotation, s.shift_x, s.scale, s.feature_map, s.selection) == (35.0, 0.5, 1.2, "warp", 0.0)
+
+
 def test_frozen_and_hashable():
     a, b = Scenario(rotation=35), Scenario.from_query("rotation=35")
     assert a == b and hash(a) == hash(b)
@@ -40,6 +70,7 @@ def test_frozen_and_hashable():
     Scenario(dataset="spirals", rotation=-37.0, shift_x=0.3, scale=2.35, prior=0.15, seed=7),
     Scenario(label_space="new_class", feature_map="lift3d", labels_per_class=0, noise=0.0),
     Scenario(n_source=20, n_target=5000, n_test=100, target_noise=1.0, concept=1.0),
+    Scenario(selection=2.5, selection_x=-1.2, selection_y=0.4, prior=0.3),
 ])
 def test_query_round_trip_is_exact(scenario):
     assert Scenario.from_query(scenario.to_query()) == scenario

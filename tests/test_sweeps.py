@@ -110,3 +110,24 @@ def test_the_chart_says_where_the_estimated_bound_falls_below_the_measured_error
     marked = [trace for trace in figure.data if "below the measured error" in (trace.name or "")]
     assert len(marked) == 1 and list(marked[0].x) == [90.0]
     assert sweeps.bound_json(Scenario(), "rotation", [fine, noisy])["points"][1]["bound_below_measured"] is True
+
+
+def test_the_sweep_labels_the_oracle_and_gives_each_label_free_pick_its_cost():
+    answer = sweeps.lambda_sweep(SMALL.replace(rotation=40), "mmd", [0, 0.1, 1, 10], n_seeds=2, settings=QUICK)
+    assert "best_lambda" not in answer
+    mean = {lam: np.mean([p["target_acc"] for p in answer["points"] if p["align_weight"] == lam])
+            for lam in (0, 0.1, 1, 10)}
+    assert answer["oracle_best_lambda"] == max(mean, key=mean.get)
+    assert answer["oracle_best_target_acc"] == pytest.approx(max(mean.values()))
+    selection = answer["label_free_selection"]
+    assert [row["criterion"] for row in selection["criteria"]] == ["source_val", "iwv", "dev"]
+    for row in selection["criteria"]:
+        risks = {lam: np.mean([p[f"{row['criterion']}_risk"] for p in answer["points"] if p["align_weight"] == lam])
+                 for lam in mean}
+        assert row["picked_lambda"] == min(risks, key=risks.get)
+        assert row["risk_at_pick"] == pytest.approx(min(risks.values()))
+        assert row["oracle_target_acc_at_pick"] == pytest.approx(mean[row["picked_lambda"]])
+        assert row["oracle_cost"] == pytest.approx(max(mean.values()) - mean[row["picked_lambda"]])
+        assert row["oracle_cost"] >= 0
+    assert selection["validation"]["held_out_source_points"] == SMALL.n_source
+    assert all(0 <= p["source_val_risk"] <= 1 and 0 <= p["iwv_risk"] for p in answer["points"])

@@ -11,6 +11,7 @@ from core.labs.distillation import DistillationPageSettings
 from core.labs.finetune_runs import FinetunePageSettings
 from core.labs.image_lab import ImagePageSettings
 from core.labs.negative_transfer import TransferMapPageSettings
+from core.labs.shift_matrix import ShiftMatrixPageSettings
 from core.labs.sweeps import BoundPageSettings, LambdaSweepPageSettings
 from core.metrics.shift_report import DivergenceSweepPageSettings
 
@@ -51,6 +52,9 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("adaptation", "Adaptation", ":material/model_training:",
               "What do source-only, MMD, DANN, CORAL, self-training, optimal transport and fine-tuning make of it?",
               settings=AdaptationPageSettings),
+    PageEntry("shift_matrix", "Method × shift", ":material/grid_on:",
+              "Which method helps, and which hurts, under each kind of shift?",
+              settings=ShiftMatrixPageSettings),
     PageEntry("bound", "Ben-David bound", ":material/stacked_line_chart:",
               "Which term of the bound grows as the target moves away?",
               settings=BoundPageSettings),

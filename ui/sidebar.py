@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.data.images import IMAGE_SHAPE
 from core.errors import InputError
-from core.scenario import KNOBS, KNOBS_BY_NAME, POINT_DATASETS, Knob, Scenario
+from core.scenario import INPUT_TRANSFORMATION_GROUP, KNOBS, KNOBS_BY_NAME, POINT_DATASETS, Knob, Scenario
 from core.talk.presets import PRESETS, PRESETS_BY_NAME
 from ui.links import scenario_page_link
 from ui.page_registry import PAGES_BY_PATH
@@ -26,7 +26,7 @@ from ui.state import (
     widget_key,
 )
 
-OPEN_GROUPS = {"Data", "Covariate shift: P(X) changes"}
+OPEN_GROUPS = {"Data", INPUT_TRANSFORMATION_GROUP}
 
 
 def _widget(knob: Knob) -> None:

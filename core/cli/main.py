@@ -35,8 +35,9 @@ from core.labs.distillation import DistillationPageSettings
 from core.labs.finetune_runs import FinetunePageSettings
 from core.labs.image_lab import ImagePageSettings
 from core.labs.negative_transfer import MAPS, TransferMapPageSettings
+from core.labs.shift_matrix import ShiftMatrixPageSettings
 from core.labs.sweeps import BoundPageSettings, LambdaSweepPageSettings
-from core.metrics.paired import ALPHA, TransferVerdict
+from core.metrics.paired import ALPHA, TransferVerdict, format_p
 from core.scenario import KNOBS, Scenario
 
 EXIT_BAD_INPUT = 2
@@ -89,6 +90,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     images = commands.add_parser("images", help="CNNs on digits: the Image domains page's run")
     _page_arguments(images, ImagePageSettings)
+
+    matrix = commands.add_parser("matrix", help="which method for which kind of shift: every method on each")
+    ShiftMatrixPageSettings.add_arguments(matrix)
+    matrix.add_argument("--json", action="store_true", help="print one JSON object")
 
     check = commands.add_parser("check", help="how far a target table has shifted from a source table")
     check.add_argument("files", nargs="+", metavar="CSV", help="SOURCE.csv TARGET.csv, or one CSV with --domain")
@@ -183,13 +188,14 @@ def _train(args: argparse.Namespace, scenario: Scenario) -> None:
         return
     print(f"scenario {scenario.to_query() or '(defaults)'}; {len(run.rows)} models on {run.trained.device} "
           f"in {run.train_seconds:.2f} s")
-    print(f"{'method':<15}{'target acc':>18}{'source acc':>18}{'vs source-only':>16}")
+    width = max(len("method"), *(len(m) for m in run.methods)) + 2
+    print(f"{'method':<{width}}{'target acc':>18}{'source acc':>18}{'vs source-only':>16}")
     for row in run.summary():
         target = _mean_sd(row["target_acc_mean"], row["target_acc_sd"])
         source = _mean_sd(row["source_acc_mean"], row["source_acc_sd"])
         delta = "" if row["delta_vs_source_only"] is None else f"{row['delta_vs_source_only']:+.3f}"
         flag = "" if row["transfer_test"] is None else "  " + TransferVerdict.from_json(row["transfer_test"]).text()
-        print(f"{row['method']:<15}{target:>18}{source:>18}{delta:>16}{flag}")
+        print(f"{row['method']:<{width}}{target:>18}{source:>18}{delta:>16}{flag}")
     for row in run.rows:
         if row["diverged"]:
             print(f"warning: {row['diverged']}", file=sys.stderr)
@@ -231,6 +237,24 @@ def _sweep(args: argparse.Namespace, scenario: Scenario) -> None:
         cells = ("diverged",) * 3 if p["diverged"] else (f"{p['target_acc']:.3f}", f"{p['source_acc']:.3f}",
                                                           f"{p['feature_mmd2']:.4f}")
         print(f"{p['align_weight']:>8g} {p['seed']:>5} {cells[0]:>11} {cells[1]:>11} {cells[2]:>13}")
+    _print_lambda_selection(answer)
+
+
+def _print_lambda_selection(answer: dict) -> None:
+    """The oracle's λ and each label-free criterion's pick, with the target accuracy it costs (oracle)."""
+    best, best_acc = answer["oracle_best_lambda"], answer["oracle_best_target_acc"]
+    selection = answer["label_free_selection"]
+    print(f"choosing λ ({selection['rule']}); held-out source points: "
+          f"{selection['validation']['held_out_source_points']}")
+    print(f"{'chosen by':<32} {'lambda':>8} {'target acc (oracle)':>20} {'cost (oracle)':>14}")
+    if best is not None:
+        print(f"{'ORACLE (target test labels)':<32} {best:>8g} {best_acc:>20.3f} {0.0:>14.3f}")
+    for row in selection["criteria"]:
+        if row["picked_lambda"] is None:
+            print(f"{row['label']:<32} {'n/a':>8}")
+            continue
+        print(f"{row['label']:<32} {row['picked_lambda']:>8g} {row['oracle_target_acc_at_pick']:>20.3f} "
+              f"{row['oracle_cost']:>14.3f}")
 
 
 def _efficiency(args: argparse.Namespace, scenario: Scenario) -> None:
@@ -303,6 +327,28 @@ def _distill(args: argparse.Namespace, scenario: Scenario) -> None:
                        ("student_hard", "student from hard labels")):
         target, source = run.statistics(role), run.statistics(role, metric="source_acc")
         print(f"{name:<28}{_mean_sd(target.mean, target.sd):>18}{_mean_sd(source.mean, source.sd):>18}")
+
+
+def _matrix(args: argparse.Namespace, scenario: Scenario) -> None:
+    from core.labs.shift_matrix import CASES_BY_NAME, shift_matrix
+
+    settings = ShiftMatrixPageSettings.from_arguments(args)
+    matrix = shift_matrix(settings.cases, settings.methods, settings.seeds, settings.train_settings())
+    if args.json:
+        print(json.dumps(matrix.to_json()))
+        return
+    print(f"{len(matrix.cases)} kinds of shift × {len(matrix.methods)} methods × {matrix.n_seeds} seeds in "
+          f"{matrix.train_seconds:.1f} s; each cell: target accuracy, change against source only, paired verdict")
+    width = max(len(m) for m in matrix.methods) + 2
+    for case in matrix.cases:
+        print(f"\n{CASES_BY_NAME[case].label}: {CASES_BY_NAME[case].what_changes}")
+        for method in matrix.methods:
+            cell = matrix.cells[case][method]
+            accuracy = "diverged" if cell.accuracy is None else f"{cell.accuracy:.3f}"
+            delta = "" if cell.delta is None or method == "source_only" else f"{cell.delta:+.3f}"
+            p_value = "" if cell.p_value is None or method == "source_only" else format_p(cell.p_value)
+            verdict = "" if method == "source_only" else cell.verdict
+            print(f"  {method:<{width}}{accuracy:>9}{delta:>9}  {verdict:<5} {p_value}")
 
 
 def _images(args: argparse.Namespace, scenario: Scenario) -> None:
@@ -397,7 +443,7 @@ def _mean_sd(mean: float | None, sd: float | None) -> str:
 
 COMMANDS = {"shift": _shift, "export": _export, "train": _train, "bound": _bound, "sweep": _sweep,
             "efficiency": _efficiency, "transfer-map": _transfer_map, "distill": _distill, "images": _images,
-            "check": _check, "warm": _warm}
+            "matrix": _matrix, "check": _check, "warm": _warm}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,24 +1,30 @@
-"""Shifted synthetic domains: the 2-D generators, the four kinds of shift, and the splits.
+"""Shifted synthetic domains: the 2-D generators, the kinds of shift, and the splits.
 
 A domain is D = {X, P(X)} and a task is T = {Y, P(Y|X)}. A :class:`~core.scenario.Scenario`
-moves the target away from the source in each of the ways these can differ:
+moves the target away from the source in each of the ways these can differ, and in the ways
+the joint distribution P(X, Y) can move within them:
 
-1. ``P(X_S) != P(X_T)`` (covariate shift): ``rotation``, ``shift_x``/``shift_y``, ``scale``
-   and ``target_noise`` move the target inputs; the labelling rule stays.
-2. ``P(Y|X)`` changes (concept shift): ``concept`` permutes the labels of the target points
-   whose input lies right of a threshold; the inputs do not move.
-3. ``Y_S != Y_T`` (label-space change): ``label_space=new_class`` adds a class the source
+1. Input transformations, ``x -> g(x)``: ``rotation``, ``shift_x``/``shift_y``, ``scale``,
+   ``target_noise`` (a random g) and ``feature_map=warp`` move each target point and keep its
+   label. P(X) and P(Y|X) both move, but ``P_T(y | g(x)) = P_S(y | x)``: the labelling rule
+   moves with the inputs, so on the inputs both domains share the source's rule mislabels some
+   target points. Aligning features can undo it; it is not covariate shift.
+2. Covariate shift proper, ``P_S(X) != P_T(X)`` with ``P_T(Y|X) = P_S(Y|X)`` exactly:
+   ``selection`` draws target candidates exactly like the source and keeps each with a
+   probability that depends on its input only (sample-selection bias, :func:`selection_acceptance`).
+3. Prior shift, ``P_S(Y) != P_T(Y)`` with ``P(X|Y)`` kept: ``prior`` sets target class
+   proportions ``pi_k ∝ r**k`` with ``r = 1 - 0.95 * prior`` over the target's classes.
+4. Concept shift, ``P(Y|X)`` changes with ``P(X)`` kept: ``concept`` permutes the labels of
+   the target points whose input lies right of a threshold; the inputs do not move.
+5. Label-space change, ``Y_S != Y_T``: ``label_space=new_class`` adds a class the source
    never saw; ``missing_class`` drops the last source class from the target.
-4. ``X_S != X_T`` (feature-space change): ``feature_map`` observes the target through a
-   warp, polar coordinates, or a 3-D lift (the source is then zero-padded to 3 features).
+6. Feature-space change, ``X_S != X_T``: ``feature_map=polar`` observes the target as a radius
+   and an angle, ``lift3d`` on a paraboloid in 3-D (the source is then zero-padded to 3 features).
 
-plus prior shift (``prior``): target class proportions ``pi_k ∝ r**k`` with
-``r = 1 - 0.95 * prior`` over the target's classes.
-
-The order is fixed: draw the clean structure, add ``noise``, relabel (concept), then apply
-the covariate transform, then ``target_noise``, then the feature map. Every random draw
-comes from ``numpy.random.default_rng([seed, stream])`` with one stream per split, so
-changing one split's size never changes another split's points.
+The order is fixed: draw the clean structure, add ``noise``, keep or drop each candidate
+(selection), relabel (concept), then apply the input transformation, then ``target_noise``, then
+the feature map. Every random draw comes from ``numpy.random.default_rng([seed, stream])`` with one
+stream per split, so changing one split's size never changes another split's points.
 """
 
 from __future__ import annotations
@@ -34,8 +40,14 @@ from core.data import images
 from core.errors import InputError
 from core.scenario import IMAGE_LABELS_PER_CLASS, Scenario
 
-# Streams of numpy.random.default_rng([seed, stream]): one per split.
+# Streams of numpy.random.default_rng([seed, stream]): one per split, and the selection's reference sample.
 SOURCE_STREAM, POOL_STREAM, LABELLED_STREAM, TEST_STREAM = 0, 1, 2, 3
+SELECTION_STREAM = 4
+# Covariate shift by rejection: candidates drawn per split at most (bounded work for any knob value in a link),
+# the reference sample that sets the acceptance's scale, and the smallest round of candidates.
+MAX_CANDIDATES = 250_000
+SELECTION_REFERENCE_SIZE = 2_000
+MIN_CANDIDATE_ROUND = 1_024
 
 # The population mean of each clean source distribution: rotation and scale act about it.
 CENTRES: dict[str, tuple[float, float]] = {
@@ -159,6 +171,35 @@ def allocate(total: int, proportions: dict[int, float]) -> dict[int, int]:
     return dict(zip(keys, counts.tolist()))
 
 
+def allocate_at_least_one(total: int, proportions: dict[int, float]) -> dict[int, int]:
+    """:func:`allocate`, then every class with a count of 0 takes 1 from the largest count (when ``total``
+    is at least the number of classes)."""
+    counts = allocate(total, proportions)
+    if total < len(counts):
+        return counts
+    for k in counts:
+        if counts[k] == 0:
+            largest = max(counts, key=lambda j: counts[j])
+            counts[largest] -= 1
+            counts[k] = 1
+    return counts
+
+
+def labelled_counts(scenario: Scenario) -> dict[int, int]:
+    """How many labelled target samples of each target class to draw.
+
+    ``labels_per_class`` of each class; under prior shift, ``labels_per_class × classes`` in all, split
+    by :func:`target_class_proportions` (largest remainder, at least 1 per class), so the labelled split
+    follows the target's priors. (Under covariate shift, ``selection > 0``, the labelled points of a 2-D
+    dataset are drawn like the rest of the target instead: see :func:`generate`.)
+    """
+    classes = target_classes(scenario)
+    per_class = scenario.labels_per_class
+    if scenario.prior == 0 or per_class == 0:
+        return {k: per_class for k in classes}
+    return allocate_at_least_one(per_class * len(classes), target_class_proportions(scenario))
+
+
 # --- the shifts ---------------------------------------------------------------------------
 def concept_threshold(scenario: Scenario, source_x: np.ndarray) -> float:
     """Inputs with ``x0`` above this get permuted labels: the top ``concept / 2`` of the source's x0."""
@@ -176,13 +217,128 @@ def relabel_for_concept(x: np.ndarray, y: np.ndarray, threshold: float, n_source
     return new_y
 
 
-def covariate_transform(scenario: Scenario, x: np.ndarray) -> np.ndarray:
-    """Rotate and scale about the source centre, then translate (no noise)."""
+def input_transform(scenario: Scenario, x: np.ndarray) -> np.ndarray:
+    """The input transformation g: rotate and scale about the source centre, then translate (no noise).
+
+    Each point keeps its label, so the labelling rule moves with the inputs: ``P_T(y | g(x)) = P_S(y | x)``.
+    """
     centre = np.array(CENTRES[scenario.dataset])
     angle = np.deg2rad(scenario.rotation)
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     moved = (x - centre) @ rotation.T * scenario.scale + centre
     return moved + np.array([scenario.shift_x, scenario.shift_y])
+
+
+covariate_transform = input_transform  # its former name: it is not covariate shift (see the module's docstring)
+
+
+# --- covariate shift proper: sample selection ------------------------------------------------------
+def selection_centre(scenario: Scenario) -> np.ndarray:
+    """The centre ``c`` the selection favours, in the source's input plane."""
+    return np.array([scenario.selection_x, scenario.selection_y])
+
+
+def _selection_reference(scenario: Scenario) -> np.ndarray:
+    """A fixed sample of target candidates (its own stream, :data:`SELECTION_REFERENCE_SIZE` points): the
+    data the acceptance is scaled to, the same whatever the splits' sizes."""
+    rng = np.random.default_rng([scenario.seed, SELECTION_STREAM])
+    counts = allocate(SELECTION_REFERENCE_SIZE, target_class_proportions(scenario))
+    return _draw(scenario.dataset, counts, scenario.noise, rng)[0]
+
+
+def _nearest_squared_distance(scenario: Scenario) -> float:
+    """``d²``: the squared distance from the centre to the nearest point of the reference sample."""
+    return float(((_selection_reference(scenario) - selection_centre(scenario)) ** 2).sum(axis=1).min())
+
+
+def _acceptance(scenario: Scenario, x: np.ndarray, nearest: float) -> np.ndarray:
+    squared = ((x - selection_centre(scenario)) ** 2).sum(axis=1)
+    return np.minimum(1.0, np.exp(-0.5 * scenario.selection * (squared - nearest)))
+
+
+def selection_acceptance(scenario: Scenario, x: np.ndarray) -> np.ndarray:
+    """The probability that covariate shift keeps a target candidate at ``x`` (source input plane).
+
+    ``a(x) = min(1, exp(-s (||x - c||² - d²) / 2))`` with ``s = selection``, ``c`` the centre
+    (``selection_x``, ``selection_y``) and ``d`` the distance from ``c`` to the nearest point of a fixed
+    reference sample of candidates: so the data nearest ``c`` is kept for sure, wherever ``c`` lies.
+    ``a`` depends on ``x`` only (given the scenario), never on the label, so the kept points keep the
+    source's ``P(y | x)`` exactly. ``selection=0`` keeps everything.
+    """
+    if scenario.selection == 0:
+        return np.ones(len(x))
+    return _acceptance(scenario, x, _nearest_squared_distance(scenario))
+
+
+def selection_keep_rate(scenario: Scenario) -> float:
+    """The expected share of target candidates the selection keeps (mean acceptance over the reference sample)."""
+    if scenario.selection == 0:
+        return 1.0
+    return float(selection_acceptance(scenario, _selection_reference(scenario)).mean())
+
+
+def _draw_selected(scenario: Scenario, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` target points under covariate shift, by rejection sampling, before relabelling and transformation.
+
+    Rounds of candidates are drawn exactly like the target would be without selection (its class
+    proportions, ``noise``) and each is kept with probability :func:`selection_acceptance`; the first ``n``
+    kept are returned (the candidates of a round are shuffled). At most :data:`MAX_CANDIDATES` candidates
+    are drawn.
+
+    Raises
+    ------
+    InputError
+        When that many candidates would not give ``n`` points.
+    """
+    proportions = target_class_proportions(scenario)
+    nearest = _nearest_squared_distance(scenario)
+    rate = selection_keep_rate(scenario)
+
+    def too_few(expected: float) -> InputError:
+        return InputError("selection", f"keeps about {expected:.2%} of the target's candidates, so {n} target points "
+                                       f"would need more than the {MAX_CANDIDATES:,} candidates drawn at most; lower "
+                                       "selection, move its centre towards the data, or ask for fewer target points")
+
+    if n > rate * MAX_CANDIDATES:
+        raise too_few(rate)
+    kept_x, kept_y, n_kept, n_drawn = [np.zeros((0, 2))], [np.zeros(0, dtype=np.int64)], 0, 0
+    while n_kept < n and n_drawn < MAX_CANDIDATES:
+        size = min(MAX_CANDIDATES - n_drawn, max(MIN_CANDIDATE_ROUND, math.ceil(1.25 * (n - n_kept) / rate)))
+        x, y = _draw(scenario.dataset, allocate(size, proportions), scenario.noise, rng)
+        keep = rng.uniform(size=size) < _acceptance(scenario, x, nearest)
+        kept_x.append(x[keep])
+        kept_y.append(y[keep])
+        n_kept, n_drawn = n_kept + int(keep.sum()), n_drawn + size
+    if n_kept < n:
+        raise too_few(n_kept / n_drawn)
+    return np.concatenate(kept_x)[:n], np.concatenate(kept_y)[:n]
+
+
+def _draw_to_quotas(scenario: Scenario, quotas: dict[int, int], threshold: float, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``quotas[k]`` target points of each class ``k`` counted after the concept relabelling: rounds of
+    candidates drawn like the target's, relabelled, the first of each class taken until its quota is met.
+    The points of class ``k`` then follow the target's ``P(X | Y = k)``; the result is shuffled. A class
+    that the relabelling empties (on blobs, ``concept=1`` leaves no class 2) gets what
+    :data:`MAX_CANDIDATES` candidates hold of it: none."""
+    n_source_classes = SOURCE_CLASS_COUNT[scenario.dataset]
+    proportions = target_class_proportions(scenario)
+    need = dict(quotas)
+    picked_x, picked_y, n_drawn = [np.zeros((0, 2))], [np.zeros(0, dtype=np.int64)], 0
+    while any(need.values()) and n_drawn < MAX_CANDIDATES:
+        # rounds grow geometrically, so a class that never comes costs a few rounds, not hundreds
+        size = min(MAX_CANDIDATES - n_drawn, max(MIN_CANDIDATE_ROUND, 4 * sum(need.values()), n_drawn))
+        x, y = _draw(scenario.dataset, allocate(size, proportions), scenario.noise, rng)
+        y = relabel_for_concept(x, y, threshold, n_source_classes)
+        n_drawn += size
+        for k in quotas:
+            rows = np.flatnonzero(y == k)[:need[k]]
+            picked_x.append(x[rows])
+            picked_y.append(y[rows])
+            need[k] -= len(rows)
+    x, y = np.concatenate(picked_x), np.concatenate(picked_y)
+    order = rng.permutation(len(y))
+    return x[order], y[order]
 
 
 def _lift_rotation() -> np.ndarray:
@@ -196,10 +352,12 @@ def _lift_rotation() -> np.ndarray:
 FEATURE_MAP_DESCRIPTIONS: dict[str, str] = {
     "identity": "x ↦ x: the target is observed in the source's features.",
     "warp": f"x ↦ x + {WARP_AMPLITUDE}·(sin({WARP_FREQUENCY}·z₁), sin({WARP_FREQUENCY}·z₀)), z = x − centre: "
-            "a smooth bend of the plane.",
-    "polar": "x ↦ (r, θ) about the centre: the target's features are a radius and an angle in radians.",
+            "a smooth bend of the plane. The same two features, each point keeping its label: an input "
+            "transformation (like rotation), not a change of feature space.",
+    "polar": "x ↦ (r, θ) about the centre: the target's features are a radius and an angle in radians "
+             "(another feature space).",
     "lift3d": "x ↦ R·(z₀, z₁, ½‖z‖²) + centre: the target lives on a tilted paraboloid in 3-D; "
-              "the source is zero-padded to 3 features.",
+              "the source is zero-padded to 3 features (another feature space).",
 }
 
 
@@ -225,7 +383,7 @@ def n_features(scenario: Scenario) -> int:
 
 def to_target_space(scenario: Scenario, x: np.ndarray) -> np.ndarray:
     """Where clean 2-D source-space points land in the target's features (no noise)."""
-    return apply_feature_map(scenario, covariate_transform(scenario, x))
+    return apply_feature_map(scenario, input_transform(scenario, x))
 
 
 def _pad(x: np.ndarray, width: int) -> np.ndarray:
@@ -261,7 +419,7 @@ class DomainData:
     target_test_x, target_test_y : target test set, for reporting only.
     target_pool_y_oracle : the pool's true labels, for reporting and export only; never
         part of :meth:`training_inputs`.
-    concept_threshold : x0 (before the covariate transform) right of which labels moved; for
+    concept_threshold : x0 (before the input transformation) right of which labels moved; for
         digits, the ink (mean clean intensity) above which they moved.
     """
 
@@ -326,17 +484,52 @@ class DomainData:
         return pd.concat(frames, ignore_index=True)
 
 
+def _observe(scenario: Scenario, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The input transformation, ``target_noise`` and the feature map, applied to target inputs."""
+    x = input_transform(scenario, x) + scenario.target_noise * rng.standard_normal(x.shape)
+    return _pad(apply_feature_map(scenario, x), n_features(scenario))
+
+
 def _draw_target(scenario: Scenario, counts: dict[int, int], stream: int, threshold: float
                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``counts[k]`` target points of each class ``k`` (drawn before the concept relabelling)."""
     rng = np.random.default_rng([scenario.seed, stream])
     x, y = _draw(scenario.dataset, counts, scenario.noise, rng)
     y = relabel_for_concept(x, y, threshold, SOURCE_CLASS_COUNT[scenario.dataset])
-    x = covariate_transform(scenario, x) + scenario.target_noise * rng.standard_normal(x.shape)
-    return _pad(apply_feature_map(scenario, x), n_features(scenario)), y
+    return _observe(scenario, x, rng), y
+
+
+def _draw_target_selected(scenario: Scenario, n: int, stream: int, threshold: float
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` target points under covariate shift (``selection > 0``): their classes follow what it keeps."""
+    rng = np.random.default_rng([scenario.seed, stream])
+    x, y = _draw_selected(scenario, n, rng)
+    y = relabel_for_concept(x, y, threshold, SOURCE_CLASS_COUNT[scenario.dataset])
+    return _observe(scenario, x, rng), y
+
+
+def _draw_labelled(scenario: Scenario, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """The labelled target split: :func:`labelled_counts` per class, counted after the concept relabelling;
+    under covariate shift, ``labels_per_class × classes`` points drawn like the rest of the target."""
+    if scenario.selection > 0:
+        total = scenario.labels_per_class * len(target_classes(scenario))
+        return _draw_target_selected(scenario, total, LABELLED_STREAM, threshold)
+    counts = labelled_counts(scenario)
+    if scenario.concept == 0:
+        return _draw_target(scenario, counts, LABELLED_STREAM, threshold)
+    rng = np.random.default_rng([scenario.seed, LABELLED_STREAM])
+    x, y = _draw_to_quotas(scenario, counts, threshold, rng)
+    return _observe(scenario, x, rng), y
 
 
 def generate(scenario: Scenario) -> DomainData:
-    """Generate the source and the shifted target, split into pool, labelled and test sets."""
+    """Generate the source and the shifted target, split into pool, labelled and test sets.
+
+    Raises
+    ------
+    InputError
+        When the covariate shift keeps too few candidates for the asked sizes (:data:`MAX_CANDIDATES`).
+    """
     if scenario.is_image:
         return _generate_digits(scenario)
     rng = np.random.default_rng([scenario.seed, SOURCE_STREAM])
@@ -345,11 +538,14 @@ def generate(scenario: Scenario) -> DomainData:
     source_x, source_y = _draw(scenario.dataset, source_counts, scenario.noise, rng)
     threshold = concept_threshold(scenario, source_x)
 
-    proportions = target_class_proportions(scenario)
-    pool_x, pool_y = _draw_target(scenario, allocate(scenario.n_target, proportions), POOL_STREAM, threshold)
-    labelled_counts = {k: scenario.labels_per_class for k in target_classes(scenario)}
-    labelled_x, labelled_y = _draw_target(scenario, labelled_counts, LABELLED_STREAM, threshold)
-    test_x, test_y = _draw_target(scenario, allocate(scenario.n_test, proportions), TEST_STREAM, threshold)
+    if scenario.selection > 0:
+        pool_x, pool_y = _draw_target_selected(scenario, scenario.n_target, POOL_STREAM, threshold)
+        test_x, test_y = _draw_target_selected(scenario, scenario.n_test, TEST_STREAM, threshold)
+    else:
+        proportions = target_class_proportions(scenario)
+        pool_x, pool_y = _draw_target(scenario, allocate(scenario.n_target, proportions), POOL_STREAM, threshold)
+        test_x, test_y = _draw_target(scenario, allocate(scenario.n_test, proportions), TEST_STREAM, threshold)
+    labelled_x, labelled_y = _draw_labelled(scenario, threshold)
     return DomainData(
         scenario=scenario,
         source_x=_pad(source_x, n_features(scenario)),
@@ -377,16 +573,30 @@ def capped_counts(requested: int, proportions: dict[int, float], available: dict
     return {k: min(n, available[k]) for k, n in counts.items()}
 
 
-def _digit_split(members: dict[int, np.ndarray], labelled: int, test_counts: dict[int, int],
-                 pool_counts: dict[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per class (a shuffled target half): labelled from the front, test from the back, pool just after the
-    labelled reservoir; so the test set does not depend on the label or pool sizes."""
+def _digit_split(members: dict[int, np.ndarray], test_counts: dict[int, int], pool_counts: dict[int, int]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Per class (a shuffled target half): test from the back, pool just after the labelled reservoir (the
+    first :data:`~core.scenario.IMAGE_LABELS_PER_CLASS`); so the test set does not depend on the label or pool
+    sizes."""
     take = lambda rows: np.concatenate(rows) if rows else np.zeros(0, dtype=int)  # noqa: E731
-    labelled_rows = take([m[:labelled] for k, m in members.items()])
     test_rows = take([m[len(m) - test_counts.get(k, 0):] for k, m in members.items()])
     pool_rows = take([m[IMAGE_LABELS_PER_CLASS:IMAGE_LABELS_PER_CLASS + pool_counts.get(k, 0)]
                       for k, m in members.items()])
-    return labelled_rows, test_rows, pool_rows
+    return test_rows, pool_rows
+
+
+def _digit_labelled_rows(members: dict[int, np.ndarray], quotas: dict[int, int],
+                         final_labels: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
+    """The labelled rows, from the front of each class's reservoir: ``quotas[k]`` of class ``k``, counted by
+    ``final_labels`` (the labels after the concept shift) when given; a class takes at most what the
+    reservoir holds of it."""
+    if final_labels is None:
+        rows = [m[:min(quotas.get(k, 0), IMAGE_LABELS_PER_CLASS)] for k, m in members.items()]
+    else:
+        reservoir = np.concatenate([m[:IMAGE_LABELS_PER_CLASS] for m in members.values()])
+        labels = final_labels(reservoir)
+        rows = [reservoir[labels == k][:quotas[k]] for k in quotas]
+    return np.concatenate(rows) if rows else np.zeros(0, dtype=int)
 
 
 def _generate_digits(scenario: Scenario) -> DomainData:
@@ -395,7 +605,9 @@ def _generate_digits(scenario: Scenario) -> DomainData:
     Each class of the target half (about 90 images) is shuffled once and cut into a labelled reservoir
     (the first :data:`~core.scenario.IMAGE_LABELS_PER_CLASS`), the test set (the last
     :data:`DIGIT_TEST_PER_CLASS`) and the pool (the rest); ``n_source``, ``n_target`` and ``n_test``
-    are upper limits, and a prior shift thins the classes to its proportions.
+    are upper limits, and a prior shift thins the classes to its proportions. The labelled images come from
+    the reservoirs' fronts, :func:`labelled_counts` of each class (counted after the concept relabelling),
+    at most what a reservoir holds.
     """
     all_images, all_labels = images.load_digit_images()
     labels = all_labels.numpy()
@@ -414,8 +626,7 @@ def _generate_digits(scenario: Scenario) -> DomainData:
     test_counts = capped_counts(scenario.n_test, proportions, {k: DIGIT_TEST_PER_CLASS for k in proportions})
     room = {k: len(m) - IMAGE_LABELS_PER_CLASS - DIGIT_TEST_PER_CLASS for k, m in members.items()}
     pool_counts = capped_counts(scenario.n_target, proportions, room)
-    labelled_rows, test_rows, pool_rows = _digit_split(members, scenario.labels_per_class, test_counts,
-                                                       pool_counts)
+    test_rows, pool_rows = _digit_split(members, test_counts, pool_counts)
 
     def noisy(rows: np.ndarray, stream: int):
         clean = images.to_network_images(all_images[rows])
@@ -428,11 +639,18 @@ def _generate_digits(scenario: Scenario) -> DomainData:
                               shift_y=scenario.shift_y, blur=scenario.blur, invert=scenario.invert,
                               background=scenario.background, noise=scenario.target_noise)
 
+    def final_labels(rows: np.ndarray) -> np.ndarray:
+        clean = images.to_network_images(all_images[rows])
+        return relabel_for_concept(images.ink(clean)[:, None], labels[rows], threshold, n_source_classes)
+
     def target(rows: np.ndarray, stream: int) -> tuple[np.ndarray, np.ndarray]:
         clean, x = noisy(rows, stream)
         y = relabel_for_concept(images.ink(clean)[:, None], labels[rows], threshold, n_source_classes)
         shifted = images.shift_images(x, shift, seed=scenario.seed * 1_000 + stream)
         return images.flatten(shifted), y
+
+    labelled_rows = _digit_labelled_rows(members, labelled_counts(scenario),
+                                         final_labels if scenario.concept > 0 else None)
 
     pool_x, pool_y = target(pool_rows, POOL_STREAM)
     labelled_x, labelled_y = target(labelled_rows, LABELLED_STREAM)

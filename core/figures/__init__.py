@@ -74,6 +74,8 @@ def domain_scatter(data: DomainData, show_concept_line: bool = True) -> go.Figur
         fig.update_yaxes(title="x1", range=y_range, zeroline=False, scaleanchor="x", scaleratio=1)
         if show_concept_line and math.isfinite(data.concept_threshold):
             _add_concept_line(fig, data)
+    if data.scenario.selection > 0:
+        _add_selection_centre(fig, data.scenario, three_d)
     fig.update_layout(title=title, height=520, **BASE_LAYOUT)
     fig.update_layout(legend=dict(y=-0.12, yanchor="top", font=dict(size=11)), margin=dict(b=110))
     return fig
@@ -90,6 +92,28 @@ def _add_concept_line(fig: go.Figure, data: DomainData) -> None:
                              name="target labels permuted beyond this line", hoverinfo="skip"))
 
 
+def _add_selection_centre(fig: go.Figure, scenario: Scenario, three_d: bool) -> None:
+    """Covariate shift: the centre the target's selection favours (a cross) and the circle of radius
+    1/√strength about it, both mapped into the target's features; the target's points pile up there."""
+    centre = domains.selection_centre(scenario)
+    angle = np.linspace(0.0, 2 * np.pi, 121)
+    circle = centre + np.column_stack([np.cos(angle), np.sin(angle)]) / math.sqrt(scenario.selection)
+    mark, ring = domains.to_target_space(scenario, centre[None, :]), domains.to_target_space(scenario, circle)
+    style = dict(color="#333333", dash="dot", width=1.5)
+    cross = dict(color="#333333", symbol="x", size=12 if not three_d else 5)
+    name = f"selection centre ({scenario.selection_x:g}, {scenario.selection_y:g}); circle: radius 1/√strength"
+    if three_d:
+        fig.add_trace(go.Scatter3d(x=ring[:, 0], y=ring[:, 1], z=ring[:, 2], mode="lines", line=style,
+                                   name=name, legendgroup="selection", hoverinfo="skip"))
+        fig.add_trace(go.Scatter3d(x=mark[:, 0], y=mark[:, 1], z=mark[:, 2], mode="markers", marker=cross,
+                                   legendgroup="selection", showlegend=False))
+        return
+    fig.add_trace(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", line=style, name=name,
+                             legendgroup="selection", hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=mark[:, 0], y=mark[:, 1], mode="markers", marker=cross, legendgroup="selection",
+                             showlegend=False, hovertemplate="selection centre<extra></extra>"))
+
+
 def _joined(lines: list[np.ndarray]) -> np.ndarray:
     """Polylines joined into one array, separated by NaN rows (one trace draws them all)."""
     gap = np.full((1, lines[0].shape[1]), np.nan)
@@ -97,7 +121,7 @@ def _joined(lines: list[np.ndarray]) -> np.ndarray:
 
 
 def feature_map_figure(scenario: Scenario) -> go.Figure:
-    """A grid of the source's features and where the covariate shift and feature map send it."""
+    """A grid of the source's features and where the input transformation and feature map send it."""
     (x_low, x_high), (y_low, y_high) = REFERENCE_EXTENT[scenario.dataset]
     lines = [np.column_stack([np.full(100, x), np.linspace(y_low, y_high, 100)])
              for x in np.linspace(x_low, x_high, 9)]

@@ -15,10 +15,14 @@ from core.data.domains import DomainData, plane_ranges, subsample
 from core.figures import BASE_LAYOUT, class_colour
 from core.figures.parts import band, method_label, pale, scatter_points, surface_traces
 from core.labs.lambda_models import LambdaSummary, LambdaSurfaces
+from core.labs.model_selection import CRITERIA_BY_NAME
 
 TARGET_LINE, SOURCE_LINE, MMD_LINE = "#D55E00", "#0072B2", "#7F7F7F"
 NEGATIVE_FILL = "rgba(213, 94, 0, 0.12)"
 FRAME_POINTS = 150  # per domain: the points are drawn once, the frames change only the surface
+ORACLE_NAME = "oracle best λ (target test labels)"
+# marker and colour of each label-free criterion's pick (Okabe-Ito colours)
+PICK_STYLE = {"source_val": ("square", "#56B4E9"), "iwv": ("triangle-up", "#009E73"), "dev": ("diamond", "#CC79A7")}
 
 
 def lambda_positions(lambdas: np.ndarray) -> np.ndarray:
@@ -52,7 +56,9 @@ def _negative_spans(x: np.ndarray, negative: np.ndarray) -> list[tuple[float, fl
 
 def lambda_sweep_figure(summary: LambdaSummary, method: str) -> go.Figure:
     """Target and source accuracy (mean, min-max band over seeds) and the feature MMD² (right axis)
-    against lambda; the best lambda starred; negative-transfer ranges of lambda shaded."""
+    against lambda; the oracle's best lambda starred (it reads the target test labels); each label-free
+    criterion's pick marked on the target accuracy line, and its accuracy estimate (1 − mean risk) as a
+    line hidden until its legend entry is clicked; negative-transfer ranges of lambda shaded."""
     lambdas, x = summary.lambdas, lambda_positions(summary.lambdas)
     positive = lambdas > 0
     fig = go.Figure()
@@ -89,15 +95,36 @@ def lambda_sweep_figure(summary: LambdaSummary, method: str) -> go.Figure:
         fig.add_hline(y=summary.baseline, line=dict(color=TARGET_LINE, width=1, dash="dash"),
                       annotation_text="target acc. at λ = 0 (source only)", annotation_position="top right",
                       annotation_font=dict(size=11, color=TARGET_LINE))
-    if summary.best is not None:
-        best = summary.best
+    target = summary.mean["target_acc"]
+    for name, risk in summary.criteria.items():
+        symbol, colour = PICK_STYLE.get(name, ("circle", "#000000"))
+        label = CRITERIA_BY_NAME[name].label.split(" (")[0]
+        gap = np.flatnonzero(~positive)[-1:] + 1  # break the line after λ = 0, as the axis is broken there
         fig.add_trace(go.Scatter(
-            x=[x[best]], y=[summary.mean["target_acc"][best]], name="best λ",
+            x=np.insert(x, gap, np.nan), y=np.insert(1.0 - risk, gap, np.nan), mode="lines+markers",
+            name=f"{label}: its accuracy estimate (1 − risk)",
+            line=dict(color=colour, dash="dot", width=1.5), marker=dict(size=5, symbol=symbol), visible="legendonly",
+            customdata=np.insert(lambdas, gap, np.nan),
+            hovertemplate=f"λ=%{{customdata:g}}<br>{label} estimate: %{{y:.1%}}<extra></extra>"))
+        pick = summary.picks.get(name)
+        if pick is None:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[x[pick]], y=[target[pick]], mode="markers", name=f"{label} pick (label-free)",
+            text=[f"{label} picks λ = {_fmt(lambdas[pick])}"],
+            marker=dict(symbol=symbol, size=13, color="rgba(0,0,0,0)", line=dict(color=colour, width=2.5)),
+            hovertemplate=f"{label} (no target labels) picks λ = {_fmt(lambdas[pick])}: mean target test acc. "
+                          "%{y:.1%} (oracle)<extra></extra>"))
+    if summary.oracle_best is not None:
+        best = summary.oracle_best
+        fig.add_trace(go.Scatter(
+            x=[x[best]], y=[target[best]], name=ORACLE_NAME,
             marker=dict(symbol="star", size=16, color="#F0E442", line=dict(color="#000000", width=1)),
-            text=[f"best λ = {_fmt(lambdas[best])}"], mode="markers",
-            hovertemplate=f"best λ = {_fmt(lambdas[best])}: mean target acc. %{{y:.1%}}<extra></extra>"))
-        fig.add_annotation(x=float(np.log10(x[best])), y=float(summary.mean["target_acc"][best]), ax=0, ay=64,
-                           text=f"<b>best λ = {_fmt(lambdas[best])}</b>", showarrow=True, arrowhead=0,
+            text=[f"oracle best λ = {_fmt(lambdas[best])}"], mode="markers",
+            hovertemplate=f"oracle best λ = {_fmt(lambdas[best])} (chosen on the target test labels): mean target "
+                          "acc. %{y:.1%}<extra></extra>"))
+        fig.add_annotation(x=float(np.log10(x[best])), y=float(target[best]), ax=0, ay=64,
+                           text=f"<b>oracle best λ = {_fmt(lambdas[best])}</b>", showarrow=True, arrowhead=0,
                            arrowcolor="#555555", bgcolor="rgba(255,255,255,0.85)", font=dict(size=12),
                            xanchor="left" if best == 0 else "right" if best == len(x) - 1 else "center")
     if positive.any() and not positive.all():  # the axis break between "0" and the smallest positive lambda
@@ -116,7 +143,9 @@ def lambda_sweep_figure(summary: LambdaSummary, method: str) -> go.Figure:
         yaxis=dict(title="accuracy", tickformat=".0%", rangemode="tozero"),
         yaxis2=dict(title="feature MMD² (biased)", overlaying="y", side="right", rangemode="tozero",
                     showgrid=False, tickformat=".3g"),
-        height=480, hovermode="closest", **{**BASE_LAYOUT, "margin": dict(l=60, r=70, t=100, b=60)})
+        height=560, hovermode="closest", **{**BASE_LAYOUT, "margin": dict(l=60, r=70, t=100, b=170)})
+    # many entries (the picks, the estimates): the legend goes below the axis, not into the title
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.0, font=dict(size=11)))
     return fig
 
 

@@ -47,19 +47,21 @@ class AdaptationPageSettings(KnobSet):
     """The Adaptation page's form, and ``python -m core train``'s flags: which methods, how many seeds, how they
     train."""
 
-    methods: tuple[str, ...] = tuple(m.name for m in METHODS)
+    methods: tuple[str, ...] = tuple(m.name for m in METHODS if m.on_page_by_default)
     seeds: int = 3
     lam: float = TrainSettings.lam
     steps: int = TrainSettings.steps
     lr: float = TrainSettings.lr
     KNOBS: ClassVar[tuple[Knob, ...]] = (
-        Knob("methods", str, tuple(m.name for m in METHODS), "Methods",
+        Knob("methods", str, tuple(m.name for m in METHODS if m.on_page_by_default), "Methods",
              "Source only is always trained: it is the baseline every method is compared with.",
              choices=tuple(m.name for m in METHODS), many=True, min_count=0, display=method_label),
         seeds_knob("Models per method, from different initialisations and mini-batches; results show the mean ± sd "
                    "over seeds."),
         align_weight_knob("Weight of the alignment term of MMD, DANN, CORAL and self-training; OT moves the source "
-                          "min(λ, 1) of the way to the target. λ = 0 gives source-only."),
+                          "min(λ, 1) of the way to the target; importance weighting raises its weights to the power "
+                          "min(λ, 1); label-shift correction shifts the outputs by min(λ, 1) · log(q / p). λ = 0 "
+                          "gives source-only."),
         steps_knob(f"Adam steps per model, each on a mini-batch of {TrainSettings.batch_size} source and "
                    f"{TrainSettings.batch_size} target points."),
         learning_rate_knob(),

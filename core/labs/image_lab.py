@@ -192,8 +192,9 @@ class ImageLabRun:
         return rows
 
     def best_method(self) -> str | None:
-        """The method with the highest mean target accuracy other than source-only; None when no other method
-        was chosen or trained without diverging."""
+        """ORACLE: the method with the highest mean target TEST accuracy other than source-only (it reads the
+        target test labels, so it is a report, not a choice a practitioner could make); None when no other
+        method was chosen or trained without diverging."""
         means = {r["method"]: r["target_acc_mean"] for r in self.summary()
                  if r["method"] != "source_only" and r["target_acc_mean"] is not None}
         return max(means, key=means.get) if means else None

@@ -5,7 +5,7 @@ the default grid, per-lambda summaries and each lambda's decision surface. No st
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -13,12 +13,16 @@ from core.data.domains import DomainData
 from core.errors import InputError
 from core.labs.adaptation import NEGATIVE_TRANSFER_MARGIN
 from core.labs.embedding import grid_probabilities
+from core.labs.model_selection import CRITERIA, CRITERIA_BY_NAME
 from core.metrics.paired import INCONCLUSIVE, TransferVerdict, paired_drop
 from core.training.train import TrainedModels
 
 LAMBDA_LOW, LAMBDA_HIGH = 0.01, 10.0  # the positive part of the default grid
 ANIMATION_RESOLUTION = 70  # grid points per axis of each animation frame (frames travel as JSON)
 METRICS = ("target_acc", "source_acc", "feature_mmd2")  # the per-model numbers a sweep summarises
+PICK_RULE = ("each criterion's risk is averaged over the seeds that trained at each λ, and the criterion picks the "
+             "λ with the lowest mean (ties go to the smallest λ); the oracle picks the λ with the highest mean target "
+             "test accuracy")
 
 
 def lambda_grid(n_lambdas: int, low: float = LAMBDA_LOW, high: float = LAMBDA_HIGH) -> tuple[float, ...]:
@@ -36,7 +40,10 @@ class LambdaSummary:
     ``mean``, ``low`` and ``high`` map each of :data:`METRICS` to ``[L]`` arrays (``low`` and
     ``high``: the min and max over seeds, the band drawn). ``verdicts[i]`` compares ``lambdas[i] > 0``
     with lambda = 0 (source-only training) seed by seed (:func:`core.metrics.paired.paired_drop`);
-    ``best`` indexes the lambda with the highest mean target accuracy.
+    ``oracle_best`` indexes the lambda with the highest mean target TEST accuracy: an ORACLE choice (it reads
+    the target test labels, which no practitioner has). ``criteria`` maps each label-free criterion of
+    :mod:`core.labs.model_selection` present in the points to its mean risk per lambda over the seeds, and
+    ``picks`` to the lambda index with the lowest mean risk (None where no model has a risk).
     """
 
     lambdas: np.ndarray
@@ -47,8 +54,10 @@ class LambdaSummary:
     n_seeds: int
     baseline: float | None
     verdicts: tuple[TransferVerdict | None, ...]
-    best: int | None
+    oracle_best: int | None
     margin: float
+    criteria: dict[str, np.ndarray] = field(default_factory=dict)
+    picks: dict[str, int | None] = field(default_factory=dict)
 
     @property
     def negative(self) -> np.ndarray:
@@ -62,7 +71,8 @@ class LambdaSummary:
 
 
 def summarise(points: Sequence[dict], margin: float = NEGATIVE_TRANSFER_MARGIN) -> LambdaSummary:
-    """Reduce a sweep's points to per-lambda mean, min and max over seeds, the baseline and the best lambda."""
+    """Reduce a sweep's points to per-lambda mean, min and max over seeds, the baseline, the oracle's best
+    lambda and each label-free criterion's pick (:data:`PICK_RULE`)."""
     lambdas = np.array(sorted({p["align_weight"] for p in points}), dtype=float)
     mean, low, high = ({name: np.full(len(lambdas), np.nan) for name in METRICS} for _ in range(3))
     diverged = np.zeros(len(lambdas), dtype=int)
@@ -82,8 +92,67 @@ def summarise(points: Sequence[dict], margin: float = NEGATIVE_TRANSFER_MARGIN) 
             per_seed[int(np.flatnonzero(lambdas == p["align_weight"])[0]), p["seed"]] = p["target_acc"]
     verdicts = tuple(paired_drop(per_seed[i], per_seed[0], margin) if baseline is not None and lam > 0 else None
                      for i, lam in enumerate(lambdas))
-    best = int(np.nanargmax(target)) if np.isfinite(target).any() else None
-    return LambdaSummary(lambdas, mean, low, high, diverged, n_seeds, baseline, verdicts, best, margin)
+    oracle_best = int(np.nanargmax(target)) if np.isfinite(target).any() else None
+    criteria, picks = {}, {}
+    for criterion in CRITERIA:
+        if not any(criterion.key in p for p in points):
+            continue
+        risk = np.full(len(lambdas), np.nan)
+        for i, lam in enumerate(lambdas):
+            values = [p[criterion.key] for p in points if p["align_weight"] == lam and p.get(criterion.key) is not None]
+            if values:
+                risk[i] = float(np.mean(values))
+        criteria[criterion.name] = risk
+        picks[criterion.name] = int(np.nanargmin(risk)) if np.isfinite(risk).any() else None
+    return LambdaSummary(lambdas, mean, low, high, diverged, n_seeds, baseline, verdicts, oracle_best, margin,
+                         criteria, picks)
+
+
+def _number(value) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def selection_json(summary: LambdaSummary) -> dict:
+    """The oracle's λ and each label-free criterion's pick, with what each pick costs in target test accuracy.
+
+    ``{"oracle_best_lambda", "oracle_best_target_acc", "label_free_selection": {"rule", "criteria": [{"criterion",
+    "label", "uses", "picked_lambda", "risk_at_pick", "oracle_target_acc_at_pick", "oracle_cost"}, ...]}}``.
+    Every key that starts with ``oracle`` reads the target test labels (the mean over seeds at a λ);
+    ``oracle_cost`` is the oracle's mean target accuracy minus the pick's (0 when they agree).
+    """
+    target = summary.mean["target_acc"]
+    best = summary.oracle_best
+    best_acc = None if best is None else _number(target[best])
+    rows = []
+    for name, risk in summary.criteria.items():
+        pick = summary.picks[name]
+        criterion = CRITERIA_BY_NAME[name]
+        at_pick = None if pick is None else _number(target[pick])
+        rows.append({"criterion": name, "label": criterion.label, "uses": criterion.uses,
+                     "picked_lambda": None if pick is None else float(summary.lambdas[pick]),
+                     "risk_at_pick": None if pick is None else _number(risk[pick]),
+                     "oracle_target_acc_at_pick": at_pick,
+                     "oracle_cost": None if at_pick is None or best_acc is None else best_acc - at_pick})
+    return {"oracle_best_lambda": None if best is None else float(summary.lambdas[best]),
+            "oracle_best_target_acc": best_acc,
+            "label_free_selection": {"rule": PICK_RULE, "criteria": rows}}
+
+
+def selection_rows(summary: LambdaSummary) -> list[dict]:
+    """The page's table: the oracle's choice, then each criterion's pick (numbers from :func:`selection_json`)."""
+    answer = selection_json(summary)
+    rows = [{"chosen by": "ORACLE: target test labels", "uses target labels": "yes (oracle)",
+             "λ": answer["oracle_best_lambda"], "criterion's accuracy estimate (1 − risk)": None,
+             "target test acc. (oracle)": answer["oracle_best_target_acc"],
+             "cost vs oracle (oracle)": None if answer["oracle_best_lambda"] is None else 0.0}]
+    for row in answer["label_free_selection"]["criteria"]:
+        rows.append({"chosen by": row["label"], "uses target labels": "no",
+                     "λ": row["picked_lambda"],
+                     "criterion's accuracy estimate (1 − risk)": None if row["risk_at_pick"] is None
+                     else 1.0 - row["risk_at_pick"],
+                     "target test acc. (oracle)": row["oracle_target_acc_at_pick"],
+                     "cost vs oracle (oracle)": row["oracle_cost"]})
+    return rows
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from core.data.domains import DomainData, TrainingInputs, generate
 from core.errors import InputError
 from core.knobs import Knob, KnobSet, seeds_knob
 from core.labs.adaptation import check_seeds, method_label, model_seed, score_models
-from core.labs.lambda_models import LAMBDA_HIGH, LAMBDA_LOW, lambda_grid
+from core.labs.lambda_models import LAMBDA_HIGH, LAMBDA_LOW, lambda_grid, selection_json, summarise
+from core.labs.model_selection import CRITERIA, criterion_scores
 from core.metrics import divergence
 from core.metrics.shift_report import SWEEP_RANGES, knob_label
 from core.scenario import KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario
@@ -115,8 +116,12 @@ def lambda_sweep(scenario: Scenario, method: str, lambdas: Sequence[float], n_se
     """Train ``method`` at every lambda × seed as one batch; score each model and its feature MMD².
 
     Returns ``{"scenario", "method", "train_seconds", "points": [{"align_weight", "seed", "target_acc",
-    "source_acc", "feature_mmd2", "diverged"}, ...]}`` (``align_weight`` is the alignment weight λ);
-    λ = 0 trains exactly like source-only.
+    "source_acc", "feature_mmd2", "diverged", "source_val_risk", "iwv_risk", "dev_risk"}, ...],
+    "oracle_best_lambda", "oracle_best_target_acc", "label_free_selection"}`` (``align_weight`` is the
+    alignment weight λ; λ = 0 trains exactly like source-only). The ``*_risk`` values are the label-free
+    criteria of :mod:`core.labs.model_selection` (on a held-out source sample and the unlabelled pool);
+    ``label_free_selection`` holds each criterion's λ beside the oracle's (:func:`~core.labs.lambda_models.
+    selection_json`) and how the held-out source and the weights looked.
     """
     return lambda_sweep_with_models(scenario, method, lambdas, n_seeds, settings, device, data)[0]
 
@@ -141,14 +146,22 @@ def lambda_sweep_with_models(scenario: Scenario, method: str, lambdas: Sequence[
                            progress=progress)
     _, target_acc, source_acc = score_models(data, trained)
     mmd2 = feature_mmd2(trained, data, seed=scenario.seed)
+    scores = criterion_scores(trained, data)
     stopped = trained.diverged
+
+    def risk(name: str, m: int) -> float | None:
+        value = scores.risks[name][m]
+        return None if stopped[m] or not np.isfinite(value) else float(value)
+
     points = [{"align_weight": spec.lam, "seed": m % n_seeds,
                "target_acc": None if stopped[m] else float(target_acc[m]),
                "source_acc": None if stopped[m] else float(source_acc[m]),
                "feature_mmd2": None if stopped[m] else float(mmd2[m]),
-               "diverged": bool(stopped[m])} for m, spec in enumerate(specs)]
+               "diverged": bool(stopped[m]),
+               **{c.key: risk(c.name, m) for c in CRITERIA}} for m, spec in enumerate(specs)]
     answer = {"scenario": scenario.to_dict(), "method": method, "train_seconds": trained.train_seconds,
-              "points": points}
+              "points": points, **selection_json(summarise(points))}
+    answer["label_free_selection"]["validation"] = scores.to_json()
     return answer, trained
 
 

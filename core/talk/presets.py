@@ -43,8 +43,15 @@ class Preset:
 PRESETS: tuple[Preset, ...] = (
     Preset("No shift", "Source and target from the same distribution: every divergence is about zero.",
            Scenario(), cue="The permutation test's p-value is large; the proxy A-distance sits near 0."),
-    Preset("Rotation 35°", "Covariate shift: the target moons are turned by 35° about their centre.",
-           Scenario(rotation=35), cue="MMD² and the proxy A-distance jump; sweep the rotation to see them grow."),
+    Preset("Rotation 35°", "An input transformation: the target moons are turned by 35° about their centre, and "
+           "their labelling rule with them.",
+           Scenario(rotation=35), cue="MMD² and the proxy A-distance jump; sweep the rotation to see them grow. "
+           "Where the two domains overlap, the source's rule now gives some target points the wrong label."),
+    Preset("Covariate shift", "P(X) changes, P(Y|X) does not: target points are drawn like the source's and kept "
+           "mostly near (1.5, 0), where the two moons' right ends lie.",
+           Scenario(selection=3.0, selection_x=1.5),
+           cue="The target piles up around the cross and its class proportions move, yet the labels still follow "
+               "the source's P(Y|X); compare with Rotation 35°, where the rule moves with the inputs."),
     Preset("Prior shift", "P(Y) changes: 95% / 5% classes in the target, inputs drawn the same way per class.",
            Scenario(prior=1.0), cue="The class proportions bar chart moves while each class keeps its shape."),
     Preset("Concept shift", "P(Y|X) changes: the same inputs, but labels permuted on the right half.",
@@ -59,6 +66,9 @@ PRESETS: tuple[Preset, ...] = (
     Preset("Alignment cannot fix concept shift", "The same methods when the labelling rule changes.",
            Scenario(concept=1.0), page="adaptation",
            cue="Look at the Δ column: what can aligning inputs that never moved gain?"),
+    Preset("Which method for which shift", "Every method on each kind of shift: an input transformation, covariate, "
+           "prior and concept shift.", Scenario(), page="shift_matrix",
+           cue="Read each row: which methods the paired test marks ▲ (a gain over source only) and which ▼."),
     Preset("How much alignment?", "MMD's weight λ swept on a log grid at a 50° rotation.",
            Scenario(rotation=50), page="lambda_sweep",
            cue="Find the λ where target accuracy peaks, and whether large λ falls below λ = 0."),

@@ -13,11 +13,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from core.labs import adaptation, finetune_runs, image_lab, sweeps
+from core.labs import adaptation, finetune_runs, image_lab, shift_matrix, sweeps
 from core.labs.adaptation import AdaptationPageSettings
 from core.labs.finetune_runs import FinetunePageSettings
 from core.labs.image_lab import ImagePageSettings
 from core.labs.negative_transfer import MAPS, TransferMapPageSettings
+from core.labs.shift_matrix import ShiftMatrixPageSettings
 from core.labs.sweeps import LambdaSweepPageSettings
 from core.metrics import shift_report
 from core.metrics.shift_report import DivergenceSweepPageSettings
@@ -48,6 +49,8 @@ LAMBDA_SWEEP = RunKind("lambda_sweep", lambda scenario, method, lambdas, n_seeds
 FINETUNE = RunKind("finetune", lambda scenario, strategies, labels, n_seeds, settings, knob=None, values=None,
                    progress=None: finetune_runs.run_finetuning(scenario, strategies, labels, n_seeds, settings,
                                                                knob=knob, values=values, progress=progress))
+SHIFT_MATRIX = RunKind("shift_matrix", lambda cases, methods, n_seeds, settings, progress=None:
+                       shift_matrix.shift_matrix(cases, methods, n_seeds, settings, progress=progress))
 IMAGE_LAB = RunKind("image_lab", lambda scenario, methods, n_seeds, settings, progress=None:
                     image_lab.run_image_lab(scenario, n_seeds, settings, methods, progress=progress))
 
@@ -93,6 +96,11 @@ def transfer_map_keys(scenario: Scenario, settings: TransferMapPageSettings) -> 
              settings.finetune_settings(), knob, knob_values) for knob, knob_values in MAPS]
 
 
+def shift_matrix_key(settings: ShiftMatrixPageSettings) -> tuple:
+    """Key of the Which method for which shift page's matrix (its scenarios are its own, not the sidebar's)."""
+    return settings.cases, settings.methods, settings.seeds, settings.train_settings()
+
+
 def image_lab_key(scenario: Scenario, settings: ImagePageSettings) -> tuple:
     """Key of the Image domains page's run."""
     return scenario, settings.methods_to_train(), settings.seeds, settings.lab_settings()
@@ -108,6 +116,7 @@ DEFAULT_RUNS: dict[str, Callable[[Scenario], list[tuple[RunKind, tuple]]]] = {  
     "negative_transfer": lambda scenario: [(FINETUNE, key)
                                            for key in transfer_map_keys(scenario, TransferMapPageSettings())],
     "image_domains": lambda scenario: [(IMAGE_LAB, image_lab_key(scenario, ImagePageSettings()))],
+    "shift_matrix": lambda scenario: [(SHIFT_MATRIX, shift_matrix_key(ShiftMatrixPageSettings()))],
 }
 
 

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from core.nn.models import BatchedMLP, seeded_generator
 from core.training import alignment
 from core.training.label_spreading import LabelSpreading
+from core.training.shift_corrections import em_target_priors, importance_weights, prior_shift_bias
 from core.training.transport import wasserstein_procrustes
 
 FINETUNE_SOURCE_SHARE = 0.6  # finetune: source steps first, then the labelled target
@@ -184,3 +185,31 @@ def transport_source(run, rows: torch.Tensor, source_x: np.ndarray, pool_x: np.n
     alpha = run.lam.index_select(0, rows).clamp(max=1.0).view(-1, 1, 1)
     run.source_inputs[rows] = (1 - alpha) * run.source_x + alpha * transport
     return transport
+
+
+# --- covariate shift and prior shift: a weighted source loss, a corrected output --------------------------
+
+
+def weight_source(run, rows: torch.Tensor) -> None:
+    """Importance weighting: models ``rows`` weigh each source point's loss by ``w(x)^min(λ, 1)``, ``w`` the
+    clipped density ratio of :func:`~core.training.shift_corrections.importance_weights` (λ = 0: source-only;
+    below 1: flattened weights, Shimodaira 2000)."""
+    weights = importance_weights(run.source_x.flatten(1).cpu().numpy(), run.pool_x.flatten(1).cpu().numpy(),
+                                 device=run.device)
+    exponent = run.lam.index_select(0, rows).clamp(max=1.0).view(-1, 1)
+    run.source_weights[rows] = torch.as_tensor(weights, dtype=torch.float32, device=run.device)[None, :] ** exponent
+
+
+def correct_priors(run, rows: torch.Tensor) -> None:
+    """Label-shift correction after training: the target priors of each of models ``rows`` re-estimated by EM
+    from its own posteriors on the pool, and its last bias shifted by ``min(λ, 1) · log(q / p)``."""
+    with torch.no_grad():
+        posteriors = torch.softmax(run.model(run.pool_x).index_select(0, rows), dim=-1).cpu().numpy()
+        counts = torch.bincount(run.source_y, minlength=run.n_classes).double().cpu().numpy()
+        source_priors = counts / counts.sum()
+        target_priors = em_target_priors(posteriors, source_priors)
+        shift = prior_shift_bias(target_priors, source_priors) * (source_priors > 0)  # never a class unseen
+        weight = run.lam.index_select(0, rows).clamp(max=1.0).view(-1, 1)
+        bias = run.model.biases[-1]
+        bias.data[rows] += weight * torch.as_tensor(shift, dtype=bias.dtype, device=bias.device).view(
+            len(rows), *bias.shape[1:])

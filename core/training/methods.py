@@ -15,6 +15,7 @@ import numpy as np
 
 from core.training import method_terms as terms
 from core.training.label_spreading import SPREAD_ALPHA, SPREAD_NEIGHBOURS
+from core.training.shift_corrections import WEIGHT_CLIP
 
 Phases = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
@@ -46,12 +47,18 @@ class Method:
         Its term of the loss, built by the trainer for the models that train with it.
     source_map : callable, optional
         Moves the labelled source before training (``(run, rows, source_x, pool_x)`` to the moved source).
+    source_weights : callable, optional
+        Sets its models' per-sample weights of the source loss before training (``(run, rows)``).
+    after_training : callable, optional
+        Corrects its models once trained (``(run, rows)``), before the last snapshot.
     in_lambda_sweep : bool
         Offered by the MMD-vs-λ sweep.
     before_finetuning : bool
         Offered to adapt the pretrained source model before fine-tuning.
     on_images : bool
         Trained by the image lab on digits.
+    on_page_by_default : bool
+        Among the Adaptation page's default methods (the others are a click away).
     """
 
     name: str
@@ -64,14 +71,18 @@ class Method:
     phases: Phases = terms.source_phases
     term: type[terms.AlignmentTerm] | None = None
     source_map: Callable | None = None
+    source_weights: Callable | None = None
+    after_training: Callable | None = None
     in_lambda_sweep: bool = False
     before_finetuning: bool = False
     on_images: bool = False
+    on_page_by_default: bool = True
 
     @property
     def reads_target_pool(self) -> bool:
         """Its training reads the unlabelled target pool (never its labels)."""
-        return self.term is not None or self.source_map is not None
+        return any(hook is not None for hook in (self.term, self.source_map, self.source_weights,
+                                                   self.after_training))
 
 
 _TASK = r"\frac{1}{n_S}\sum_{i} \ell\big(h(g(x^S_i)), y^S_i\big)"
@@ -127,6 +138,22 @@ METHODS: tuple[Method, ...] = (
            "and scale shifts, so a near-perfect score on them is expected; it is not the barycentric mapping of "
            "Courty et al. (2017), which moves each point to its own barycentre.",
            "#56B4E9", aligns=True, source_map=terms.transport_source, before_finetuning=True),
+    Method("importance_weighting", "Importance weighting",
+           r"\min_{g,h}\; \frac{1}{n_S}\sum_{i} w(x^S_i)^{\lambda}\, \ell\big(h(g(x^S_i)), y^S_i\big),\quad "
+           r"w(x) = \min\Big(\frac{P(T \mid x)}{P(S \mid x)} \frac{n_S}{n_T},\ "
+           + f"{WEIGHT_CLIP:g}" + r"\Big)\ \text{(mean 1)},\ \lambda \le 1",
+           "For covariate shift (P(Y|X) unchanged): reweights each source point's loss by the density ratio "
+           "p_T(x) / p_S(x), estimated by an MLP domain classifier on the source and the target pool "
+           f"(Bickel et al. 2007), clipped at {WEIGHT_CLIP:g}; λ < 1 flattens the weights (Shimodaira 2000). It "
+           "cannot help when the labelling rule moves with the inputs.", "#882255", aligns=True,
+           source_weights=terms.weight_source, on_page_by_default=False),
+    Method("label_shift", "Label-shift correction",
+           r"\hat q = \mathrm{EM}\big(p_S(y \mid x^T_j)\big),\quad "
+           r"p_T(y \mid x) \propto p_S(y \mid x)\, \Big(\frac{\hat q_y}{p_y}\Big)^{\lambda},\ \lambda \le 1",
+           "For prior shift (P(Y) changes, P(X|Y) unchanged): trains on the source, then re-estimates the target's "
+           "class priors q from its own posteriors on the target pool by EM (Saerens et al. 2002) and corrects "
+           "its outputs by q / p (a shift of the last bias by λ · log(q / p)).", "#332288", aligns=True,
+           after_training=terms.correct_priors, on_page_by_default=False),
 )
 METHODS_BY_NAME: dict[str, Method] = {m.name: m for m in METHODS}
 SWEEP_METHODS: tuple[str, ...] = tuple(m.name for m in METHODS if m.in_lambda_sweep)

@@ -279,10 +279,16 @@ class _BatchedRun:
         self.schedule = _Schedule(specs, settings, device)
 
         by_method = _models_by_method(specs, device)
+        self.by_method = by_method
         self.transport = None
+        self.source_weights: torch.Tensor | None = None  # [M, N_S] per-sample weights of the source loss
         for method, rows in by_method:
             if method.source_map is not None:
                 self.transport = method.source_map(self, rows, inputs.source_x, inputs.target_pool_x)
+            if method.source_weights is not None:
+                if self.source_weights is None:
+                    self.source_weights = torch.ones(self.n_models, len(self.source_x), device=device)
+                method.source_weights(self, rows)
         self.terms = [method.term(self, rows) for method, rows in by_method if method.term is not None]
         self.has_alignment_term = torch.zeros(self.n_models, dtype=torch.bool, device=device)
         for term in self.terms:
@@ -297,17 +303,20 @@ class _BatchedRun:
         """Inputs ``[N, d]`` standardised with the run's statistics, on its device."""
         return torch.as_tensor(standardise(x, self.mean, self.std), dtype=torch.float32, device=self.device)
 
-    def _cross_entropy(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Mean cross-entropy per model of logits ``[M, N, K]`` against labels ``[M, N]``."""
-        return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="none").view(
-            logits.shape[0], -1).mean(dim=1)
+    def _cross_entropy(self, logits: torch.Tensor, labels: torch.Tensor,
+                       weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean cross-entropy per model of logits ``[M, N, K]`` against labels ``[M, N]`` (each sample weighted by
+        ``weights [M, N]`` when given)."""
+        losses = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="none").view(logits.shape[0], -1)
+        return (losses if weights is None else losses * weights).mean(dim=1)
 
     def _task_loss(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-model loss on the labelled data the schedule asks for, and the source batch's features."""
         rows = self.source_rows[:, step]
         features_source = self.model.features(rows_of(self.source_inputs, rows))
+        weights = None if self.source_weights is None else rows_of(self.source_weights, rows)
         task = self.schedule.source[step] * self._cross_entropy(self.model.head(features_source),
-                                                                self.source_y[rows])
+                                                                self.source_y[rows], weights)
         if self.schedule.uses_target_labels:
             labels = self.labelled_y.expand(self.n_models, -1)
             task = task + self.schedule.target[step] * self._cross_entropy(self.model(self.labelled_x), labels)
@@ -356,6 +365,10 @@ class _BatchedRun:
             task, features_source = self._task_loss(step)
             align, domain_accuracy = self._alignment_loss(step, features_source)
             self._update(step, task + align)
+            if step == steps - 1:
+                for method, rows in self.by_method:  # post-hoc corrections, before the last snapshot
+                    if method.after_training is not None:
+                        method.after_training(self, rows)
             if recorder is not None:
                 recorder.after(step + 1, task, align)
             if step % record_every == 0 or step == steps - 1:
