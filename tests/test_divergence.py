@@ -402,3 +402,14 @@ def test_a_sweep_does_not_depend_on_the_swept_knobs_own_value_so_its_key_drops_i
     assert sweep_base(scenario, "rotation") == Scenario(shift_x=0.5, n_source=100, n_target=100)
     assert divergence_sweep(scenario, "rotation", n_points=3, pad_seeds=1) == \
         divergence_sweep(sweep_base(scenario, "rotation"), "rotation", n_points=3, pad_seeds=1)
+
+
+def test_the_sweep_can_vary_the_covariate_shift_selection_on_points_only():
+    from core.metrics.shift_report import divergence_sweep, sweep_knobs
+    from core.scenario import Scenario
+
+    assert "selection" in sweep_knobs(Scenario()) and "selection" not in sweep_knobs(Scenario(dataset="digits"))
+    points = divergence_sweep(Scenario(selection_x=1.0, n_source=200, n_target=200), "selection", n_points=3,
+                              pad_seeds=1)
+    assert [p["value"] for p in points] == [0.0, 1.5, 3.0]
+    assert points[0]["mmd2"] < points[-1]["mmd2"]  # a stronger selection moves P(X) further

@@ -25,15 +25,15 @@ def matrix_figure(matrix: ShiftMatrix) -> go.Figure:
     text = [[_cell_text(matrix, c, m) for m in matrix.methods] for c in matrix.cases]
     reach = max(1.0, float(np.nanmax(np.abs(delta))) if np.isfinite(delta).any() else 1.0)
     fig = go.Figure(go.Heatmap(
-        z=delta, x=columns, y=rows, text=text, texttemplate="%{text}", textfont=dict(size=13),
+        z=delta, x=columns, y=rows, text=text, texttemplate="%{text}", textfont=dict(size=15),
         colorscale=DIVERGING, zmin=-reach, zmax=reach, xgap=2, ygap=2,
         colorbar=dict(title=dict(text="Δ vs source only (pts)", side="right"), thickness=14),
         hovertemplate="%{y}<br>%{x}: %{text}<br>Δ %{z:+.1f} pts<extra></extra>"))
     fig.update_layout(
-        title=f"Target test accuracy per kind of shift and method (mean over {matrix.n_seeds} seeds); "
-              f"▲ / ▼ a gain / loss over source only that a paired test supports (p < {ALPHA:g})",
-        height=140 + 70 * len(rows), **BASE_LAYOUT)
-    fig.update_layout(margin=dict(l=20, r=20, t=80, b=120))
+        title=f"Target test accuracy per kind of shift and method (mean over {matrix.n_seeds} seeds)<br>"
+              f"<sup>▲ / ▼ a gain / loss against source only that a paired test supports (p < {ALPHA:g})</sup>",
+        height=160 + 70 * len(rows), **BASE_LAYOUT)
+    fig.update_layout(margin=dict(l=20, r=20, t=100, b=120))
     fig.update_xaxes(title_text="method", tickangle=-30, side="bottom")
     fig.update_yaxes(title_text="kind of shift", autorange="reversed")
     return fig

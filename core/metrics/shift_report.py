@@ -23,6 +23,7 @@ SWEEP_RANGES: dict[str, tuple[float, float]] = {
     "shift_y": (0.0, 3.0),
     "scale": (1.0, 3.0),
     "target_noise": (0.0, 1.0),
+    "selection": (0.0, 3.0),
     "invert": (0.0, 1.0),
     "blur": (0.0, 2.0),
     "background": (0.0, 1.0),
