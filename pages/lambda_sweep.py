@@ -2,6 +2,7 @@
 
 import json
 
+import pandas as pd
 import streamlit as st
 
 from core.errors import InputError
@@ -62,10 +63,11 @@ def selection_section(views, answer) -> None:
     if not validation["held_out_source_points"]:
         st.info("No held-out source sample is left (n_source takes every source image), so the label-free "
                 "criteria cannot be computed; lower n_source.", icon=":material/info:")
-    st.dataframe(selection_rows(views.summary), hide_index=True, width="stretch",
-                 column_config={name: st.column_config.NumberColumn(format="percent") for name in (
-                     "criterion's accuracy estimate (1 − risk)", "target test acc. (oracle)",
-                     "cost vs oracle (oracle)")})
+    percent = {name: "{:.1%}" for name in ("criterion's accuracy estimate (1 − risk)", "target test acc. (oracle)",
+                                           "cost vs oracle (oracle)")}
+    frame = pd.DataFrame(selection_rows(views.summary)).astype({name: float for name in ("λ", *percent)})
+    table = frame.style.format({"λ": "{:g}", **percent}, na_rep="—")  # a missing value (NaN) shows as a dash
+    st.dataframe(table, hide_index=True, width="stretch")
     share = validation["iwv_effective_sample_share"]
     clipped = validation["iwv_clipped_share"]
     weights = ("" if share is None else f" The input weights keep an effective sample of {share:.0%} of the held-out "
