@@ -37,9 +37,8 @@ def replay_cost(repeats: int) -> str:
         with_replay.append(default_run(True))
         without.append(default_run(False))
     on, off = statistics.median(with_replay), statistics.median(without)
-    run = run_adaptation(SCENARIO, list(METHODS_BY_NAME), n_seeds=3)
     frames: list = []
-    run_adaptation(SCENARIO, list(METHODS_BY_NAME), n_seeds=3, on_frame=frames.append)
+    run = run_adaptation(SCENARIO, list(METHODS_BY_NAME), n_seeds=3, on_frame=frames.append)
     return (f"snapshots ({len(run.replay.steps)} of them, {len(run.replay.points.x)} points, "
             f"{len(run.replay.xs)}² grid): training {on:.3f} s with, {off:.3f} s without: +{on / off - 1:.0%} "
             f"(budget +20%); the replay weighs {run.replay.n_bytes / 1e6:.2f} MB; {len(frames)} live frames")

@@ -49,12 +49,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # not _common: it imports torch, which the browser side does not need
 
-from benchmarks.served_app import served_app  # noqa: E402
+from benchmarks.served_app import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, served_app  # noqa: E402
 
-CHROMIUM = os.environ.get("DSL_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
-VIEWPORT = {"width": 1500, "height": 3200}  # tall, as in the browser tests: every chart mounts without scrolling
 SERVER_LOG = ROOT / "artifacts" / "bench_browser_server.log"
 SAMPLE_TIMEOUT_MS = 300_000  # for a page that never settles; a busy 2-core machine only makes samples slower
 STUCK_MS = 5_000  # a run that finished without redrawing the watched chart: an error, not a slow run

@@ -16,6 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The browser that drives the app, in the browser tests and benchmarks/bench_browser.py alike: Debian's Chromium
+# (``DSL_CHROMIUM`` names another binary), started without anything that reaches the network.
+CHROMIUM = os.environ.get("DSL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+VIEWPORT = {"width": 1500, "height": 3200}  # tall: whole pages fit, every chart mounts without scrolling
 
 
 def free_port() -> int:

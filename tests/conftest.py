@@ -11,18 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.served_app import served_app
+from benchmarks.served_app import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, served_app
 
 ROOT = Path(__file__).resolve().parent.parent
 # Tests train for real: no result store on disk (tests that need one give it a tmp folder). The
 # served app of the browser tests inherits it.
 os.environ.setdefault("DSL_RESULT_STORE", "off")
-CHROMIUM = os.environ.get("DSL_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 # Screenshots and server logs; DSL_ARTIFACTS moves them (the screenshot-on-failure self-test uses a temporary one).
 ARTIFACTS = Path(os.environ.get("DSL_ARTIFACTS", ROOT / "artifacts"))
-VIEWPORT = {"width": 1500, "height": 3200}  # tall: whole pages fit, charts mount without scrolling
 # The one limit of every browser wait, action and navigation. Tests wait on Streamlit's own state (the
 # script's "running"/"notRunning", stale elements, drawn charts), never on fixed delays, so a busy machine
 # only makes them slower; this limit is for a page that never settles, and generous for a shared 2-core machine.

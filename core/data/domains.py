@@ -229,7 +229,6 @@ def input_transform(scenario: Scenario, x: np.ndarray) -> np.ndarray:
     return moved + np.array([scenario.shift_x, scenario.shift_y])
 
 
-covariate_transform = input_transform  # its former name: it is not covariate shift (see the module's docstring)
 
 
 # --- covariate shift proper: sample selection ------------------------------------------------------
@@ -246,9 +245,12 @@ def _selection_reference(scenario: Scenario) -> np.ndarray:
     return _draw(scenario.dataset, counts, scenario.noise, rng)[0]
 
 
-def _nearest_squared_distance(scenario: Scenario) -> float:
-    """``d²``: the squared distance from the centre to the nearest point of the reference sample."""
-    return float(((_selection_reference(scenario) - selection_centre(scenario)) ** 2).sum(axis=1).min())
+def _selection_scale(scenario: Scenario) -> tuple[float, float]:
+    """``d²``, the squared distance from the centre to the nearest point of the reference sample, and the
+    expected share of candidates kept (the mean acceptance over that sample): one draw of the sample for both."""
+    reference = _selection_reference(scenario)
+    nearest = float(((reference - selection_centre(scenario)) ** 2).sum(axis=1).min())
+    return nearest, float(_acceptance(scenario, reference, nearest).mean())
 
 
 def _acceptance(scenario: Scenario, x: np.ndarray, nearest: float) -> np.ndarray:
@@ -267,14 +269,14 @@ def selection_acceptance(scenario: Scenario, x: np.ndarray) -> np.ndarray:
     """
     if scenario.selection == 0:
         return np.ones(len(x))
-    return _acceptance(scenario, x, _nearest_squared_distance(scenario))
+    return _acceptance(scenario, x, _selection_scale(scenario)[0])
 
 
 def selection_keep_rate(scenario: Scenario) -> float:
     """The expected share of target candidates the selection keeps (mean acceptance over the reference sample)."""
     if scenario.selection == 0:
         return 1.0
-    return float(selection_acceptance(scenario, _selection_reference(scenario)).mean())
+    return _selection_scale(scenario)[1]
 
 
 def _draw_selected(scenario: Scenario, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -291,8 +293,7 @@ def _draw_selected(scenario: Scenario, n: int, rng: np.random.Generator) -> tupl
         When that many candidates would not give ``n`` points.
     """
     proportions = target_class_proportions(scenario)
-    nearest = _nearest_squared_distance(scenario)
-    rate = selection_keep_rate(scenario)
+    nearest, rate = _selection_scale(scenario)
 
     def too_few(expected: float) -> InputError:
         return InputError("selection", f"keeps about {expected:.2%} of the target's candidates, so {n} target points "

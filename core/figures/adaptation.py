@@ -19,6 +19,7 @@ from core.figures.parts import (
     mean_sd_percent,
     method_label,
     pale,
+    plane_axes,
     rgba,
     scatter_points,
     surface_traces,
@@ -31,12 +32,6 @@ from core.training.methods import METHODS_BY_NAME
 
 BOUNDARY_POINTS = 150  # per domain and subplot: enough to see the shape, light to draw
 NEGATIVE_ROW_STYLE = "background-color: rgba(213, 94, 0, 0.18)"
-
-
-def _axis_names(index: int) -> tuple[str, str]:
-    """Layout keys of subplot ``index`` (0-based): ("xaxis", "yaxis"), ("xaxis2", "yaxis2"), ..."""
-    suffix = "" if index == 0 else str(index + 1)
-    return f"xaxis{suffix}", f"yaxis{suffix}"
 
 
 # --- results table -----------------------------------------------------------------------
@@ -102,12 +97,7 @@ def decision_boundary_figure(run: AdaptationRun, data: DomainData, surfaces: Dec
                               True, legend=True, symbol="x-thin-open", size=6)
         for trace in traces:
             fig.add_trace(trace, row=row + 1, col=col + 1)
-        x_key, y_key = _axis_names(i)
-        fig.layout[x_key].update(range=x_range, constrain="domain", zeroline=False,
-                                 title="x0" if i + n_cols >= len(methods) else None)
-        fig.layout[y_key].update(range=y_range, constrain="domain", zeroline=False,
-                                 scaleanchor=x_key.replace("axis", ""), scaleratio=1,
-                                 title="x1" if col == 0 else None)
+    plane_axes(fig, len(methods), n_cols, x_range, y_range)
     two_classes = run.trained.n_classes == 2
     which = "median seed of each method" if median else "one seed"
     fig.update_layout(

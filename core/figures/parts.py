@@ -102,6 +102,18 @@ def surface_traces(probabilities: np.ndarray, surfaces: DecisionSurfaces, top: i
 
 
 
+def plane_axes(fig: go.Figure, n_panels: int, n_cols: int, x_range, y_range) -> None:
+    """The same fixed, equal-scale input-plane axes in each of ``n_panels`` subplots laid out ``n_cols`` wide;
+    axis titles on the outer panels only."""
+    for i in range(n_panels):
+        suffix = "" if i == 0 else str(i + 1)
+        fig.layout[f"xaxis{suffix}"].update(range=x_range, constrain="domain", zeroline=False,
+                                            title="x0" if i + n_cols >= n_panels else None)
+        fig.layout[f"yaxis{suffix}"].update(range=y_range, constrain="domain", zeroline=False,
+                                            scaleanchor=f"x{suffix}", scaleratio=1,
+                                            title="x1" if i % n_cols == 0 else None)
+
+
 # --- subplot grids --------------------------------------------------------------------------------
 def grid_shape(n: int, max_cols: int = 4) -> tuple[int, int]:
     cols = max(1, min(max_cols, n))

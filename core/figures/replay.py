@@ -15,7 +15,15 @@ from plotly.subplots import make_subplots
 
 from core.data.domains import DomainData, plane_ranges, subsample
 from core.figures import BASE_LAYOUT, class_colour
-from core.figures.parts import grid_shape, method_label, pale, scatter_points, surface_traces, vertical_spacing
+from core.figures.parts import (
+    grid_shape,
+    method_label,
+    pale,
+    plane_axes,
+    scatter_points,
+    surface_traces,
+    vertical_spacing,
+)
 from core.labs.replay import PROBABILITY_LEVELS, LiveFrame, Replay
 from core.training.methods import METHODS_BY_NAME
 
@@ -23,17 +31,6 @@ LIVE_POINTS = 60  # per domain and panel in the live frame: it is redrawn severa
 PANEL_HEIGHT = 300
 LIVE_PANEL_HEIGHT = 230
 FRAME_MS = 350  # one replay frame per this many milliseconds when playing
-
-
-def _panel_axes(fig: go.Figure, n_panels: int, n_cols: int, x_range, y_range) -> None:
-    """The same fixed, equal-scale input-plane axes in every panel; titles on the outer ones."""
-    for i in range(n_panels):
-        suffix = "" if i == 0 else str(i + 1)
-        fig.layout[f"xaxis{suffix}"].update(range=x_range, zeroline=False, constrain="domain",
-                                            title="x0" if i + n_cols >= n_panels else None)
-        fig.layout[f"yaxis{suffix}"].update(range=y_range, zeroline=False, constrain="domain",
-                                            scaleanchor=f"x{suffix}", scaleratio=1,
-                                            title="x1" if i % n_cols == 0 else None)
 
 
 def _colour_axis(n_classes: int, top: float = 1.0) -> dict:
@@ -108,7 +105,7 @@ class LiveBoundaries:
             row, col = divmod(i, n_cols)
             for trace in traces + _points(x, labels, domain, legend=i == 0):
                 fig.add_trace(trace, row=row + 1, col=col + 1)
-        _panel_axes(fig, len(methods), n_cols, *plane_ranges(data))
+        plane_axes(fig, len(methods), n_cols, *plane_ranges(data))
         fig.update_layout(title=_live_title(frame), height=height, showlegend=False, **BASE_LAYOUT)
         fig.update_layout(margin=dict(t=100, b=40), **_colour_axis(n_classes, PROBABILITY_LEVELS))
         fig.update_annotations(font_size=12)
@@ -191,7 +188,7 @@ def boundary_replay_figure(replay: Replay, data: DomainData, methods: Sequence[s
                                layout=dict(annotations=_with_titles(fig, _titles(replay, methods, f)))))
     fig.frames = frames
     n_classes = replay.probabilities[methods[0]].shape[-1]
-    _panel_axes(fig, len(methods), len(methods), *plane_ranges(data))
+    plane_axes(fig, len(methods), len(methods), *plane_ranges(data))
     fig.update_layout(title="Replay: decision boundaries while training (accuracy on a target test subsample, "
                             "an oracle)", height=PANEL_HEIGHT + sum(REPLAY_MARGINS.values()), **BASE_LAYOUT)
     fig.update_layout(margin=REPLAY_MARGINS, **_colour_axis(n_classes, PROBABILITY_LEVELS),

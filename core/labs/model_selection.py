@@ -34,6 +34,7 @@ against the target pool and evaluated on the held-out source points.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -204,7 +205,7 @@ def fit_input_density_ratio(source_x: np.ndarray, target_x: np.ndarray, seed: in
                               prior_odds=len(target_x) / len(source_x))
     targets = np.concatenate([np.zeros(len(source_x)), np.ones(len(target_x))])
     beta = batched_logistic_regression(ratio.basis(pooled)[None], targets, ridge)[0]
-    return InputDensityRatio(ratio.mean, ratio.std, ratio.linear, centres, ratio.sigma, beta, ratio.prior_odds)
+    return dataclasses.replace(ratio, beta=beta)
 
 
 def feature_density_ratios(source_features: np.ndarray, target_features: np.ndarray,
