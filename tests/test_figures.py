@@ -12,7 +12,8 @@ pytestmark = pytest.mark.unit
 def test_two_classes_carry_their_shares_as_text_and_the_axis_fits_them():
     figure = class_proportions_figure(generate(Scenario()))
     source, target = figure.data
-    assert list(source.x) == ["class 0", "class 1"] and list(source.text) == ["50%", "50%"]
+    assert list(source.x) == ["class 0", "class 1"]
+    assert list(source.text) == [f"{share:.0%}" for share in source.y] and sum(source.y) == pytest.approx(1)
     assert figure.layout.yaxis.range[1] == pytest.approx(max(*source.y, *target.y) * 1.2)
 
 

@@ -123,9 +123,10 @@ def test_quality_the_best_method_undoes_the_rotation(rotation, floor):
     assert summary["ot"]["target_acc_mean"] > summary["source_only"]["target_acc_mean"] + 0.1
 
 
-# measured on data seed 0, 5 model seeds (README, "Quality"): mmd 0.820, dann 0.880, coral 0.731,
-# self_training 0.979, ot 0.990, source_only 0.751; each floor a little below
-FLOORS_AT_35 = {"mmd": 0.80, "dann": 0.85, "coral": 0.70, "self_training": 0.95, "ot": 0.97}
+# measured on data seed 0 with 500 test points, 5 model seeds (`python -m core train rotation=35 n_test=500
+# --seeds 5`): mmd 0.803, dann 0.824, coral 0.770, self_training 0.949, ot 1.000, source_only 0.755; each floor
+# about half a seed-sd below
+FLOORS_AT_35 = {"mmd": 0.77, "dann": 0.79, "coral": 0.72, "self_training": 0.92, "ot": 0.97}
 
 
 def test_quality_of_each_method_at_35_degrees():

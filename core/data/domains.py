@@ -161,6 +161,26 @@ def target_class_proportions(scenario: Scenario) -> dict[int, float]:
     return dict(zip(classes, weights.tolist()))
 
 
+def source_class_proportions(scenario: Scenario) -> dict[int, float]:
+    """The source's class proportions: balanced."""
+    classes = source_classes(scenario)
+    return {k: 1.0 / len(classes) for k in classes}
+
+
+def draw_mixture(dataset: str, n: int, proportions: dict[int, float], noise: float, rng: np.random.Generator
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` i.i.d. noisy points of the class mixture ``proportions``, shuffled (before any transformation).
+
+    The class counts are a multinomial draw, not fixed: two samples of the same mixture are then
+    exchangeable, which a permutation test between them needs to hold its level (with counts fixed at
+    the proportions, a permuted split holds more class imbalance than either sample, so the test rejects
+    too rarely).
+    """
+    keys = list(proportions)
+    counts = rng.multinomial(n, np.array([proportions[k] for k in keys]) / sum(proportions.values()))
+    return _draw(dataset, dict(zip(keys, counts.tolist())), noise, rng)
+
+
 def allocate(total: int, proportions: dict[int, float]) -> dict[int, int]:
     """Exact integer counts that sum to ``total`` (largest remainder method)."""
     keys = list(proportions)
@@ -241,8 +261,8 @@ def _selection_reference(scenario: Scenario) -> np.ndarray:
     """A fixed sample of target candidates (its own stream, :data:`SELECTION_REFERENCE_SIZE` points): the
     data the acceptance is scaled to, the same whatever the splits' sizes."""
     rng = np.random.default_rng([scenario.seed, SELECTION_STREAM])
-    counts = allocate(SELECTION_REFERENCE_SIZE, target_class_proportions(scenario))
-    return _draw(scenario.dataset, counts, scenario.noise, rng)[0]
+    return draw_mixture(scenario.dataset, SELECTION_REFERENCE_SIZE, target_class_proportions(scenario),
+                        scenario.noise, rng)[0]
 
 
 def _selection_scale(scenario: Scenario) -> tuple[float, float]:
@@ -305,7 +325,7 @@ def _draw_selected(scenario: Scenario, n: int, rng: np.random.Generator) -> tupl
     kept_x, kept_y, n_kept, n_drawn = [np.zeros((0, 2))], [np.zeros(0, dtype=np.int64)], 0, 0
     while n_kept < n and n_drawn < MAX_CANDIDATES:
         size = min(MAX_CANDIDATES - n_drawn, max(MIN_CANDIDATE_ROUND, math.ceil(1.25 * (n - n_kept) / rate)))
-        x, y = _draw(scenario.dataset, allocate(size, proportions), scenario.noise, rng)
+        x, y = draw_mixture(scenario.dataset, size, proportions, scenario.noise, rng)
         keep = rng.uniform(size=size) < _acceptance(scenario, x, nearest)
         kept_x.append(x[keep])
         kept_y.append(y[keep])
@@ -329,7 +349,7 @@ def _draw_to_quotas(scenario: Scenario, quotas: dict[int, int], threshold: float
     while any(need.values()) and n_drawn < MAX_CANDIDATES:
         # rounds grow geometrically, so a class that never comes costs a few rounds, not hundreds
         size = min(MAX_CANDIDATES - n_drawn, max(MIN_CANDIDATE_ROUND, 4 * sum(need.values()), n_drawn))
-        x, y = _draw(scenario.dataset, allocate(size, proportions), scenario.noise, rng)
+        x, y = draw_mixture(scenario.dataset, size, proportions, scenario.noise, rng)
         y = relabel_for_concept(x, y, threshold, n_source_classes)
         n_drawn += size
         for k in quotas:
@@ -491,11 +511,10 @@ def _observe(scenario: Scenario, x: np.ndarray, rng: np.random.Generator) -> np.
     return _pad(apply_feature_map(scenario, x), n_features(scenario))
 
 
-def _draw_target(scenario: Scenario, counts: dict[int, int], stream: int, threshold: float
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """``counts[k]`` target points of each class ``k`` (drawn before the concept relabelling)."""
+def _draw_target(scenario: Scenario, n: int, stream: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` i.i.d. target points (their classes drawn from the target's priors before the concept relabelling)."""
     rng = np.random.default_rng([scenario.seed, stream])
-    x, y = _draw(scenario.dataset, counts, scenario.noise, rng)
+    x, y = draw_mixture(scenario.dataset, n, target_class_proportions(scenario), scenario.noise, rng)
     y = relabel_for_concept(x, y, threshold, SOURCE_CLASS_COUNT[scenario.dataset])
     return _observe(scenario, x, rng), y
 
@@ -515,11 +534,8 @@ def _draw_labelled(scenario: Scenario, threshold: float) -> tuple[np.ndarray, np
     if scenario.selection > 0:
         total = scenario.labels_per_class * len(target_classes(scenario))
         return _draw_target_selected(scenario, total, LABELLED_STREAM, threshold)
-    counts = labelled_counts(scenario)
-    if scenario.concept == 0:
-        return _draw_target(scenario, counts, LABELLED_STREAM, threshold)
     rng = np.random.default_rng([scenario.seed, LABELLED_STREAM])
-    x, y = _draw_to_quotas(scenario, counts, threshold, rng)
+    x, y = _draw_to_quotas(scenario, labelled_counts(scenario), threshold, rng)
     return _observe(scenario, x, rng), y
 
 
@@ -534,18 +550,16 @@ def generate(scenario: Scenario) -> DomainData:
     if scenario.is_image:
         return _generate_digits(scenario)
     rng = np.random.default_rng([scenario.seed, SOURCE_STREAM])
-    classes = source_classes(scenario)
-    source_counts = allocate(scenario.n_source, {k: 1.0 / len(classes) for k in classes})
-    source_x, source_y = _draw(scenario.dataset, source_counts, scenario.noise, rng)
+    source_x, source_y = draw_mixture(scenario.dataset, scenario.n_source, source_class_proportions(scenario),
+                                      scenario.noise, rng)
     threshold = concept_threshold(scenario, source_x)
 
     if scenario.selection > 0:
         pool_x, pool_y = _draw_target_selected(scenario, scenario.n_target, POOL_STREAM, threshold)
         test_x, test_y = _draw_target_selected(scenario, scenario.n_test, TEST_STREAM, threshold)
     else:
-        proportions = target_class_proportions(scenario)
-        pool_x, pool_y = _draw_target(scenario, allocate(scenario.n_target, proportions), POOL_STREAM, threshold)
-        test_x, test_y = _draw_target(scenario, allocate(scenario.n_test, proportions), TEST_STREAM, threshold)
+        pool_x, pool_y = _draw_target(scenario, scenario.n_target, POOL_STREAM, threshold)
+        test_x, test_y = _draw_target(scenario, scenario.n_test, TEST_STREAM, threshold)
     labelled_x, labelled_y = _draw_labelled(scenario, threshold)
     return DomainData(
         scenario=scenario,
@@ -618,7 +632,7 @@ def _generate_digits(scenario: Scenario) -> DomainData:
 
     classes = source_classes(scenario)
     source_members = {k: source_rng.permutation(source_half[labels[source_half] == k]) for k in classes}
-    source_counts = capped_counts(scenario.n_source, {k: 1.0 / len(classes) for k in classes},
+    source_counts = capped_counts(scenario.n_source, source_class_proportions(scenario),
                                   {k: len(m) for k, m in source_members.items()})
     source_rows = source_rng.permutation(np.concatenate([source_members[k][:n] for k, n in source_counts.items()]))
 

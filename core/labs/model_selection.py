@@ -43,10 +43,10 @@ from core.data import images
 from core.data.domains import (
     DIGITS_STREAM,
     DomainData,
-    _draw,
-    allocate,
     capped_counts,
+    draw_mixture,
     n_features,
+    source_class_proportions,
     source_classes,
 )
 from core.metrics.divergence import median_bandwidth
@@ -98,10 +98,8 @@ def held_out_source(scenario: Scenario, n_points: int | None = None) -> tuple[np
     if scenario.is_image:
         return _held_out_digits(scenario)
     n_points = scenario.n_source if n_points is None else int(n_points)
-    classes = source_classes(scenario)
     rng = np.random.default_rng([scenario.seed, VALIDATION_STREAM])
-    x, y = _draw(scenario.dataset, allocate(n_points, {k: 1.0 / len(classes) for k in classes}), scenario.noise,
-                 rng)
+    x, y = draw_mixture(scenario.dataset, n_points, source_class_proportions(scenario), scenario.noise, rng)
     return np.pad(x, ((0, 0), (0, n_features(scenario) - x.shape[1]))), y
 
 
@@ -113,7 +111,7 @@ def _held_out_digits(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng([scenario.seed, DIGITS_STREAM, 0])
     classes = source_classes(scenario)
     members = {k: rng.permutation(source_half[labels[source_half] == k]) for k in classes}
-    counts = capped_counts(scenario.n_source, {k: 1.0 / len(classes) for k in classes},
+    counts = capped_counts(scenario.n_source, source_class_proportions(scenario),
                            {k: len(m) for k, m in members.items()})
     rows = np.concatenate([members[k][counts[k]:] for k in classes]).astype(int)
     if not len(rows):
