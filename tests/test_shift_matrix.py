@@ -47,7 +47,7 @@ def test_the_matrix_has_a_cell_per_case_and_method_with_source_only_as_baseline(
     assert cell["verdict"] in (GAIN, LOSS, NEITHER) and cell["seeds"] == 2
     source = answer["cases"][1]["cells"]["source_only"]
     assert cell["delta_vs_source_only"] == pytest.approx(cell["target_acc"] - source["target_acc"])
-    assert answer["cases"][0]["scenario"]["prior"] == 0.9 and "paired t-test" in answer["test"]
+    assert answer["cases"][0]["scenario"]["prior"] == 1.0 and "paired t-test" in answer["test"]
 
 
 @pytest.mark.cli

@@ -49,7 +49,9 @@ SHIFT_CASES: tuple[ShiftCase, ...] = (
     ShiftCase("covariate", "Covariate shift (selection 2 around (1, 0.5))",
               "P(X) by sample selection on x; P(Y|X) exactly the source's",
               BASE.replace(selection=2.0, selection_x=1.0, selection_y=0.5)),
-    ShiftCase("prior", "Prior shift (prior 0.9)", "P(Y); P(X|Y) unchanged", BASE.replace(prior=0.9)),
+    # the strongest prior shift (95% / 5%): chosen on the tuning data seeds 101-103, where label-shift correction
+    # gained 1 to 4 points and DANN lost 1 to 2 (benchmarks' rule: never on the reported data seed 0)
+    ShiftCase("prior", "Prior shift (prior 1: 95% / 5%)", "P(Y); P(X|Y) unchanged", BASE.replace(prior=1.0)),
     ShiftCase("concept", "Concept shift (concept 0.5)", "P(Y|X) on part of the plane; P(X) unchanged",
               BASE.replace(concept=0.5)),
 )
