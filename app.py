@@ -1,5 +1,7 @@
 """Domain Shift Lab: the router. Pages live in pages/, the engine in core/."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from core.device import configure_threads
@@ -9,8 +11,12 @@ from ui.safety import run_safely
 from ui.state import PAGE_KEY, presenter_mode
 from ui.widgets import count_run
 
+# The tab's icon is a local SVG, sent inline as a data: URL: for a ":material/...:" page_icon the browser fetches
+# an SVG from fonts.gstatic.com, and the app must work with no network (issue 19).
+FAVICON = Path(__file__).resolve().parent / "ui" / "assets" / "favicon.svg"
+
 configure_threads(default=1)  # sessions share the process: one torch thread each
-st.set_page_config(page_title="Domain Shift Lab", page_icon=":material/explore:", layout="wide",
+st.set_page_config(page_title="Domain Shift Lab", page_icon=FAVICON, layout="wide",
                    initial_sidebar_state="collapsed" if presenter_mode() else "auto")
 
 PAGES = [st.Page(entry.file, title=entry.title, icon=entry.icon, default=True) if entry.default else

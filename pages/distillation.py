@@ -53,6 +53,8 @@ def main() -> None:
         return
     st.subheader("Target test accuracy")
     metric_cards(run, views)
+    gain = run.soft_versus_hard()
+    (st.success if gain.helps else st.info)(gain.text())
     st.caption(f"Teacher: hidden layers {list(settings.teacher_hidden)}; students: {list(settings.student_hidden)}; "
                f"{settings.steps} full-batch Adam steps each. Labelled target samples: the sidebar's *Target labels "
                f"per class* ({scenario.labels_per_class}). Trained on {run.device} in {run.train_seconds:.1f} s.")

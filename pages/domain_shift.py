@@ -157,6 +157,9 @@ def divergences(scenario) -> bool:
         st.error(str(error))
         return False
     metric_cards(report)
+    swap = report.label_swap()
+    if swap is not None:
+        st.warning(swap, icon=":material/swap_horiz:")
     more_estimators(report)
     return True
 

@@ -4,7 +4,7 @@ import json
 
 import streamlit as st
 
-from core.data.tables import MAX_BYTES, MAX_COLUMNS, MAX_ROWS, shared_numeric_columns
+from core.data.tables import LABEL_NAMES, MAX_BYTES, MAX_COLUMNS, MAX_ROWS, detect_label, shared_numeric_columns
 from core.errors import InputError
 from ui import cached_check
 from ui.charts import show_chart
@@ -65,7 +65,12 @@ def main() -> None:
             st.info(f"{table.name}: {note}", icon=":material/info:")
     shared = [c for c in source.frame.columns if c in set(target.frame.columns)]
     with st.form("check_form", border=True):
-        choice = st.selectbox("Label column (optional)", [NO_LABEL] + shared, key="check_label")
+        detected = detect_label(source, target)
+        choice = st.selectbox("Label column", [NO_LABEL] + shared, key="check_label",
+                              index=0 if detected is None else 1 + shared.index(detected),
+                              help="The class column: never used as a feature. Preselected when a column is named "
+                                   f"like a label ({', '.join(LABEL_NAMES)}). With labels in the target too, the "
+                                   "check measures the accuracy a source-only model loses there.")
         label = None if choice == NO_LABEL else choice
         numeric = list(shared_numeric_columns(source, target, label))
         features = st.multiselect("Feature columns", numeric, default=numeric, key="check_features",
@@ -81,7 +86,7 @@ def main() -> None:
 
     st.subheader("Verdict")
     lines = report.verdict()
-    (st.warning if report.significant else st.success)(lines[0])
+    (st.warning if report.needs_attention else st.info)(lines[0])
     for line in lines[1:]:
         st.markdown(f"- {line}")
     cards = st.columns(3)

@@ -51,6 +51,31 @@ def test_defaults_show_the_stacked_terms_the_bound_and_the_measured_error():
     assert at.latex
 
 
+def test_a_point_with_one_seed_below_its_error_is_flagged_with_its_count_and_why(monkeypatch):
+    import streamlit as st
+
+    from core.labs import sweeps
+
+    def stub_sweep(scenario, knob, values, n_seeds, adapted, progress):
+        """Bound 0.1 in every seed; at the last value one seed's error (0.15) exceeds it, the mean (0.083) not."""
+        return [sweeps.BoundPoint(v, (0.0,) * n_seeds, (0.1,) * n_seeds, (0.0,) * n_seeds,
+                                  (0.05, 0.15, 0.05) if v == values[-1] else (0.05,) * n_seeds, None) for v in values]
+
+    monkeypatch.setattr(sweeps, "ben_david_sweep", stub_sweep)
+    try:
+        at = run_page(query={"seed": "123"}, widgets={"bound_points": 3, "bound_seeds": 3, "bound_adapted": None})
+    finally:
+        st.cache_data.clear()
+        st.cache_resource.clear()
+    assert_clean(at)
+    assert len(at.warning) == 1
+    warning = at.warning[0].value
+    assert "At rotation = 90 (1 of 3 seeds), a seed" in warning
+    assert "training error" in warning and "not d_HΔH" in warning and "finite samples" in warning
+    crosses = [trace for trace in bound_spec(at)["data"] if trace.get("name", "").startswith("✕")]
+    assert len(crosses) == 1 and crosses[0]["x"] == [90] and crosses[0]["text"] == ["1 of 3 seeds"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("widgets", [
     {"bound_points": 3, "bound_seeds": 1, "bound_adapted": None},

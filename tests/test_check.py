@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from core.labs.check import SIGNIFICANCE, feature_ranking, run_check
+from core.labs.check import (
+    SIGNIFICANCE,
+    AccuracyDrop,
+    domain_classifier_error,
+    feature_ranking,
+    held_out_rows,
+    run_check,
+)
 
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_torch_thread")]  # tests/conftest.py
 
@@ -25,7 +32,9 @@ def test_a_split_by_one_of_its_own_features_is_detected_and_that_feature_ranks_f
     assert report.ranking[0].feature == "mean radius" and report.ranking[0].standardised_mean_difference > 1
     assert report.label_shift > 0.2  # small tumours are mostly benign
     verdict = " ".join(report.verdict())
-    assert "has shifted" in verdict and "negative transfer" in verdict and "prior shift" in verdict
+    assert report.verdict()[0].startswith("Measured on the target's own labels")
+    assert "inputs have shifted" in verdict and "prior shift" in verdict
+    assert report.disagreement.drop.n_held_out == round(0.3 * small.sum())
     assert 0 <= report.disagreement.share <= 1 and 0.5 < report.disagreement.source_only_acc <= 1
     assert "disagree on" in verdict
     answer = report.to_json()
@@ -51,6 +60,7 @@ def test_random_splits_are_flagged_at_about_the_nominal_rate(table):
     report = run_check(x[order[:half]], x[order[half:]], features, seed=0)
     assert not report.significant or report.proxy_a_distance < 0.5
     assert "No significant shift" in report.verdict()[0] or report.significant
+    assert "no evidence that nothing shifted" in report.verdict()[0] or report.significant
 
 
 def test_feature_ranking_has_known_answers():
@@ -63,3 +73,26 @@ def test_feature_ranking_has_known_answers():
     moved = ranking[1]
     assert moved.standardised_mean_difference == pytest.approx(1.0 / source[:, 1].std(), rel=1e-9)
     assert ranking[2].ks_statistic == 0.0 and ranking[2].ks_pvalue == 1.0
+
+
+def test_the_accuracy_drop_and_its_interval_have_known_answers():
+    drop = AccuracyDrop(held_out_source_acc=0.9, target_acc=0.6, n_held_out=100, n_target=400)
+    se = np.sqrt(0.9 * 0.1 / 100 + 0.6 * 0.4 / 400)
+    assert drop.drop == pytest.approx(0.3)
+    assert drop.interval == pytest.approx((0.3 - 1.959964 * se, 0.3 + 1.959964 * se))
+    assert "costs this model accuracy" in drop.sentence(3)
+    even = AccuracyDrop(0.9, 0.89, 50, 50)
+    assert even.interval[0] < 0 < even.interval[1] and "no significant change" in even.sentence(3)
+    assert "does better on the target" in AccuracyDrop(0.6, 0.9, 400, 400).sentence(3)
+
+
+def test_held_out_rows_are_a_seeded_share_that_leaves_rows_to_train():
+    held = held_out_rows(100, seed=0)
+    assert held.sum() == 30 and np.array_equal(held, held_out_rows(100, seed=0))
+    assert not np.array_equal(held, held_out_rows(100, seed=1))
+    assert held_out_rows(2, 0).sum() == 1 and held_out_rows(1, 0).sum() == 0
+
+
+def test_the_domain_classifier_error_inverts_the_proxy_a_distance():
+    assert domain_classifier_error(0.0) == 0.5 and domain_classifier_error(2.0) == 0.0
+    assert domain_classifier_error(1.0) == pytest.approx(0.25)

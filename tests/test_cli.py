@@ -163,6 +163,7 @@ def test_efficiency_table_transfer_map_and_distill_print_their_tables(capsys):
     assert main(["distill", *small, "--seeds", "1", "--temperature", "2"]) == 0
     out = capsys.readouterr().out
     assert "student from soft targets" in out and "T = 2" in out
+    assert "no test with one seed" in out  # the soft-vs-hard verdict, computed, says what it cannot test
 
 
 @pytest.mark.parametrize("args, key", [
@@ -268,6 +269,34 @@ def test_check_json_answers_the_promised_keys_and_detects_a_natural_shift(tmp_pa
     assert main(["check", paths["both"], "--domain", "domain", "--permutations", "100"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("# Transferability check") and "| alcohol |" in out
+    assert "label column 'target' detected by its name" in out  # never silently a feature
+    assert "| target |" not in out.split("## Features")[1].split("##")[0]
+
+
+def test_check_on_labelled_concept_shift_leads_with_the_measured_drop_and_never_claims_safety(tmp_path, capsys):
+    """Concept-shifted moons: the inputs do not move (the test cannot see it), the labels do."""
+    path = tmp_path / "concept.csv"
+    assert main(["export", "dataset=moons", "concept=0.5", "--out", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["check", str(path), "--domain", "domain", "--permutations", "200", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    verdict = answer["verdict"]
+    assert answer["mmd_pvalue"] >= 0.05  # P(X) is the source's
+    assert verdict[0].startswith("Measured on the target's own labels") and "costs this model accuracy" in verdict[0]
+    drop = answer["disagreement"]["drop"]
+    assert drop["held_out_source_acc"] - drop["target_acc"] > 0.1
+    assert "no evidence that nothing shifted" in verdict[1] and "cannot see a change of P(y | x)" in verdict[2]
+    assert not any("should behave" in line or "safe" in line.lower() for line in verdict)
+
+
+def test_check_label_flags_conflict_and_no_label_keeps_the_column_a_feature(tmp_path, capsys):
+    paths = _wine_csvs(tmp_path)
+    assert main(["check", paths["source"], paths["target"], "--label", "target", "--no-label"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: --no-label")
+    assert main(["check", paths["source"], paths["target"], "--no-label", "--permutations", "50", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert "target" in answer["features"] and answer["disagreement"] is None
+    assert "blind to a change of P(y | x)" in " ".join(answer["verdict"])
 
 
 @pytest.mark.parametrize("args, key", [(["check", "missing.csv", "other.csv"], "missing.csv"),

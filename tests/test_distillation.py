@@ -5,7 +5,13 @@ import pytest
 import torch
 
 from core.errors import InputError
-from core.labs.distillation import TEMPERATURE_CURVE, DistillSettings, domain_balanced_weights, run_distillation
+from core.labs.distillation import (
+    TEMPERATURE_CURVE,
+    DistillRun,
+    DistillSettings,
+    domain_balanced_weights,
+    run_distillation,
+)
 from core.nn.models import BatchedMLP, seeded_generator
 from core.scenario import Scenario
 from core.training.finetune import FitProblem, fit_batched
@@ -66,3 +72,22 @@ def test_bad_distillation_settings_are_one_clear_error():
         DistillSettings(alpha=1.5)
     with pytest.raises(InputError, match="seeds"):
         run_distillation(SMALL, n_seeds=0)
+
+
+def _run_with(soft: list[float], hard: list[float]) -> DistillRun:
+    rows = [{"role": "student_soft", "seed": s, "temperature": 1.0, "target_acc": a} for s, a in enumerate(soft)]
+    rows += [{"role": "student_hard", "seed": s, "temperature": None, "target_acc": a} for s, a in enumerate(hard)]
+    return DistillRun(SMALL, DistillSettings(temperature=1.0), len(soft), rows, 0, 0, 0.0, "cpu")
+
+
+def test_the_verdict_on_soft_targets_is_computed_from_the_paired_test():
+    helps = _run_with([0.90, 0.91, 0.92, 0.89, 0.93], [0.87, 0.89, 0.88, 0.86, 0.90]).soft_versus_hard()
+    assert helps.helps and helps.points == pytest.approx(3.0) and helps.p_value < 0.05 and helps.pairs == 5
+    assert helps.text().startswith("Distillation helps here") and "p < 0.001" in helps.text()
+    noisy = _run_with([0.90, 0.80, 0.95], [0.85, 0.86, 0.90]).soft_versus_hard()
+    assert noisy.points > 0 and not noisy.helps and "not significant" in noisy.text()
+    worse = _run_with([0.85, 0.86, 0.84], [0.90, 0.91, 0.92]).soft_versus_hard()
+    assert not worse.helps and worse.text().startswith("Distillation does not help")
+    # a diverged student drops its seed's pair, it does not shift the pairing
+    diverged = _run_with([None, 0.91, 0.92], [0.10, 0.89, 0.90]).soft_versus_hard()
+    assert diverged.pairs == 2 and diverged.points == pytest.approx(2.0)

@@ -413,3 +413,20 @@ def test_the_sweep_can_vary_the_covariate_shift_selection_on_points_only():
                               pad_seeds=1)
     assert [p["value"] for p in points] == [0.0, 1.5, 3.0]
     assert points[0]["mmd2"] < points[-1]["mmd2"]  # a stronger selection moves P(X) further
+
+
+@pytest.mark.parametrize("query, warned", [("rotation=180", True), ("dataset=xor&rotation=90", True),
+                                           ("rotation=35", False), ("", False)])
+def test_a_label_swapping_shift_that_the_inputs_hide_is_named(query, warned):
+    """Moons rotated 180° (and XOR by 90°) map the classes onto each other: P(X) looks unchanged while the
+    source's rule labels almost every target point wrongly; the report says so, as an oracle quantity."""
+    from core.metrics.shift_report import shift_report
+    from core.scenario import Scenario
+
+    report = shift_report(Scenario.from_query(query), n_permutations=100, pad_seeds=1)
+    assert (report.label_swap() is not None) == warned
+    if warned:
+        assert report.source_rule_accuracy < 0.1 and "oracle" in report.label_swap()
+        assert report.to_json()["label_swap"] == report.label_swap()
+    else:
+        assert report.source_rule_accuracy > 0.85

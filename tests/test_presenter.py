@@ -57,6 +57,18 @@ def test_presenter_fonts_are_a_copy_and_scale_explicit_sizes():
     assert figure.layout.title.font.size == 20 and figure.layout.font.size is None  # the shared figure is untouched
 
 
+def test_presenter_scales_markers_cell_text_and_colour_bars_but_not_data_sizes():
+    figure = go.Figure([go.Scatter(x=[0, 1], y=[1, 0], marker_size=6),
+                        go.Scatter(x=[0, 1], y=[0, 1], marker_size=[3, 9]),
+                        go.Heatmap(z=[[1, 2]], texttemplate="%{z}", textfont_size=12,
+                                   colorbar=dict(title=dict(text="gain", font_size=10), tickfont_size=8))])
+    larger = with_larger_fonts(figure, 1.5)
+    assert larger.data[0].marker.size == 9 and tuple(larger.data[1].marker.size) == (3, 9)
+    heatmap = larger.data[2]
+    assert (heatmap.textfont.size, heatmap.colorbar.title.font.size, heatmap.colorbar.tickfont.size) == (18, 15, 12)
+    assert figure.data[0].marker.size == 6 and figure.data[2].textfont.size == 12
+
+
 
 def test_presenter_fonts_move_a_legend_under_the_plot_down_with_the_axis_title():
     figure = go.Figure(go.Scatter(x=[0, 1], y=[1, 0]))

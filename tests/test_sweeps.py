@@ -99,17 +99,41 @@ def test_parse_numbers():
         sweeps.parse_numbers("", "x")
 
 
-def test_the_chart_says_where_the_estimated_bound_falls_below_the_measured_error():
+def test_a_seed_below_its_own_error_is_flagged_even_when_the_means_are_not():
     from core.figures.bound import bound_figure
 
-    fine = sweeps.BoundPoint(0.0, (0.0, 0.0), (0.1, 0.1), (0.0, 0.0), (0.05, 0.05), None)
-    noisy = sweeps.BoundPoint(90.0, (0.0, 0.0), (0.3, 0.4), (0.1, 0.1), (0.8, 0.8), None)
-    assert not fine.bound_below_measured and noisy.bound_below_measured
-    assert noisy.bound == pytest.approx((0.4, 0.5))
-    figure = bound_figure([fine, noisy], "Rotation (°)")
-    marked = [trace for trace in figure.data if "below the measured error" in (trace.name or "")]
-    assert len(marked) == 1 and list(marked[0].x) == [90.0]
-    assert sweeps.bound_json(Scenario(), "rotation", [fine, noisy])["points"][1]["bound_below_measured"] is True
+    fine = sweeps.BoundPoint(0.0, (0.0, 0.0, 0.0), (0.1, 0.1, 0.1), (0.0, 0.0, 0.0), (0.05, 0.05, 0.05), None)
+    # seed 1's bound (0.23) is below its error (0.239); the mean bound (0.263) is above the mean error (0.237)
+    one_seed = sweeps.BoundPoint(0.5, (0.03, 0.03, 0.03), (0.11, 0.1, 0.19), (0.1, 0.1, 0.1),
+                                 (0.236, 0.239, 0.236), None)
+    assert one_seed.mean("bound") > one_seed.mean("target_error")
+    assert one_seed.bound == pytest.approx((0.24, 0.23, 0.32))
+    assert one_seed.seeds_below_measured == (False, True, False)
+    assert one_seed.bound_below_measured and not fine.bound_below_measured
+    assert one_seed.below_measured_note == "bound below measured error in 1 of 3 seeds"
+    assert fine.below_measured_note == ""
+
+    figure = bound_figure([fine, one_seed], "Concept shift")
+    marked = [trace for trace in figure.data if "below its own measured" in (trace.name or "")]
+    assert len(marked) == 1 and list(marked[0].x) == [0.5] and list(marked[0].text) == ["1 of 3 seeds"]
+    assert "training error" in marked[0].name and "not d_HΔH" in marked[0].name and "finite samples" in marked[0].name
+
+    row = sweeps.bound_json(Scenario(), "concept", [fine, one_seed])["points"][1]
+    assert row["bound_below_measured"] is True and row["seeds_below_measured"] == 1
+    assert row["per_seed"]["bound_below_measured"] == (False, True, False)
+    assert json.loads(json.dumps(row))["per_seed"]["bound"] == pytest.approx([0.24, 0.23, 0.32])
+
+
+def test_cli_bound_text_shows_the_flag_per_point(capsys, monkeypatch):
+    flagged = sweeps.BoundPoint(1.0, (0.0, 0.0), (0.2, 0.3), (0.0, 0.0), (0.25, 0.25), None)
+    clean = sweeps.BoundPoint(0.0, (0.0, 0.0), (0.2, 0.3), (0.0, 0.0), (0.1, 0.1), None)
+    monkeypatch.setattr(sweeps, "ben_david_sweep", lambda *args, **kwargs: [clean, flagged])
+    assert main(["bound", "--vary", "concept=0,1", "--seeds", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[-1] == "flag"
+    assert lines[1].split()[0] == "0" and "bound below" not in lines[1]
+    assert lines[2].split()[0] == "1" and lines[2].endswith("bound below measured error in 1 of 2 seeds")
+    assert "training error" in lines[3] and "finite samples" in lines[3]
 
 
 def test_the_sweep_labels_the_oracle_and_gives_each_label_free_pick_its_cost():

@@ -45,7 +45,8 @@ def test_two_files_give_verdict_ranking_pca_labels_and_report(wine):
     at.button[0].click().run()  # the form's Check button
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("';' as the delimiter" in i.value for i in at.info)
-    assert "has shifted" in at.warning[0].value
+    assert at.warning[0].value.startswith("Measured on the target's own labels")  # the measured drop leads
+    assert any("inputs have shifted" in m.value for m in at.markdown)
     titles = [spec["layout"]["title"]["text"] for spec in plotly_specs(at)]
     assert titles[0].startswith("Most shifted features") and "principal components" in titles[1]
     assert titles[2] == "Label proportions"
@@ -64,7 +65,11 @@ def test_one_file_with_a_domain_column_and_no_shift(wine):
     at.selectbox(key="check_domain").set_value("domain").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("split by column 'domain'" in i.value for i in at.info)
-    assert "No significant shift" in at.success[0].value
+    assert at.selectbox(key="check_label").value == "target"  # named like a label: preselected, not a feature
+    assert not at.success  # a non-significant test is never shown as good news
+    shown = [box.value for box in [*at.info, *at.warning]]  # a note, or a warning when the measured drop is significant
+    assert any(value.startswith("Measured on the target's own labels") for value in shown)
+    assert any("No significant shift of the inputs" in m.value and "no evidence" in m.value for m in at.markdown)
 
 
 @pytest.mark.parametrize("data, words", [(b"", "empty"), (b"a,b\n", "no data rows"), (b"\x00\x01\x02junk", "binary"),

@@ -12,6 +12,7 @@ PRESENTER_CSS = """
 <style>
 html { font-size: 20px; }
 [data-testid="stMainMenu"], [data-testid="stDecoration"], [data-testid="stAppDeployButton"], footer { display: none; }
+[data-testid="stStatusWidget"] { display: none; }
 [data-testid="stHeader"] { background: transparent; }
 [data-testid="stMainBlockContainer"] { padding-top: 2rem; padding-left: 2rem; padding-right: 2rem; max-width: none; }
 [data-testid="stCaptionContainer"] { font-size: 0.95rem; }

@@ -99,7 +99,9 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", metavar="CSV", help="SOURCE.csv TARGET.csv, or one CSV with --domain")
     check.add_argument("--domain", default=None, help="the column that splits one CSV into source and target "
                        "(exactly two values; the first in the file is the source)")
-    check.add_argument("--label", default=None, help="the label column (optional)")
+    check.add_argument("--label", default=None, help="the label column (default: a column named y, label, target, "
+                                                    "class, ... when both tables have one)")
+    check.add_argument("--no-label", action="store_true", help="no label column, even one named like a label")
     check.add_argument("--features", default=None, help="comma-separated feature columns (default: every numeric "
                        "column in both tables but the label)")
     check.add_argument("--permutations", type=int, default=500, help="permutations of the MMD test")
@@ -159,10 +161,15 @@ def _shift(args: argparse.Namespace, scenario: Scenario) -> None:
         ("proxy A-distance (linear)",
          f"{report.proxy_a_distance_linear:.3f} ± {report.proxy_a_distance_linear_std:.3f}"),
         ("CORAL distance", f"{report.coral_distance:.4g}"),
+        ("source rule on target (oracle)", f"{report.source_rule_accuracy:.3f} (one constant guess: "
+                                           f"{report.chance_accuracy:.3f})"),
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
+    swap = report.label_swap()
+    if swap is not None:
+        print(f"warning: {swap}")
 
 
 def _export(args: argparse.Namespace, scenario: Scenario) -> None:
@@ -215,10 +222,13 @@ def _bound(args: argparse.Namespace, scenario: Scenario) -> None:
     if args.json:
         print(json.dumps(answer))
         return
-    print(f"{knob:>12} {'eps_S':>8} {'d/2':>8} {'lambda*':>8} {'bound':>8} {'eps_T':>8}")
-    for row in answer["points"]:
+    print(f"{knob:>12} {'eps_S':>8} {'d/2':>8} {'lambda*':>8} {'bound':>8} {'eps_T':>8}  flag")
+    for row, point in zip(answer["points"], points):
         print(f"{row[knob]:>12g} {row['source_error']:>8.3f} {row['divergence']:>8.3f} "
-              f"{row['ideal_joint_error']:>8.3f} {row['bound']:>8.3f} {row['target_error']:>8.3f}")
+              f"{row['ideal_joint_error']:>8.3f} {row['bound']:>8.3f} {row['target_error']:>8.3f}  "
+              f"{point.below_measured_note}".rstrip())
+    if any(point.bound_below_measured for point in points):
+        print(f"flag: a seed's estimated bound is below that seed's eps_T; {sweeps.BELOW_MEASURED_WHY}")
 
 
 def _sweep(args: argparse.Namespace, scenario: Scenario) -> None:
@@ -327,6 +337,7 @@ def _distill(args: argparse.Namespace, scenario: Scenario) -> None:
                        ("student_hard", "student from hard labels")):
         target, source = run.statistics(role), run.statistics(role, metric="source_acc")
         print(f"{name:<28}{_mean_sd(target.mean, target.sd):>18}{_mean_sd(source.mean, source.sd):>18}")
+    print(run.soft_versus_hard().text())
 
 
 def _matrix(args: argparse.Namespace, scenario: Scenario) -> None:
@@ -384,10 +395,18 @@ def _check(args: argparse.Namespace, _scenario: Scenario) -> None:
         source, target, *_ = tables.split_by_domain(tables.read_path(args.files[0]), args.domain)
     else:
         source, target = (tables.read_path(path) for path in args.files)
+    if args.no_label and args.label is not None:
+        raise InputError("--no-label", "give --label COLUMN or --no-label, not both")
+    label, notes = args.label, ()
+    if label is None and not args.no_label:
+        label = tables.detect_label(source, target)
+        if label is not None:
+            notes = (f"label column {label!r} detected by its name (not a feature); --label COLUMN chooses "
+                     "another, --no-label none",)
     features = None if args.features is None else [f.strip() for f in args.features.split(",") if f.strip()]
-    chosen = tables.select(source, target, features, args.label)
+    chosen = tables.select(source, target, features, label)
     report = run_check(chosen.source_x, chosen.target_x, chosen.features, chosen.source_y, chosen.target_y,
-                       chosen.classes, source.notes + target.notes + chosen.notes,
+                       chosen.classes, source.notes + target.notes + notes + chosen.notes,
                        n_permutations=args.permutations)
     if args.json:
         print(json.dumps(report.to_json()))

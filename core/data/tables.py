@@ -288,6 +288,17 @@ def shared_numeric_columns(source: Table, target: Table, label: str | None = Non
     return tuple(c for c in numeric_columns(source) if c in shared and c != label)
 
 
+LABEL_NAMES = ("y", "label", "labels", "target", "class", "classes", "category", "outcome")
+
+
+def detect_label(source: Table, target: Table) -> str | None:
+    """The column of the source named like a label (:data:`LABEL_NAMES`, any case, spaces trimmed) that the
+    target has too, or ``None``: the default label, so that such a column is never silently a feature."""
+    shared = set(target.frame.columns)
+    named = {str(c).strip().lower(): c for c in source.frame.columns if c in shared}
+    return next((named[name] for name in LABEL_NAMES if name in named), None)
+
+
 def _text(value: object) -> str:
     """A label or domain value as a string: whole floats without ``.0``."""
     if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():

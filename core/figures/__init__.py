@@ -207,11 +207,19 @@ def divergence_sweep_figure(points: Sequence[dict], knob: str, current: float | 
     return fig
 
 
+def _scale_marker(marker, factor: float) -> None:
+    """Markers of one size (a number) grow with the fonts, so filled and hollow points stay tellable apart on
+    a projector; sizes that encode data (arrays) are left alone."""
+    if marker is not None and isinstance(getattr(marker, "size", None), (int, float)):
+        marker.size *= factor
+
+
 def with_larger_fonts(figure: go.Figure, factor: float) -> go.Figure:
     """A copy of ``figure`` with every font ``factor`` times larger (presenter mode); the original is untouched.
 
     The base font sets the size of every text that has none of its own; the fonts that do carry a
-    size (titles, legends, axis titles and ticks, annotations such as subplot titles) are scaled too.
+    size (titles, legends, axis titles and ticks, annotations such as subplot titles, trace text such as
+    heat-map cell numbers, colour-bar titles and ticks) are scaled too, and so are markers of one size.
     """
     larger = go.Figure(figure)
     base = figure.layout.font.size or 12
@@ -220,8 +228,16 @@ def with_larger_fonts(figure: go.Figure, factor: float) -> go.Figure:
     for axis in [*larger.select_xaxes(), *larger.select_yaxes()]:
         fonts += [axis.title.font, axis.tickfont]
     fonts += [annotation.font for annotation in larger.layout.annotations]
+    for colour_axis in larger.select_coloraxes():
+        fonts += [colour_axis.colorbar.title.font, colour_axis.colorbar.tickfont]
+    for trace in larger.data:
+        fonts += [getattr(trace, "textfont", None)]
+        colour_bar = getattr(trace, "colorbar", None)
+        if colour_bar is not None:
+            fonts += [colour_bar.title.font, colour_bar.tickfont]
+        _scale_marker(getattr(trace, "marker", None), factor)
     for font in fonts:
-        if font.size:
+        if font is not None and isinstance(font.size, (int, float)):
             font.size *= factor
     legend, margin = larger.layout.legend, larger.layout.margin
     if legend.y is not None and legend.y < 0:  # a legend under the plot moves down, clear of the larger axis title

@@ -8,13 +8,15 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.figures import BASE_LAYOUT, CLASS_COLOURS
-from core.labs.sweeps import BoundPoint
+from core.labs.sweeps import BELOW_MEASURED_WHY, BoundPoint
 
 TERM_STYLE = (  # attribute, legend name, colour
     ("source_error", "ε_S(h): source error", "#56B4E9"),
     ("divergence", "½·d_HΔH: from the proxy A-distance", "#E69F00"),
     ("ideal_joint_error", "λ*: ideal joint error (oracle)", "#CC79A7"),
 )
+BELOW_COLOUR = "#B00020"
+LEGEND_LINE_PX = 17  # the height each extra line of a legend entry adds
 
 
 def _band(x: list[float], low: np.ndarray, high: np.ndarray, colour: str, name: str) -> go.Scatter:
@@ -22,12 +24,24 @@ def _band(x: list[float], low: np.ndarray, high: np.ndarray, colour: str, name: 
                       line=dict(width=0), fillcolor=colour, hoverinfo="skip", name=name, showlegend=False)
 
 
+def _below_measured_trace(flagged: Sequence[BoundPoint]) -> go.Scatter:
+    """A cross at each flagged point's mean measured error, labelled with its count of seeds below."""
+    why = BELOW_MEASURED_WHY.replace(": ", ":<br>").replace("; ", ";<br>")
+    return go.Scatter(x=[p.value for p in flagged], y=[p.mean("target_error") for p in flagged],
+                      text=[p.seeds_below_share for p in flagged],
+                      mode="markers+text", textposition="bottom center", textfont=dict(color=BELOW_COLOUR),
+                      marker=dict(symbol="x", size=14, color=BELOW_COLOUR),
+                      hovertemplate="bound below measured ε_T(h) in %{text}<extra></extra>",
+                      name=f"✕ a seed's estimated bound below its own measured ε_T(h) (label: how many "
+                           f"seeds);<br>{why}")
+
+
 def bound_figure(points: Sequence[BoundPoint], knob_label: str, adapted_label: str | None = None) -> go.Figure:
     """Stacked areas of the bound's terms (means over seeds), the bound with its seed range, and the
     measured target error of source-only (and of an adapted model) with their seed ranges.
 
-    Points where the estimated bound falls below the measured error are marked: the terms are
-    estimates, and their noise can put the sum under the truth.
+    Points where any seed's estimated bound falls below that seed's measured error are marked with
+    the count of such seeds; the legend says why an estimate can fall below the true bound.
     """
     x = [p.value for p in points]
     fig = go.Figure()
@@ -48,13 +62,14 @@ def bound_figure(points: Sequence[BoundPoint], knob_label: str, adapted_label: s
         fig.add_trace(_band(x, np.array([v.min() for v in values]), np.array([v.max() for v in values]), band, name))
         fig.add_trace(go.Scatter(x=x, y=[v.mean() for v in values], name=name + " (band: seed range)",
                                  mode="lines+markers", line=dict(color=colour, width=2.5, dash="dot")))
-    below = [i for i, p in enumerate(points) if p.bound_below_measured]
-    if below:
-        fig.add_trace(go.Scatter(x=[x[i] for i in below], y=[points[i].mean("target_error") for i in below],
-                                 mode="markers", marker=dict(symbol="x", size=14, color="#B00020"),
-                                 name="estimated bound below the measured error (estimation noise)"))
-    fig.update_layout(title="The Ben-David bound, term by term", height=520, hovermode="x unified", **BASE_LAYOUT)
-    fig.update_layout(legend=dict(orientation="v", y=-0.18, yanchor="top"), margin=dict(b=210))
+    flagged = [p for p in points if p.bound_below_measured]
+    extra_legend_px = 0
+    if flagged:
+        fig.add_trace(_below_measured_trace(flagged))
+        extra_legend_px = LEGEND_LINE_PX * fig.data[-1].name.count("<br>")
+    fig.update_layout(title="The Ben-David bound, term by term", height=520 + extra_legend_px, hovermode="x unified",
+                      **BASE_LAYOUT)
+    fig.update_layout(legend=dict(orientation="v", y=-0.18, yanchor="top"), margin=dict(b=210 + extra_legend_px))
     fig.update_xaxes(title=knob_label)
     fig.update_yaxes(title="error (share of points)", rangemode="tozero")
     return fig

@@ -8,7 +8,10 @@ Given the chosen numeric features of both tables (:class:`core.data.tables.Selec
   Gaussian kernel (median-heuristic bandwidth) and its permutation p-value, and the proxy
   A-distance of a held-out MLP domain classifier (a classifier two-sample test);
 - the label proportions of each table, when there is a label column;
-- a verdict in plain words, from thresholds stated in :data:`PAD_LEVELS` and :data:`SIGNIFICANCE`.
+- with labels on both sides, a source-only model's accuracy on held-out source rows against the target's
+  (the measured drop, with its interval), and how it and DANN disagree on the target rows;
+- a verdict in plain words: the measured drop first, then the test at :data:`SIGNIFICANCE`, and what the
+  input divergences cannot see (a change of P(y | x)).
 
 No streamlit here; the page and ``python -m core check`` call :func:`run_check`.
 """
@@ -28,7 +31,6 @@ from core.nn.standardise import input_statistics, standardise
 from core.training.train import ModelSpec, TrainSettings, train_models
 
 SIGNIFICANCE = 0.05  # the MMD permutation test's level
-PAD_LEVELS = ((0.5, "small"), (1.5, "moderate"), (2.01, "large"))  # proxy A-distance below each bound
 PRIOR_SHIFT_WARNING = 0.2  # total variation between label proportions that the verdict warns about
 
 
@@ -71,36 +73,93 @@ def pooled_standardised(source_x: np.ndarray, target_x: np.ndarray) -> tuple[np.
     return standardise(source_x, mean, sd), standardise(target_x, mean, sd)
 
 
+HELD_OUT_SHARE = 0.3  # of the source rows, kept out of training to measure the source accuracy
+Z_95 = 1.959964  # two-sided 95% normal quantile
+
+
+@dataclass(frozen=True)
+class AccuracyDrop:
+    """Source-only accuracy on held-out source rows minus on the labelled target rows, with a 95% interval
+    (normal approximation for two independent proportions; each accuracy a mean over seeds)."""
+
+    held_out_source_acc: float
+    target_acc: float
+    n_held_out: int
+    n_target: int
+
+    @property
+    def drop(self) -> float:
+        return self.held_out_source_acc - self.target_acc
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        p, q = self.held_out_source_acc, self.target_acc
+        se = np.sqrt(p * (1 - p) / max(1, self.n_held_out) + q * (1 - q) / max(1, self.n_target))
+        return self.drop - Z_95 * se, self.drop + Z_95 * se
+
+    def sentence(self, n_seeds: int) -> str:
+        low, high = self.interval
+        measured = (f"Measured on the target's own labels: a source-only model scores {self.held_out_source_acc:.1%} "
+                    f"on held-out source rows and {self.target_acc:.1%} on the target rows, a drop of "
+                    f"{100 * self.drop:+.1f} points (95% interval {100 * low:+.1f} to {100 * high:+.1f}; "
+                    f"{n_seeds} seeds, {self.n_held_out} + {self.n_target} rows)")
+        if low > 0:
+            return measured + ": the shift costs this model accuracy."
+        if high < 0:
+            return measured + ": this model does better on the target than on the source."
+        return measured + ": no significant change for this model (the interval holds 0)."
+
+
 @dataclass(frozen=True)
 class Disagreement:
     """How a source-only model and an adapted one (DANN) differ on the target rows, over seeds.
 
+    Both train on the source rows less :data:`HELD_OUT_SHARE` of them (held out, to measure source accuracy).
     ``share`` is the share of target rows on which their majority votes over seeds differ;
-    ``source_only_acc`` / ``adapted_acc`` their mean target accuracy when the target has labels.
+    ``source_only_acc`` / ``adapted_acc`` their mean target accuracy when the target has labels, and
+    ``drop`` source-only's accuracy on the held-out source rows against the target's.
     """
 
     share: float
     source_only_acc: float | None
     adapted_acc: float | None
     n_seeds: int
+    drop: AccuracyDrop | None = None
+
+
+def held_out_rows(n: int, seed: int) -> np.ndarray:
+    """A seeded boolean mask of the :data:`HELD_OUT_SHARE` of ``n`` source rows kept out of training (at least
+    one row kept in and, from 2 rows, one held out)."""
+    held = np.zeros(n, dtype=bool)
+    count = min(n - 1, max(1, int(round(HELD_OUT_SHARE * n)))) if n > 1 else 0
+    held[np.random.default_rng([seed, 11]).permutation(n)[:count]] = True
+    return held
 
 
 def model_disagreement(source_x: np.ndarray, source_y: np.ndarray, target_x: np.ndarray, n_classes: int,
-                       target_y: np.ndarray | None = None, n_seeds: int = 3, steps: int = 300) -> Disagreement:
-    """Train source-only and DANN models (``n_seeds`` each, one batch) on the labelled source and the
-    unlabelled target rows, and compare their predictions on the target."""
-    inputs = TrainingInputs(source_x, source_y, target_x, source_x[:0], source_y[:0])
-    specs = [ModelSpec(method, seed, 1.0) for method in ("source_only", "dann") for seed in range(n_seeds)]
+                       target_y: np.ndarray | None = None, n_seeds: int = 3, steps: int = 300,
+                       seed: int = 0) -> Disagreement:
+    """Train source-only and DANN models (``n_seeds`` each, one batch) on the labelled source rows less a
+    held-out share and on the unlabelled target rows, and compare their predictions on the target."""
+    held = held_out_rows(len(source_x), seed)
+    train_x, train_y = source_x[~held], source_y[~held]
+    inputs = TrainingInputs(train_x, train_y, target_x, train_x[:0], train_y[:0])
+    specs = [ModelSpec(method, model_seed, 1.0) for method in ("source_only", "dann") for model_seed in range(n_seeds)]
     trained = train_models(inputs, specs, TrainSettings(steps=steps), n_classes=n_classes)
     predicted = trained.predict_proba(target_x).argmax(axis=-1).reshape(2, n_seeds, -1)
     votes = [np.apply_along_axis(np.bincount, 0, p, minlength=n_classes).argmax(axis=0) for p in predicted]
     accuracy = [None if target_y is None else float((p == target_y).mean()) for p in predicted]
-    return Disagreement(float((votes[0] != votes[1]).mean()), accuracy[0], accuracy[1], n_seeds)
+    drop = None
+    if target_y is not None and held.any():
+        held_predicted = trained.predict_proba(source_x[held]).argmax(axis=-1).reshape(2, n_seeds, -1)[0]
+        drop = AccuracyDrop(float((held_predicted == source_y[held]).mean()), accuracy[0], int(held.sum()),
+                            len(target_y))
+    return Disagreement(float((votes[0] != votes[1]).mean()), accuracy[0], accuracy[1], n_seeds, drop)
 
 
-def shift_size(pad: float) -> str:
-    """``small``, ``moderate`` or ``large`` for a proxy A-distance in [0, 2] (:data:`PAD_LEVELS`)."""
-    return next(word for bound, word in PAD_LEVELS if pad < bound)
+def domain_classifier_error(pad: float) -> float:
+    """The balanced error of the domain classifier behind a proxy A-distance ``2 (1 - 2 err)``."""
+    return (1.0 - pad / 2.0) / 2.0
 
 
 @dataclass
@@ -134,29 +193,37 @@ class CheckReport:
             return None
         return 0.5 * sum(abs(self.source_labels[k] - self.target_labels[k]) for k in self.source_labels)
 
+    @property
+    def needs_attention(self) -> bool:
+        """A significant input shift, or a significant accuracy drop measured on target labels."""
+        drop = None if self.disagreement is None else self.disagreement.drop
+        return self.significant or (drop is not None and drop.interval[0] > 0)
+
     def verdict(self) -> list[str]:
-        """The findings in plain words, one sentence each."""
+        """The findings in plain words, one sentence each; the measured accuracy drop first when the target has
+        labels. A non-significant divergence is never read as safety: it says what it cannot see."""
         lines = []
-        if not self.significant:
-            lines.append(f"No significant shift: the MMD permutation test gives p = {self.mmd_pvalue:.3f} "
-                         f"(≥ {SIGNIFICANCE}), and the domain classifier's proxy A-distance is "
-                         f"{self.proxy_a_distance:.2f} of at most 2. A model trained on the source should behave "
-                         "on the target as it does on held-out source data.")
-        else:
-            size = shift_size(self.proxy_a_distance)
+        d = self.disagreement
+        if d is not None and d.drop is not None:
+            lines.append(d.drop.sentence(d.n_seeds))
+        error = domain_classifier_error(self.proxy_a_distance)
+        separable = (f"a domain classifier tells the tables apart with a balanced error of {error:.0%} (proxy "
+                     f"A-distance {self.proxy_a_distance:.2f} of at most 2; 50% error would be no shift)")
+        if self.significant:
             top = ", ".join(r.feature for r in self.ranking[:3])
-            lines.append(f"The target has shifted ({size} shift): MMD permutation p = {self.mmd_pvalue:.3f} "
-                         f"(< {SIGNIFICANCE}), proxy A-distance {self.proxy_a_distance:.2f} of at most 2. "
-                         f"The features that moved most: {top}.")
-            lines.append({"small": "Risk of negative transfer: low. Expect a modest drop in accuracy; "
-                                   "adaptation has little to fix and little room to hurt.",
-                          "moderate": "Risk of negative transfer: moderate. Check accuracy on a few labelled "
-                                      "target rows before trusting the source model; alignment may help.",
-                          "large": "Risk of negative transfer: high. A domain classifier tells the tables apart "
-                                   "almost perfectly; the source model may fail on the target, and aligning "
-                                   "features can make it worse. Label some target rows and fine-tune."}[size])
-        if self.disagreement is not None:
-            d = self.disagreement
+            lines.append(f"The inputs have shifted: MMD permutation p = {self.mmd_pvalue:.3f} (< {SIGNIFICANCE}), "
+                         f"and {separable}. The features that moved most: {top}.")
+        else:
+            lines.append(f"No significant shift of the inputs: MMD permutation p = {self.mmd_pvalue:.3f} "
+                         f"(≥ {SIGNIFICANCE}), and {separable}. That is no evidence that nothing shifted.")
+        if d is None or d.drop is None:
+            lines.append("What this check cannot see: a test on the inputs is blind to a change of P(y | x) "
+                         "(concept shift), which can cost a model all its accuracy on inputs that look alike; "
+                         "only target labels measure that. Label some target rows and choose the label column.")
+        else:
+            lines.append("Input divergences cannot see a change of P(y | x) (concept shift); the measured drop "
+                         "above does, for this model and these target rows.")
+        if d is not None:
             accuracy = ("" if d.source_only_acc is None else
                         f" On the target's own labels: source-only {d.source_only_acc:.1%}, "
                         f"adapted {d.adapted_acc:.1%}.")
@@ -221,7 +288,8 @@ def run_check(source_x: np.ndarray, target_x: np.ndarray, features: Sequence[str
         proxy_a_classifier=pad.classifier, source_labels=label_proportions(source_y, classes),
         target_labels=label_proportions(target_y, classes), notes=tuple(notes),
         disagreement=None if source_y is None or not compare_models else model_disagreement(
-            source, np.asarray(source_y), target, len(classes), None if target_y is None else np.asarray(target_y)))
+            source, np.asarray(source_y), target, len(classes), None if target_y is None else np.asarray(target_y),
+            seed=seed))
 
 
 @dataclass(frozen=True)

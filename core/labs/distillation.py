@@ -15,6 +15,8 @@ is not drowned by hundreds of source points.
 
 Students at several temperatures train in the same batch, so the page can show accuracy
 against T. Every network of a run (teachers, then students) trains as one batched program.
+Whether the soft targets helped is computed from each run (:meth:`DistillRun.soft_versus_hard`: the two
+students paired by model seed, one-sided paired t-test), never typed.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from core.device import pick_device
 from core.errors import check_fields
 from core.knobs import Knob, KnobSet, seeds_knob
 from core.labs.adaptation import check_seeds, model_seed
+from core.metrics.paired import ALPHA, format_p, one_sided_p
 from core.nn.models import BatchedNetwork
 from core.nn.networks import Architecture, Networks
 from core.nn.standardise import input_statistics, standardise
@@ -102,7 +105,7 @@ class DistillationPageSettings(KnobSet):
              "α = 0: the student learns from hard labels only; α = 1: from the teacher only.", low=0.0, high=1.0,
              step=0.05),
         seeds_knob("Teachers and students per role, from different initialisations; the spread over seeds is "
-                   "shown."),
+                   "shown, and the students are compared seed by seed (paired t-test)."),
     )
 
     def distill_settings(self) -> DistillSettings:
@@ -123,6 +126,36 @@ class RoleStatistics:
     def points_above(self, other: RoleStatistics) -> float | None:
         """This mean minus ``other``'s, in percentage points (None when either diverged)."""
         return None if self.mean is None or other.mean is None else 100 * (self.mean - other.mean)
+
+
+@dataclass(frozen=True)
+class SoftGain:
+    """Soft-target student minus hard-label student, paired by seed: the mean gain in points, the p-value of a
+    one-sided paired t-test of H1 "soft beats hard" (``None`` with fewer than two pairs) and the pair count."""
+
+    points: float | None
+    p_value: float | None
+    pairs: int
+
+    @property
+    def helps(self) -> bool:
+        """The soft-target student is better on average and the test rejects "no gain" at :data:`ALPHA`."""
+        return self.points is not None and self.points > 0 and self.p_value is not None and self.p_value < ALPHA
+
+    def text(self) -> str:
+        """One sentence computed from the numbers."""
+        if self.points is None:
+            return "No pair of students trained, so there is nothing to compare."
+        p = "no test with one seed" if self.p_value is None else f"one-sided paired t-test over {self.pairs} " \
+            f"seeds, {format_p(self.p_value)}"
+        if self.helps:
+            return (f"Distillation helps here: the student from soft targets beats the one from hard labels by "
+                    f"{self.points:+.1f} points on average ({p}).")
+        if self.points > 0:
+            return (f"The student from soft targets is {self.points:+.1f} points ahead on average, but the gain is "
+                    f"not significant ({p}): it may be seed noise.")
+        return (f"Distillation does not help here: the student from soft targets is {self.points:+.1f} points "
+                f"against the one from hard labels on average ({p}).")
 
 
 @dataclass
@@ -160,6 +193,19 @@ class DistillRun:
         return RoleStatistics(float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
                               len(values))
 
+    def soft_versus_hard(self, temperature: float | None = None) -> SoftGain:
+        """The student from soft targets (at ``temperature``, by default the chosen one) against the student from
+        hard labels, paired by model seed (seeds where either diverged dropped)."""
+        temperature = self.settings.temperature if temperature is None else temperature
+        soft = {r["seed"]: r["target_acc"] for r in self.rows if r["role"] == "student_soft"
+                and r["temperature"] == temperature and r["target_acc"] is not None}
+        hard = {r["seed"]: r["target_acc"] for r in self.rows if r["role"] == "student_hard"
+                and r["target_acc"] is not None}
+        delta = np.array([soft[s] - hard[s] for s in sorted(soft.keys() & hard.keys())])
+        if not delta.size:
+            return SoftGain(None, None, 0)
+        return SoftGain(float(100 * delta.mean()), one_sided_p(-delta), int(delta.size))
+
     @property
     def temperatures(self) -> tuple[float, ...]:
         return tuple(sorted({r["temperature"] for r in self.rows if r["role"] == "student_soft"}))
@@ -167,7 +213,8 @@ class DistillRun:
     def to_json(self) -> dict:
         return {"scenario": self.scenario.to_dict(), "device": self.device, "train_seconds": self.train_seconds,
                 "settings": self.settings.to_json(), "teacher_parameters": self.teacher_parameters,
-                "student_parameters": self.student_parameters, "results": self.rows}
+                "student_parameters": self.student_parameters, "soft_versus_hard": vars(self.soft_versus_hard()),
+                "results": self.rows}
 
 
 def _train(x: np.ndarray, hard_weight: np.ndarray, y: np.ndarray, hidden: tuple[int, ...], seeds: list[int],

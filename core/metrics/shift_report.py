@@ -15,6 +15,7 @@ from core.scenario import KNOBS_BY_NAME, Scenario
 
 DEFAULT_PERMUTATIONS = 500
 DEFAULT_PAD_SEEDS = 3
+SOURCE_RULE_NEIGHBOURS = 15  # the source's rule, as a k-nearest-neighbour classifier fitted on the source
 # The range each knob is swept over on the divergence-growth chart (neutral value first);
 # invert, blur and background apply to digits only (see sweep_knobs).
 SWEEP_RANGES: dict[str, tuple[float, float]] = {
@@ -93,6 +94,24 @@ class ShiftReport:
     proxy_a_linear_classifier: str
     coral_distance: float
     per_class_mmd2: dict[int, float] = field(default_factory=dict)
+    source_rule_accuracy: float | None = None  # oracle: the source's kNN rule scored on the target's labels
+    chance_accuracy: float | None = None  # the largest target class's share: what one constant guess scores
+
+    def label_swap(self) -> str | None:
+        """A warning when the inputs look alike (no significant MMD) while the source's own rule labels the
+        target worse than one constant guess would: the classes swapped places (moons rotated 180°, concept
+        shift). ``None`` otherwise. The accuracy is an oracle quantity and says so."""
+        if self.mmd_pvalue < 0.05 or self.source_rule_accuracy is None or self.chance_accuracy is None:
+            return None
+        if self.source_rule_accuracy >= self.chance_accuracy:
+            return None
+        return (f"The inputs look alike (MMD permutation p = {self.mmd_pvalue:.3f}), yet the source's own rule "
+                f"({SOURCE_RULE_NEIGHBOURS}-nearest neighbours on the source) labels only "
+                f"{self.source_rule_accuracy:.1%} of the target correctly (oracle: uses the target's labels), below "
+                f"the {self.chance_accuracy:.1%} of always guessing its largest class: the labels moved while the "
+                "inputs stayed (a map that sends each class onto another, as moons rotated 180° or XOR rotated "
+                "90°, or a change of P(y | x)). No test on the inputs and no unsupervised method can see that; "
+                "only target labels can.")
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; ``scenario`` holds every key of the scenario."""
@@ -101,6 +120,7 @@ class ShiftReport:
         out["per_class_mmd2"] = {str(k): v for k, v in self.per_class_mmd2.items()}
         out["mmd_pvalue_points"] = list(self.mmd_pvalue_points)
         out["proxy_a_distance_per_seed"] = list(self.proxy_a_distance_per_seed)
+        out["label_swap"] = self.label_swap()
         return out
 
 
@@ -138,7 +158,19 @@ def report_for_data(data: DomainData, n_permutations: int = DEFAULT_PERMUTATIONS
         coral_distance=float(divergence.coral_distance(source, target)),
         per_class_mmd2=divergence.per_class_mmd2(source, data.source_y, target, data.target_y_oracle,
                                                  sigma=sigma),
+        source_rule_accuracy=source_rule_accuracy(data),
+        chance_accuracy=float(np.bincount(data.target_y_oracle).max() / max(1, len(data.target_y_oracle))),
     )
+
+
+def source_rule_accuracy(data: DomainData) -> float:
+    """Oracle: the share of target points that a :data:`SOURCE_RULE_NEIGHBOURS`-nearest-neighbour classifier
+    fitted on the source labels correctly (it uses the target's labels, for explanation only)."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    rule = KNeighborsClassifier(n_neighbors=min(SOURCE_RULE_NEIGHBOURS, len(data.source_y)))
+    rule.fit(data.source_x, data.source_y)
+    return float((rule.predict(data.target_x) == data.target_y_oracle).mean())
 
 
 def shift_report(scenario: Scenario, n_permutations: int = DEFAULT_PERMUTATIONS,

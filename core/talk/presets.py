@@ -72,6 +72,10 @@ PRESETS: tuple[Preset, ...] = (
     Preset("How much alignment?", "MMD's weight λ swept on a log grid at a 50° rotation.",
            Scenario(rotation=50), page="lambda_sweep",
            cue="Find the λ where target accuracy peaks, and whether large λ falls below λ = 0."),
+    Preset("Fine-tuning: which layers to unfreeze", "A network pretrained on the source, fine-tuned on a few target "
+           "labels by each strategy (frozen features, full, progressive unfreezing, L2-SP, ...) against scratch.",
+           Scenario(rotation=35), page="finetune",
+           cue="Follow the progressive-unfreezing curve against scratch at 1 and 2 labels per class, then at 50."),
     Preset("When transfer turns negative", "Fine-tuning against training from scratch across shifts and label counts.",
            Scenario(), page="negative_transfer",
            cue="Outlined cells are where fine-tuning loses to training from scratch on the same labels."),

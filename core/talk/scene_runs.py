@@ -113,6 +113,7 @@ DEFAULT_RUNS: dict[str, Callable[[Scenario], list[tuple[RunKind, tuple]]]] = {  
         scenario, DivergenceSweepPageSettings()))],
     "adaptation": lambda scenario: [(ADAPTATION, adaptation_key(scenario, AdaptationPageSettings()))],
     "lambda_sweep": lambda scenario: [(LAMBDA_SWEEP, lambda_sweep_key(scenario, LambdaSweepPageSettings()))],
+    "finetune": lambda scenario: [(FINETUNE, finetune_key(scenario, FinetunePageSettings()))],
     "negative_transfer": lambda scenario: [(FINETUNE, key)
                                            for key in transfer_map_keys(scenario, TransferMapPageSettings())],
     "image_domains": lambda scenario: [(IMAGE_LAB, image_lab_key(scenario, ImagePageSettings()))],
