@@ -57,6 +57,13 @@ def test_domain_shift_defaults_show_charts_and_metrics():
     assert {"MMD² (biased)", "MMD² (unbiased)", "Permutation p-value", "Proxy A-distance"} <= set(labels)
 
 
+def test_a_label_swapping_rotation_is_named_under_the_metrics():
+    swapped = run_page(query={"rotation": "180"})
+    assert_clean(swapped)
+    assert any("the labels moved while the inputs stayed" in w.value and "oracle" in w.value for w in swapped.warning)
+    assert not any("labels moved" in w.value for w in run_page(query={"rotation": "35"}).warning)
+
+
 def test_shared_url_restores_the_scenario():
     at = run_page(query={"rotation": "35", "dataset": "blobs", "prior": "0.5"})
     assert_clean(at)
