@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.data.domains import FEATURE_MAP_DESCRIPTIONS, selection_keep_rate, target_class_proportions
 from core.errors import InputError
-from core.metrics.shift_report import SWEEP_RANGES, sweep_knobs
+from core.metrics.shift_report import SIGNIFICANCE, SWEEP_RANGES, sweep_knobs
 from ui import cached
 from ui.charts import show_chart
 from ui.page_registry import PAGES_BY_PATH
@@ -74,7 +74,7 @@ def metric_cards(report) -> None:
                     border=True)
     cards[1].caption("can dip below 0 when there is no shift")
     cards[2].metric("Permutation p-value", f"{report.mmd_pvalue:.3f}", help=METRIC_HELP["p"], border=True)
-    verdict = "shift detected (p < 0.05)" if report.mmd_pvalue < 0.05 else "no significant shift"
+    verdict = f"shift detected (p < {SIGNIFICANCE:g})" if report.mmd_pvalue < SIGNIFICANCE else "no significant shift"
     cards[2].caption(f"{verdict}; {report.mmd_permutations} permutations")
     # the sd goes in the caption: "2.00 ± 0.00" does not fit a fifth of a laptop screen at metric size
     cards[3].metric("Proxy A-distance", f"{report.proxy_a_distance:.2f}", help=METRIC_HELP["pad"], border=True)

@@ -15,6 +15,7 @@ from core.scenario import KNOBS_BY_NAME, Scenario
 
 DEFAULT_PERMUTATIONS = 500
 DEFAULT_PAD_SEEDS = 3
+SIGNIFICANCE = 0.05  # the level at which the permutation test's p-value reads as "a shift"
 SOURCE_RULE_NEIGHBOURS = 15  # the source's rule, as a k-nearest-neighbour classifier fitted on the source
 # The range each knob is swept over on the divergence-growth chart (neutral value first);
 # invert, blur and background apply to digits only (see sweep_knobs).
@@ -101,7 +102,7 @@ class ShiftReport:
         """A warning when the inputs look alike (no significant MMD) while the source's own rule labels the
         target worse than one constant guess would: the classes swapped places (moons rotated 180°, concept
         shift). ``None`` otherwise. The accuracy is an oracle quantity and says so."""
-        if self.mmd_pvalue < 0.05 or self.source_rule_accuracy is None or self.chance_accuracy is None:
+        if self.mmd_pvalue < SIGNIFICANCE or self.source_rule_accuracy is None or self.chance_accuracy is None:
             return None
         if self.source_rule_accuracy >= self.chance_accuracy:
             return None
