@@ -10,7 +10,7 @@ class InputError(ValueError):
 
     def __init__(self, field: str, message: str):
         self.field = field
-        super().__init__(f"{field}: {message}")
+        super().__init__(" ".join(f"{field}: {message}".splitlines()))  # a key typed with a newline stays one line
 
 
 def check_fields(owner: object, checks: list[tuple[str, bool, str]]) -> None:

@@ -182,6 +182,9 @@ def format_number(value: Any) -> str:
 Settings = TypeVar("Settings", bound="KnobSet")
 
 
+MAX_LINK_KEYS = 100  # a link's keys read at most: the app has about 40, a link with thousands is not ours
+
+
 class KnobSet:
     """Mixin for a frozen dataclass whose fields are the :class:`Knob` s of ``KNOBS`` (same names, same order).
 
@@ -215,24 +218,37 @@ class KnobSet:
 
     @classmethod
     def from_params(cls: type[Settings], params: Mapping[str, Any], ignore: tuple[str, ...] = (),
-                    unknown_ok: bool = False) -> tuple[Settings, list[str]]:
-        """Read from URL parameters leniently: keep every valid key, list the bad ones (one line each).
+                    unknown_ok: bool = False, base: Mapping[str, Any] | None = None) -> tuple[Settings, list[str]]:
+        """Read from URL parameters leniently: keep every valid key, list the bad ones (one line each; the
+        unknown keys on one line together; a repeated key's last value is kept, said when its values differ;
+        at most :data:`MAX_LINK_KEYS` keys are read).
 
         Keys in ``ignore`` are skipped; other unknown keys are listed unless ``unknown_ok``. A key that
-        is valid alone but not with the others is dropped and listed too; the rest take their defaults.
+        is valid alone but not with the others is dropped and listed too; the rest take their value in
+        ``base`` (valid values of some keys), else their defaults.
         """
-        values, problems, names = {}, [], cls.knob_names()
-        for key, raw in params.items():
+        values, problems, names, unknown = dict(base or {}), [], cls.knob_names(), []
+        items = list(params.items())
+        if len(items) > MAX_LINK_KEYS:
+            problems.append(f"{len(items) - MAX_LINK_KEYS} keys beyond the first {MAX_LINK_KEYS}: ignored unread")
+        for key, raw in items[:MAX_LINK_KEYS]:
             if key in ignore or (unknown_ok and key not in names):
                 continue
-            if isinstance(raw, list):  # a repeated key: the last one wins, as in most web apps
+            if key not in names:
+                unknown.append(key)
+                continue
+            if isinstance(raw, list):  # a repeated key: the last one wins, as in most web apps, and is said so
+                if len(set(raw)) > 1:
+                    problems.append(f"{key}: given {len(raw)} times; the last value, {raw[-1]!r}, is kept")
                 raw = raw[-1]
             try:
-                if key not in names:
-                    raise InputError(key, "unknown key; allowed keys: " + ", ".join((*names, *ignore)))
                 values[key] = cls.knob_named(key).parse(raw)
             except InputError as error:
                 problems.append(str(error))
+        if unknown:  # one line for them all, however many
+            shown = ", ".join(unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+            noun = "unknown key" if len(unknown) == 1 else "unknown keys"
+            problems.insert(0, str(InputError(shown, f"{noun}; allowed keys: " + ", ".join((*names, *ignore)))))
         while True:
             try:
                 return cls(**values), problems
@@ -259,13 +275,15 @@ class KnobSet:
         """The keys whose value differs from the default."""
         return {k.name: getattr(self, k.name) for k in self.KNOBS if getattr(self, k.name) != k.default}
 
-    def to_params(self) -> dict[str, str]:
-        """URL parameters of the non-default keys, in ``KNOBS`` order, their values as the URL writes them."""
-        return {key: self.knob_named(key).text(value) for key, value in self.changed().items()}
+    def to_params(self, pinned: tuple[str, ...] = ()) -> dict[str, str]:
+        """URL parameters of the non-default keys and of the ``pinned`` ones (written even at their default), in
+        ``KNOBS`` order, their values as the URL writes them."""
+        return {k.name: k.text(getattr(self, k.name)) for k in self.KNOBS
+                if k.name in pinned or getattr(self, k.name) != k.default}
 
-    def to_query(self) -> str:
-        """Query string of the non-default keys, in ``KNOBS`` order; round-trips exactly."""
-        return "&".join(f"{key}={value}" for key, value in self.to_params().items())
+    def to_query(self, pinned: tuple[str, ...] = ()) -> str:
+        """Query string of :meth:`to_params`; round-trips exactly."""
+        return "&".join(f"{key}={value}" for key, value in self.to_params(pinned).items())
 
     # --- the command line ---------------------------------------------------------------
     @classmethod

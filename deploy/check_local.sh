@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Check deploy/nginx.conf without Docker: two replicas of the app on this machine behind nginx, once with
-# the config as it is (sticky sessions: every upload and the verdict must work) and once without its
-# `hash` line (round robin: an upload must fail with 400). Needs nginx (apt-get install nginx-light),
-# Debian's Chromium and the test requirements (make test installs Playwright).
+# Check deploy/nginx.conf without Docker: two replicas of the app on this machine behind nginx (HTTPS with a
+# self-signed certificate), once with the config as it is (sticky sessions: every upload and the verdict must
+# work, the security headers must be there and the Content-Security-Policy must refuse nothing of the app's)
+# and once without its `hash` line (round robin: an upload must fail with 400); then one replica is killed
+# while four sessions are open: its sessions must come back on the other with their scenario, the others
+# must carry on. Needs nginx (apt-get install nginx-light), openssl, Debian's Chromium and the test
+# requirements (make test installs Playwright).
 #
 #   deploy/check_local.sh            # ports 8610 (sticky proxy), 8620 (round robin), 8611-8612 (replicas)
 #   BASE_PORT=9610 deploy/check_local.sh
@@ -11,6 +14,7 @@ cd "$(dirname "$0")/.."
 BASE_PORT=${BASE_PORT:-8610}
 PY=${PY:-.venv/bin/python}
 WORK=$(mktemp -d /tmp/dsl-proxy-check.XXXXXX)
+chmod 755 "$WORK"   # nginx's workers (not root) buffer large answers, such as plotly's 4.7 MB chunk, in here
 SECRET=$("$PY" -c 'import secrets; print(secrets.token_hex(32))')   # one secret, shared by both replicas
 PIDS=()
 NGINX_CONFS=()
@@ -36,7 +40,9 @@ done
 variant() {  # variant NAME LISTEN_PORT [round-robin]
     local conf="$WORK/$1.conf"
     sed -e "s|server app:8501 max_fails=3 fail_timeout=10s;|server 127.0.0.1:$((BASE_PORT + 1)) max_fails=3 fail_timeout=10s;\n        server 127.0.0.1:$((BASE_PORT + 2)) max_fails=3 fail_timeout=10s;|" \
-        -e "s|listen 80;|listen 127.0.0.1:$2;|" \
+        -e "s|listen 443 ssl;|listen 127.0.0.1:$2 ssl;|" \
+        -e "s|listen 80;|listen 127.0.0.1:$(($2 + 5));|" \
+        -e "s|/etc/nginx/certs/|$WORK/certs/|" \
         -e "s|access_log /dev/stdout replica;|access_log $WORK/$1-access.log replica;|" \
         -e "s|error_log /dev/stderr warn;|error_log $WORK/$1-error.log warn;|" \
         -e "s|^http {|http {\n    client_body_temp_path $WORK/$1-body;\n    proxy_temp_path $WORK/$1-proxy;|" \
@@ -46,6 +52,11 @@ variant() {  # variant NAME LISTEN_PORT [round-robin]
     nginx -c "$conf" -g "pid $WORK/$1.pid; error_log $WORK/$1-error.log;"
     NGINX_CONFS+=("$conf")
 }
+
+# A self-signed certificate for 127.0.0.1, as deploy/nginx.conf's TLS server expects one in certs/.
+mkdir -p "$WORK/certs"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+    -keyout "$WORK/certs/privkey.pem" -out "$WORK/certs/fullchain.pem" 2>/dev/null
 
 for i in 1 2; do
     for _ in $(seq 120); do
@@ -58,9 +69,15 @@ variant round-robin $((BASE_PORT + 10)) round-robin
 echo "the sticky config differs from deploy/nginx.conf only in:"
 diff deploy/nginx.conf "$WORK/sticky.conf" || true
 
-echo "== sticky sessions (deploy/nginx.conf): expect the verdict in every browser"
-"$PY" deploy/check_proxy.py "http://127.0.0.1:$BASE_PORT" "$WORK/sticky-access.log" --contexts 3 \
-    --expect verdict --out "$WORK/sticky"
+echo "== plain HTTP: a redirect to HTTPS"
+curl -s -o /dev/null -w "%{http_code} -> %{redirect_url}\n" "http://127.0.0.1:$((BASE_PORT + 5))/your_data"
+echo "== sticky sessions (deploy/nginx.conf, HTTPS): expect the verdict in every browser, the security headers"
+"$PY" deploy/check_proxy.py "https://127.0.0.1:$BASE_PORT" "$WORK/sticky-access.log" --contexts 3 \
+    --expect verdict --out "$WORK/sticky" --insecure --headers
 echo "== round robin (the same without its hash line): expect an upload answered 400"
-"$PY" deploy/check_proxy.py "http://127.0.0.1:$((BASE_PORT + 10))" "$WORK/round-robin-access.log" --contexts 2 \
-    --expect upload-error --out "$WORK/round-robin"
+"$PY" deploy/check_proxy.py "https://127.0.0.1:$((BASE_PORT + 10))" "$WORK/round-robin-access.log" --contexts 2 \
+    --expect upload-error --out "$WORK/round-robin" --insecure
+echo "== failover: kill the replica that serves one session; its sessions must come back on the other replica"
+"$PY" deploy/check_proxy.py "https://127.0.0.1:$BASE_PORT" "$WORK/sticky-access.log" --contexts 4 \
+    --expect failover --insecure --headers \
+    --replicas "127.0.0.1:$((BASE_PORT + 1))=${PIDS[0]},127.0.0.1:$((BASE_PORT + 2))=${PIDS[1]}"

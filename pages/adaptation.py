@@ -15,6 +15,7 @@ from ui.page_registry import PAGES_BY_PATH
 from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import no_boundaries_reason, scenario_sidebar
+from ui.tables import show_table
 
 ensure_router()
 
@@ -44,8 +45,7 @@ def methods_explained(methods, lam: float) -> None:
 
 def results_section(run, views) -> None:
     st.subheader("Accuracy on the target test set")
-    st.dataframe(views.table, hide_index=True, width="stretch",
-                 column_config={"transfer": st.column_config.TextColumn(width="large")})
+    show_table(views.table, wide=("transfer",))
     st.caption("Mean ± sd over seeds, in %; Δ in percentage points against source only. Each method is compared "
                f"with source only seed by seed (same data, same initialisation): it is flagged ⚠️ negative transfer "
                f"(row highlighted) when its mean target accuracy is more than {NEGATIVE_TRANSFER_MARGIN * 100:g} "

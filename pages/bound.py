@@ -42,7 +42,6 @@ def main() -> None:
     stop_unless_points(scenario, "Ben-David bound")
     st.caption("Sweep one knob (the others as in the sidebar) and watch which term of the bound of "
                "Ben-David et al. (2010) grows as the target moves away from the source.")
-    st.latex(BOUND)
     try:
         settings = page_settings(PAGE, LAYOUT, submit=("Estimate the bound", ":material/calculate:"),
                                  options={"knob": sweep_knobs(scenario)})
@@ -53,6 +52,7 @@ def main() -> None:
         st.error(str(error))
         return
     show_chart(figure, f"ben_david_bound_{knob}")
+    st.latex(BOUND)
     st.markdown(TERMS)
     flagged = [f"{p.value:g} ({p.seeds_below_share})" for p in points if p.bound_below_measured]
     if flagged:

@@ -11,6 +11,7 @@ from ui.page_registry import PAGES_BY_PATH
 from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import image_page_link, scenario_sidebar
+from ui.tables import show_table
 
 ensure_router()
 
@@ -96,9 +97,8 @@ def more_estimators(report) -> None:
         if report.per_class_mmd2:
             st.markdown("Per-class MMD² between same-class source and target points "
                         "(**oracle**: needs target labels, for explanation only):")
-            st.dataframe({"class": list(report.per_class_mmd2),
-                          "MMD² (biased)": [round(v, 5) for v in report.per_class_mmd2.values()]},
-                         hide_index=True)
+            show_table({"class": list(report.per_class_mmd2),
+                        "MMD² (biased)": [round(v, 5) for v in report.per_class_mmd2.values()]})
 
 
 def sweep_section(scenario) -> None:

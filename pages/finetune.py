@@ -13,6 +13,7 @@ from ui.page_registry import PAGES_BY_PATH
 from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar, stop_unless_points
+from ui.tables import show_table
 from ui.widgets import diverged_warning, run_downloads
 
 ensure_router()
@@ -54,7 +55,7 @@ def efficiency_section(run, views) -> None:
         return
     st.markdown("**Labels per class scratch needs to match each strategy** (columns: the strategy's own labels per "
                 "class)")
-    st.dataframe(views.labels_needed, hide_index=True, width="stretch")
+    show_table(views.labels_needed)
     st.caption("Read off scratch's mean accuracy curve: “≈ n” is where it reaches the strategy's mean accuracy, "
                "interpolated linearly in log(labels) between the two label counts it lies between; “≤ n”: scratch "
                "already matches at the smallest count trained; “> n”: scratch does not match it at any count "

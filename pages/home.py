@@ -5,10 +5,11 @@ import streamlit as st
 from ui.links import scenario_page_link
 from ui.page_registry import PAGES
 from ui.router import ensure_router
-from ui.state import current_scenario
+from ui.sidebar import scenario_without_sidebar
 
 ensure_router()
 
+scenario = scenario_without_sidebar()  # a bad key of a link is said above the title, the URL written back
 st.title("Domain Shift Lab")
 st.markdown(
     "Will a model trained on one domain survive on another? Domain Shift Lab makes **transfer "
@@ -30,7 +31,6 @@ st.markdown(
     "- **Reproducible**: every knob lives in the address bar, so a link reproduces the view, and "
     "`python -m core shift KEY=VALUE ... --json` gives the same numbers on the command line."
 )
-scenario = current_scenario()
 for page in PAGES:
     if not page.default:
         scenario_page_link(page, scenario)

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core.errors import InputError
+from core.formatting import signed
 from core.labs.embedding import PROJECTIONS
 from core.talk.scene_runs import image_lab_key
 from ui import cached_images
@@ -12,6 +13,7 @@ from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar
 from ui.state import set_scenario
+from ui.tables import show_table
 from ui.widgets import run_downloads
 
 ensure_router()
@@ -26,13 +28,13 @@ def switch_to_digits(scenario) -> None:
 
 def results_section(run, views) -> None:
     st.subheader("Accuracy on the target test images")
-    st.dataframe(views.table, hide_index=True, width="stretch")
+    show_table(views.table)
     best = run.best_method()
     if best is None:
         best_text = "No method besides source only was chosen or trained without diverging."
     else:
         delta = next(r["delta_vs_source_only"] for r in run.summary() if r["method"] == best)
-        best_text = (f"Oracle best here: **{run.label(best)}**, {delta * 100:+.1f} points against source only "
+        best_text = (f"Oracle best here: **{run.label(best)}**, {signed(delta * 100)} points against source only "
                      "(an oracle choice: it is picked on the target test labels, which a practitioner does not have).")
     st.caption(f"Mean ± sd over {run.n_seeds} seed(s). {best_text} {run.networks.n_models} CNNs trained on "
                f"{run.device} in {run.train_seconds:.1f} s.")

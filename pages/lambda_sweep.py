@@ -16,6 +16,7 @@ from ui.page_registry import PAGES_BY_PATH
 from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import no_boundaries_reason, scenario_sidebar
+from ui.tables import show_table
 from ui.widgets import run_downloads
 
 ensure_router()
@@ -67,7 +68,7 @@ def selection_section(views, answer) -> None:
                                            "cost vs oracle (oracle)")}
     frame = pd.DataFrame(selection_rows(views.summary)).astype({name: float for name in ("λ", *percent)})
     table = frame.style.format({"λ": "{:g}", **percent}, na_rep="—")  # a missing value (NaN) shows as a dash
-    st.dataframe(table, hide_index=True, width="stretch")
+    show_table(table)
     share = validation["iwv_effective_sample_share"]
     clipped = validation["iwv_clipped_share"]
     weights = ("" if share is None else f" The input weights keep an effective sample of {share:.0%} of the held-out "

@@ -14,6 +14,7 @@ from ui.page_registry import PAGES_BY_PATH
 from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar, stop_unless_points
+from ui.tables import show_table
 from ui.widgets import diverged_warning, run_downloads
 
 ensure_router()
@@ -46,8 +47,7 @@ def map_section(scenario, key, mapped) -> None:
                f"The rule of thumb holds in {views.rule_holds} of the {views.rule_cells} cells it could be checked "
                f"in. {len(run.points)} models trained as one batch on {run.device} in {run.train_seconds:.1f} s.")
     diverged_warning(run.points)
-    st.dataframe(views.rules, hide_index=True, width="stretch",
-                 column_config={"advice": st.column_config.TextColumn(width="large")})
+    show_table(views.rules, wide=("advice",))
     run_downloads(f"the {knob} map", views.points_csv, views.run_json, f"transfer_map_{knob}")
 
 

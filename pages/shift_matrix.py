@@ -14,6 +14,7 @@ from ui.page_registry import PAGES_BY_PATH
 from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar
+from ui.tables import show_table
 
 ensure_router()
 
@@ -56,7 +57,7 @@ def main() -> None:
     measured_summary(matrix)
     st.caption("A blind spot: each kind of shift is one scenario at one strength; a method's verdict can change "
                "with the strength, the dataset or the steps.")
-    st.dataframe(matrix_frame(matrix), hide_index=True, width="stretch")
+    show_table(matrix_frame(matrix))
     st.download_button("Download the matrix (JSON)", cached.matrix_json(*key, matrix), file_name="shift_matrix.json",
                        mime="application/json", icon=":material/download:")
 

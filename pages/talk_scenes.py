@@ -7,6 +7,7 @@ from core.talk.presets import PRESETS
 from core.talk.scene_runs import is_warm
 from ui.page_registry import PAGES_BY_PATH
 from ui.router import ensure_router
+from ui.sidebar import scenario_without_sidebar
 from ui.state import presenter_mode, set_scenario, view_params
 
 ensure_router()
@@ -33,7 +34,7 @@ def open_scene(preset) -> None:
 def scene_card(preset, base: str, presenter: bool) -> None:
     with st.container(border=True):
         st.subheader(preset.name, anchor=False)
-        st.caption(f"On the **{PAGES_BY_PATH[preset.page].title}** page · `{preset.scenario.to_query() or 'defaults'}`")
+        st.caption(f"On the **{PAGES_BY_PATH[preset.page].title}** page · `{preset.scenario.link_query()}`")
         st.markdown(preset.story)
         if preset.cue:
             st.markdown(f":material/arrow_right: *{preset.cue}*")
@@ -48,6 +49,7 @@ def scene_card(preset, base: str, presenter: bool) -> None:
 
 
 def main() -> None:
+    scenario_without_sidebar()
     st.title("Talk scenes")
     presenter = presenter_mode()
     st.caption("Named scenes for a talk, one per kind of shift and per question. *Open the scene* sets every knob "

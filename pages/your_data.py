@@ -6,9 +6,12 @@ import streamlit as st
 
 from core.data.tables import LABEL_NAMES, MAX_BYTES, MAX_COLUMNS, MAX_ROWS, detect_label, shared_numeric_columns
 from core.errors import InputError
+from core.formatting import csv_cell, plain
 from ui import cached_check
 from ui.charts import show_chart
 from ui.router import ensure_router
+from ui.sidebar import scenario_without_sidebar
+from ui.tables import show_table
 
 ensure_router()
 
@@ -19,13 +22,17 @@ TWO_FILES, ONE_FILE = "Two files: source and target", "One file with a domain co
 def uploaded(label: str, key: str):
     """An uploaded CSV's (name, bytes), or None; the bytes stay in this session's memory only."""
     file = st.file_uploader(label, type=["csv", "tsv", "txt"], key=key,
-                            help=f"A table with a header row; at most {MAX_BYTES // 2**20} MB, {MAX_COLUMNS} columns "
+                            help=f"A table with a header row; at most {MAX_BYTES / 1e6:g} MB, {MAX_COLUMNS} columns "
                                  f"and {MAX_ROWS:,} rows. Delimiters , ; tab | are detected.")
     return None if file is None else (file.name, file.getvalue())
 
 
+WAITING = "waiting"  # choose_tables: a file is there, a choice about it is not
+
+
 def choose_tables():
-    """The source and target tables the user gave, or None while a file is missing."""
+    """The source and target tables the user gave, None while a file is missing, or :data:`WAITING` while the
+    domain column of a single file is not chosen yet."""
     mode = st.radio("Your tables", (TWO_FILES, ONE_FILE), horizontal=True, key="check_mode")
     if mode == TWO_FILES:
         left, right = st.columns(2)
@@ -39,13 +46,19 @@ def choose_tables():
     single = uploaded("One CSV with both domains", "check_single")
     if single is None:
         return None
-    table = cached_check.read_one(*single)
-    column = st.selectbox("Domain column (exactly two values; the first in the file is the source)",
-                          list(table.frame.columns), key="check_domain")
+    columns = list(cached_check.read_one(*single).frame.columns)
+    named = [i for i, name in enumerate(columns) if name.strip().lower() == "domain"]
+    column = st.selectbox("Domain column (exactly two values; the first in the file is the source)", columns,
+                          index=named[0] if named else None, placeholder="Choose the column that names the domain",
+                          key="check_domain")
+    if column is None:  # nothing is split, so nothing can be wrong, before the user has chosen
+        st.info("Choose the column that tells source rows from target rows.", icon=":material/table_rows:")
+        return WAITING
     return cached_check.split(*single, column)
 
 
 def main() -> None:
+    scenario_without_sidebar()  # this page does not use the scenario; a link's bad keys are still said
     st.title("Your data")
     st.caption("Has your new data shifted away from the data your model learned on? Upload both tables and see, "
                "before you train: which features moved, whether the shift is significant, how easily a classifier "
@@ -53,7 +66,9 @@ def main() -> None:
     try:
         tables = choose_tables()
     except InputError as error:
-        st.error(str(error))
+        st.error(plain(error))
+        return
+    if tables is WAITING:
         return
     if tables is None:
         st.info("Upload a source and a target CSV (or one CSV with a domain column) to start.",
@@ -62,7 +77,7 @@ def main() -> None:
     source, target = tables
     for table in (source, target):
         for note in table.notes:
-            st.info(f"{table.name}: {note}", icon=":material/info:")
+            st.info(plain(f"{table.name}: {note}"), icon=":material/info:")
     shared = [c for c in source.frame.columns if c in set(target.frame.columns)]
     with st.form("check_form", border=True):
         detected = detect_label(source, target)
@@ -79,16 +94,16 @@ def main() -> None:
     try:
         report, view = cached_check.check(source, target, tuple(features), label)
     except InputError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return
     for note in report.notes[len(source.notes) + len(target.notes):]:
-        st.info(note, icon=":material/info:")
+        st.info(plain(note), icon=":material/info:")
 
     st.subheader("Verdict")
     lines = report.verdict()
-    (st.warning if report.needs_attention else st.info)(lines[0])
+    (st.warning if report.needs_attention else st.info)(plain(lines[0]))
     for line in lines[1:]:
-        st.markdown(f"- {line}")
+        st.markdown(f"- {plain(line)}")
     cards = st.columns(3)
     cards[0].metric("MMD² (biased)", f"{report.mmd2:.4f}", border=True)
     cards[1].metric("Permutation p-value", f"{report.mmd_pvalue:.3f}", border=True,
@@ -97,11 +112,9 @@ def main() -> None:
                     border=True, help=report.proxy_a_classifier)
     figures = cached_check.figures(report, view)
     show_chart(figures.ranking, "feature_ranking")
-    number = st.column_config.NumberColumn
-    st.dataframe(figures.ranking_table, hide_index=True, width="stretch",
-                 column_config={"source mean": number(format="%.4g"), "target mean": number(format="%.4g"),
-                                "standardised mean difference": number(format="%+.3f"),
-                                "KS": number(format="%.3f"), "KS p-value": number(format="%.2e")})
+    show_table(figures.ranking_table, number_formats={"source mean": "%.4g", "target mean": "%.4g",
+                                                      "standardised mean difference": "%+.3f", "KS": "%.3f",
+                                                      "KS p-value": "%.2e"})
     left, right = st.columns(2)
     show_chart(figures.pca, "pca_view", left)
     if figures.labels is not None:
@@ -109,7 +122,8 @@ def main() -> None:
     markdown, ranking, everything = st.columns(3)
     markdown.download_button("Download the report (Markdown)", report.to_markdown(),
                              file_name="transferability_check.md", mime="text/markdown", icon=":material/download:")
-    ranking.download_button("Download the feature ranking (CSV)", figures.ranking_table.to_csv(index=False),
+    ranking_csv = figures.ranking_table.map(csv_cell).to_csv(index=False)  # a feature named =cmd|... stays text
+    ranking.download_button("Download the feature ranking (CSV)", ranking_csv,
                             file_name="feature_ranking.csv", mime="text/csv", icon=":material/download:")
     everything.download_button("Download the whole check (JSON)", json.dumps(report.to_json(), indent=2),
                                file_name="transferability_check.json", mime="application/json",

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 
+from core.formatting import csv_cell, plain
 from core.labs.check import (
     SIGNIFICANCE,
     AccuracyDrop,
@@ -96,3 +97,49 @@ def test_held_out_rows_are_a_seeded_share_that_leaves_rows_to_train():
 def test_the_domain_classifier_error_inverts_the_proxy_a_distance():
     assert domain_classifier_error(0.0) == 0.5 and domain_classifier_error(2.0) == 0.0
     assert domain_classifier_error(1.0) == pytest.approx(0.25)
+
+
+# --- user text is text (issue 20) ------------------------------------------------------------------------
+PAYLOADS = ("<img src=x onerror=alert(1)>", "<script>alert(1)</script>", "[Click here](http://127.0.0.1:9/phish)",
+            "![px](http://127.0.0.1:9/px.png)", "a|b", "=cmd|' /C calc'!A0", "line\n# heading")
+UNESCAPED = r"(?<!\\)[<>\[\]()|`*_!#]"  # a Markdown or HTML character without its backslash
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_plain_leaves_no_markdown_or_html_to_interpret(payload):
+    import re
+
+    text = plain(payload)
+    assert not re.search(UNESCAPED, text) and "\n" not in text
+    assert re.sub(r"\\(.)", r"\1", text) == payload.replace("\n", " ")  # and it still reads as typed
+
+
+def test_the_markdown_report_escapes_column_and_class_names():
+    import re
+
+    rng = np.random.default_rng(0)
+    names = list(PAYLOADS[:5])
+    report = run_check(rng.normal(size=(60, 5)), rng.normal(size=(60, 5)) + 1, names,
+                       rng.integers(0, 2, 60), rng.integers(0, 2, 60), classes=("<b>x</b>", "y|z"),
+                       notes=("file <script>.csv",), n_permutations=20, pad_seeds=1, compare_models=False)
+    markdown = report.to_markdown()
+    assert not re.search(r"(?<!\\)<", markdown) and not re.search(r"(?<!\\)\]\(", markdown)  # no tag, no link
+    rows = [line for line in markdown.splitlines() if line.startswith("| ") and "\\" in line]
+    assert rows and all(len(re.findall(r"(?<!\\)\|", row)) == row.count("|") - row.count("\\|") for row in rows)
+    assert all(len(re.findall(r"(?<!\\)\|", row)) in (4, 7) for row in rows)  # every table row keeps its columns
+
+
+def test_a_csv_cell_that_a_spreadsheet_would_run_is_made_text():
+    assert csv_cell("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0" and csv_cell("@SUM(A1)") == "'@SUM(A1)"
+    assert csv_cell("alcohol") == "alcohol" and csv_cell(-1.5) == -1.5
+
+
+def test_a_large_table_is_subsampled_for_the_divergences_and_the_report_says_so():
+    rng = np.random.default_rng(1)
+    report = run_check(rng.normal(size=(2500, 2)), rng.normal(size=(2300, 2)), ["a", "b"], n_permutations=20,
+                       pad_seeds=1, compare_models=False)
+    assert report.n_source == 2500 and any("2,000 of the 2,500 source rows and 2,000 of the 2,300 target rows" in note
+                                           for note in report.notes)
+    small = run_check(rng.normal(size=(300, 2)), rng.normal(size=(300, 2)), ["a", "b"], n_permutations=20,
+                      pad_seeds=1, compare_models=False)
+    assert not any("drawn at random" in note for note in small.notes)

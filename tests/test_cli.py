@@ -1,6 +1,7 @@
 """The command line: JSON answers, CSV export, and one-line errors with status 2."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -55,6 +56,19 @@ def test_export_points_give_exactly_the_shift_numbers(tmp_path, capsys):
     assert len(source) == 300 and len(target) == answer["n_target"]
 
 
+def test_export_never_overwrites_a_file_unless_forced(tmp_path, capsys):
+    out = tmp_path / "mine.csv"
+    out.write_text("precious")
+    assert main(["export", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.startswith("error: --out: ") and out.read_text() == "precious"
+    assert main(["export", "--out", str(out), "--force"]) == 0 and out.read_text().startswith("x0,x1")
+
+
+def test_a_key_with_a_line_break_is_still_a_one_line_error(capsys):
+    assert main(["shift", "rota\ntion=5"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
 @pytest.mark.parametrize("args, key", [
     (["shift", "rotation=abc"], "rotation"),
     (["shift", "dataset=nope"], "dataset"),
@@ -62,6 +76,10 @@ def test_export_points_give_exactly_the_shift_numbers(tmp_path, capsys):
     (["shift", "colour=red"], "colour"),
     (["shift", "rotation"], "rotation"),
     (["shift", "--permutations", "0"], "--permutations"),
+    (["shift", "--permutations", "100000000"], "--permutations: expected an integer in [1, 10000]"),
+    (["sweep", "--lambdas", ",".join(["0.1"] * 2000)], "--lambdas: expected at most 32"),
+    (["bound", "--vary", "rotation=" + ",".join(["5"] * 20)], "--vary: expected at most 9"),
+    (["transfer-map", "--vary", "rotation=" + ",".join(["5"] * 20)], "--vary: expected at most 9"),
     (["export", "rotation=10"], "export"),
     (["frobnicate"], "command"),
     ([], "command"),
@@ -162,7 +180,9 @@ def test_efficiency_table_transfer_map_and_distill_print_their_tables(capsys):
     assert "finetune minus scratch" in out and "concept" in out
     assert main(["distill", *small, "--seeds", "1", "--temperature", "2"]) == 0
     out = capsys.readouterr().out
-    assert "student from soft targets" in out and "T = 2" in out
+    assert "student from soft targets (target labels)" in out and "T = 2" in out
+    assert "Students with the few target labels only:" in out  # the headline setting, then the contrast
+    assert "Students with the target labels and the labelled source:" in out
     assert "no test with one seed" in out  # the soft-vs-hard verdict, computed, says what it cannot test
 
 
@@ -308,6 +328,17 @@ def test_check_bad_input_is_one_line_with_status_2(args, key, capsys):
     assert len(err) == 1 and err[0].startswith(f"error: {key}")
 
 
+def test_check_refuses_a_fifo_and_too_many_permutations_before_reading_or_testing(tmp_path, capsys):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)  # opening it would block until a writer came
+    assert main(["check", str(fifo), str(fifo)]) == 2
+    assert capsys.readouterr().err == f"error: {fifo}: is not a regular file; expected a CSV file\n"
+    table = tmp_path / "t.csv"
+    table.write_text("a,b\n" + "\n".join(f"{i},{i % 7}" for i in range(50)))
+    assert main(["check", str(table), str(table), "--permutations", "100000000"]) == 2
+    assert capsys.readouterr().err.startswith("error: --permutations: expected an integer in [1, 10000]")
+
+
 @pytest.mark.slow
 def test_warm_stores_the_chosen_scenes_and_lists_them(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DSL_RESULT_STORE", str(tmp_path))
@@ -318,7 +349,7 @@ def test_warm_stores_the_chosen_scenes_and_lists_them(tmp_path, monkeypatch, cap
         ("Prior shift", "shift_report"), ("Prior shift", "divergence_sweep"),
         ("Concept shift", "shift_report"), ("Concept shift", "divergence_sweep")]
     assert {row["state"] for row in answer["runs"]} == {"trained and stored"}
-    assert len(list(tmp_path.glob("*.pkl"))) == 4
+    assert len(list(tmp_path.glob("*.npz"))) == 4
     assert main(["warm", "--scenes", "Concept shift"]) == 0
     assert "0 trained now, 2 already stored" in capsys.readouterr().out
     assert main(["warm", "--list"]) == 0
@@ -330,6 +361,7 @@ def test_warm_stores_the_chosen_scenes_and_lists_them(tmp_path, monkeypatch, cap
 @pytest.mark.parametrize("args, env, message", [
     (["warm", "--scenes", "Rotation 99°"], None, "error: scenes: unknown scene Rotation 99°; scenes: No shift"),
     (["warm"], "off", "error: DSL_RESULT_STORE: the result store is off"),
+    (["warm"], "/dev/null/results", "error: DSL_RESULT_STORE: cannot write to /dev/null/results"),
 ])
 def test_warm_errors_are_one_line(args, env, message, monkeypatch, capsys):
     if env:

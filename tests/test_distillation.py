@@ -6,11 +6,13 @@ import torch
 
 from core.errors import InputError
 from core.labs.distillation import (
+    STUDENT_LABELS,
     TEMPERATURE_CURVE,
     DistillRun,
     DistillSettings,
     domain_balanced_weights,
     run_distillation,
+    student_weights,
 )
 from core.nn.models import BatchedMLP, seeded_generator
 from core.scenario import Scenario
@@ -28,6 +30,32 @@ def test_with_alpha_zero_every_soft_student_is_the_hard_label_student():
     hard = run.accuracies("student_hard")
     for temperature in run.temperatures:
         np.testing.assert_array_equal(run.accuracies("student_soft", temperature), hard)
+    np.testing.assert_array_equal(run.accuracies("student_soft", labels="all"), run.accuracies("student_hard",
+                                                                                               labels="all"))
+
+
+def test_a_student_with_the_target_labels_only_never_sees_the_source():
+    for alpha in (0.0, 0.3, 1.0):
+        hard, soft = student_weights("target", alpha, 100, 4, 50)
+        assert (hard[:100] == 0).all() and (soft[:100] == 0).all()  # the source stays with the teacher
+        assert (hard[104:] == 0).all() and hard.sum() == pytest.approx(1 - alpha)  # hard labels: the 4 labelled
+        assert soft[100:] == pytest.approx(np.full(54, alpha / 54))  # soft targets: all of the target
+    hard, soft = student_weights("all", 0.3, 100, 4, 50)
+    np.testing.assert_allclose(hard, 0.7 * domain_balanced_weights(100, 4, 50))
+    assert soft == pytest.approx(np.full(154, 0.3 / 154))
+
+
+def test_each_student_setting_is_scored_and_compared_on_its_own():
+    run = run_distillation(SMALL, n_seeds=2, settings=QUICK, device="cpu")
+    for labels in STUDENT_LABELS:
+        assert len(run.accuracies("student_soft", labels=labels)) == len(run.accuracies("student_hard",
+                                                                                        labels=labels)) == 2
+        assert run.soft_versus_hard(labels=labels).pairs == 2
+    # the student from hard labels with the target labels only never saw a source label: it must do worse on
+    # the source than the one that had them (rotation 20: the target labels alone leave the source ambiguous)
+    assert run.statistics("student_hard", "source_acc").mean < run.statistics("student_hard", "source_acc",
+                                                                               labels="all").mean
+    assert set(run.to_json()["soft_versus_hard"]) == set(STUDENT_LABELS)
 
 
 def test_soft_targets_change_the_student_and_every_role_is_scored():
@@ -75,8 +103,10 @@ def test_bad_distillation_settings_are_one_clear_error():
 
 
 def _run_with(soft: list[float], hard: list[float]) -> DistillRun:
-    rows = [{"role": "student_soft", "seed": s, "temperature": 1.0, "target_acc": a} for s, a in enumerate(soft)]
-    rows += [{"role": "student_hard", "seed": s, "temperature": None, "target_acc": a} for s, a in enumerate(hard)]
+    rows = [{"role": "student_soft", "seed": s, "temperature": 1.0, "labels": "target", "target_acc": a}
+            for s, a in enumerate(soft)]
+    rows += [{"role": "student_hard", "seed": s, "temperature": None, "labels": "target", "target_acc": a}
+             for s, a in enumerate(hard)]
     return DistillRun(SMALL, DistillSettings(temperature=1.0), len(soft), rows, 0, 0, 0.0, "cpu")
 
 

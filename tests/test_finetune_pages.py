@@ -299,9 +299,13 @@ def assert_distillation(at, temperature, alpha, seeds):
     bars, curve = specs(at)
     assert title(bars) == (f"Teacher and students (T = {temperature:g}, α = {alpha:g}): mean ± sd over "
                            + (f"{seeds} seeds" if seeds > 1 else "1 seed"))
-    assert axis_title(bars, "yaxis") == "accuracy" and axis_title(bars, "xaxis") == "network"
+    assert axis_title(bars, "yaxis") == "accuracy" and axis_title(bars, "xaxis").startswith("network (each student: ")
     assert {t["name"] for t in bars["data"]} == {"target test accuracy", "source accuracy"}
     assert "parameters" in values(bars["data"][0]["x"])[0]
+    assert len(values(bars["data"][0]["x"])) == 5  # teacher, the two headline students, the two of the contrast
+    verdicts = [m.value for m in (*at.success, *at.info)]
+    assert any(v.startswith("Students with the few target labels only: ") for v in verdicts)
+    assert any(v.startswith("Contrast, students with the target labels and the labelled source") for v in verdicts)
     assert axis_title(curve, "xaxis") == "temperature T (log₂ scale)" and curve["layout"]["xaxis"]["type"] == "log"
     names = [t.get("name", "") for t in curve["data"]]
     assert f"chosen T = {temperature:g}" in names

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Bottom to top. The base modules (the Scenario and its typed knobs, the one error type, the device) sit under
 # everything.
 LAYERS = ("base", "data", "nn", "metrics", "training", "labs", "figures", "talk", "cli")
-BASE_MODULES = {"scenario", "knobs", "errors", "device"}
+BASE_MODULES = {"scenario", "knobs", "errors", "device", "formatting"}
 FORBIDDEN_IN_CORE = ("streamlit", "ui", "pages")
 # The only modules of core/figures that the others may import.
 SHARED_FIGURE_MODULES = ("core.figures", "core.figures.parts")

@@ -1,12 +1,13 @@
 """Every page runs under AppTest, at defaults and at the extremes of every widget."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.scenario import KNOBS, KNOBS_BY_NAME, Scenario
+from core.scenario import KNOBS, KNOBS_BY_NAME, OPENING, Scenario
 from core.talk.presets import PRESETS
 from ui.state import widget_key
 
@@ -73,12 +74,35 @@ def test_shared_url_restores_the_scenario():
     assert at.query_params["rotation"] == "35"
 
 
+def shown_text(elements) -> str:
+    """What Markdown elements show, joined: a link's text arrives escaped (core.formatting.plain)."""
+    return " ".join(re.sub(r"\\(.)", r"\1", element.value) for element in elements)
+
+
 def test_bad_url_keys_are_reported_and_the_good_ones_kept():
     at = run_page(query={"rotation": "abc", "scale": "2", "wobble": "1"})
     assert not at.exception
-    warnings = " ".join(w.value for w in at.warning)
+    warnings = shown_text(at.warning)
     assert "rotation: expected a number" in warnings and "wobble: unknown key" in warnings
-    assert at.session_state["scenario"] == Scenario(scale=2)
+    assert at.session_state["scenario"] == OPENING.replace(scale=2)  # a key left out keeps the opening's value
+
+
+def test_a_link_key_or_value_is_shown_as_text_never_as_a_link_or_an_image():
+    at = run_page(query={"[Click here](http://127.0.0.1:9/phish)": "1", "rotation": "![px](http://127.0.0.1:9/p.png)"})
+    assert not at.exception
+    shown = " ".join(w.value for w in at.warning if "Ignored from the link" in w.value)
+    assert "\\[Click here\\]\\(http" in shown and "\\!\\[px\\]\\(http" in shown
+    assert "](" not in shown
+
+
+def test_the_app_opens_shifted_and_no_shift_is_one_click_away():
+    at = run_page()
+    assert_clean(at)
+    assert at.session_state["scenario"] == OPENING and at.query_params["rotation"] == "35"
+    at.button[[b.label for b in at.button].index("No shift")].click().run()
+    assert_clean(at)
+    assert at.session_state["scenario"] == Scenario() and at.query_params["rotation"] == "0"
+    assert at.slider(key=widget_key("rotation")).value == 0
 
 
 def test_moving_a_slider_updates_the_url_and_the_numbers():
@@ -178,7 +202,7 @@ def test_too_many_labels_for_digits_is_one_error_and_keeps_the_settings():
 def test_a_link_with_knobs_that_do_not_go_together_keeps_the_rest():
     at = run_page(query={"dataset": "digits", "feature_map": "polar", "labels_per_class": "50", "rotation": "10"})
     assert_clean(at)
-    warnings = " ".join(w.value for w in at.warning)
+    warnings = shown_text(at.warning)
     assert "feature_map: applies to the 2-D datasets only" in warnings and "labels_per_class" in warnings
     assert at.session_state["scenario"] == Scenario(dataset="digits", rotation=10)
 

@@ -141,3 +141,13 @@ def test_an_error_in_a_page_is_one_line_for_the_audience_and_a_traceback_in_the_
     assert [error.value for error in at.error] == [FAILURE_MESSAGE]
     assert records and "Broken page" in records[0].getMessage()
     assert records[0].exc_info[0] is ZeroDivisionError
+
+
+def test_presenter_tables_are_html_tables_and_settings_fold_away():
+    shown = app_at("pages/domain_shift.py", "rotation=35&present=1")
+    assert not shown.exception
+    assert len(shown.table) == 1 and not shown.dataframe  # the per-class MMD²: text that grows with the font
+    assert any(e.label == "This page's settings" for e in shown.expander)  # the divergence sweep's knob, folded
+    plain = app_at("pages/domain_shift.py", "rotation=35")
+    assert len(plain.dataframe) == 1 and not plain.table
+    assert not any(e.label == "This page's settings" for e in plain.expander)

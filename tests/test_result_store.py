@@ -1,7 +1,9 @@
 """The result store on disk, and the scenes' runs that ``python -m core warm`` stores for the pages."""
 
+import os
 import pickle
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -11,6 +13,7 @@ from core.scenario import Scenario
 from core.talk import result_store, scene_runs
 from core.talk.presets import PRESETS, PRESETS_BY_NAME
 from core.talk.result_store import ResultStore
+from core.talk.safe_codec import loads
 from ui.page_registry import PAGES_BY_PATH
 
 pytestmark = pytest.mark.apptest
@@ -67,14 +70,49 @@ def test_a_damaged_file_is_recomputed_and_replaced(tmp_path):
     store.fetch("run", ("k",), compute)
     store.path("run", ("k",)).write_bytes(b"\x80\x05truncated")
     assert store.fetch("run", ("k",), compute) == [1, 2, 3] and compute.calls == 2
-    assert pickle.loads(store.path("run", ("k",)).read_bytes()) == [1, 2, 3]
+    assert loads(store.path("run", ("k",)).read_bytes()) == [1, 2, 3]
+
+
+class RunsAShellCommand:
+    """What an attacker pickles: unpickling it runs ``touch <marker>``."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_pickle_at_a_key_runs_nothing_and_is_replaced_by_the_real_result(tmp_path, caplog):
+    store, compute, marker = ResultStore(tmp_path / "store"), Counter({"accuracy": 0.9}), tmp_path / "pwned"
+    key = (Scenario(rotation=17),)
+    store.path("shift_report", key).parent.mkdir(parents=True)
+    store.path("shift_report", key).write_bytes(pickle.dumps(RunsAShellCommand(marker)))
+    assert store.fetch("shift_report", key, compute) == {"accuracy": 0.9} and compute.calls == 1
+    assert not marker.exists()  # the command never ran
+    assert "deleted" in caplog.text and "not a stored shift_report" in caplog.text
+    assert loads(store.path("shift_report", key).read_bytes()) == {"accuracy": 0.9}  # and the bad file is gone
+    assert store.fetch("shift_report", key, compute) == {"accuracy": 0.9} and compute.calls == 1
+
+
+def test_a_file_of_another_type_than_its_kind_is_recomputed(tmp_path):
+    store = ResultStore(tmp_path)
+    store.fetch("run", ("k",), Counter([1, 2]))  # a list where the kind expects a dict
+    compute = Counter({"right": True})
+    assert store.fetch("run", ("k",), compute, expected=dict) == {"right": True} and compute.calls == 1
+
+
+def test_old_pickles_are_never_read_and_are_removed(tmp_path):
+    (tmp_path / "run-0123.pkl").write_bytes(pickle.dumps([1]))
+    ResultStore(tmp_path).fetch("run", ("k",), Counter(5))
+    assert not list(tmp_path.glob("*.pkl")) and len(list(tmp_path.glob("*.npz"))) == 1
 
 
 def test_the_store_keeps_only_the_newest_files(tmp_path):
     store = ResultStore(tmp_path, max_files=3)
     for i in range(5):
         store.fetch("run", (i,), Counter(i))
-    assert len(list(tmp_path.glob("*.pkl"))) == 3
+    assert len(list(tmp_path.glob("*.npz"))) == 3
     assert [store.contains("run", (i,)) for i in range(5)].count(True) == 3
     assert not list(tmp_path.glob("*.tmp"))
 
@@ -85,6 +123,7 @@ def test_an_unwritable_folder_still_returns_the_result(tmp_path):
     store, compute = ResultStore(blocker / "results"), Counter(7)
     assert store.fetch("run", ("k",), compute) == 7
     assert store.fetch("run", ("k",), compute) == 7 and compute.calls == 2
+    assert "cannot write to" in store.unwritable() and ResultStore(tmp_path).unwritable() is None
 
 
 def test_the_environment_chooses_the_folder_or_switches_the_store_off(tmp_path, monkeypatch):
@@ -106,6 +145,7 @@ def test_every_scene_has_runs_on_a_page_with_a_title_and_a_link():
         assert all(hash(key) is not None for _, key in runs)
         assert preset.link().startswith(preset.page)
         assert Scenario.from_query(preset.link().partition("?")[2]) == preset.scenario
+        assert Scenario.from_link(dict(parse_qsl(preset.link().partition("?")[2])))[0] == preset.scenario
         assert preset.link(presenter=True).endswith("present=1")
     assert len(PRESETS_BY_NAME) == len(PRESETS)  # names are unique
 
@@ -161,7 +201,7 @@ class KeyRecorder(ResultStore):
         super().__init__(None)
         self.fetched = []
 
-    def fetch(self, kind, key, compute):
+    def fetch(self, kind, key, compute, expected=None):
         self.fetched.append((kind, key))
         if kind in self.CHEAP:
             return compute()
@@ -169,7 +209,8 @@ class KeyRecorder(ResultStore):
 
 
 @pytest.mark.parametrize("name", ["Prior shift", "Adaptation on rotated moons", "How much alignment?",
-                                  "When transfer turns negative", "Rotated digits"])
+                                  "When transfer turns negative", "Rotated digits", "Which term of the bound grows",
+                                  "Distilling a teacher into a small student"])
 def test_a_page_at_its_defaults_fetches_the_runs_warm_stores(name, monkeypatch, empty_caches):
     """Warm is useless unless the page asks the store for the very keys warm stored."""
     from streamlit.testing.v1 import AppTest
@@ -178,7 +219,7 @@ def test_a_page_at_its_defaults_fetches_the_runs_warm_stores(name, monkeypatch, 
     monkeypatch.setattr(scene_runs, "default_store", lambda: recorder)
     preset = PRESETS_BY_NAME[name]
     at = AppTest.from_file(str(ROOT / "pages" / f"{preset.page}.py"), default_timeout=120)
-    for key, value in preset.scenario.to_params().items():
+    for key, value in preset.scenario.link_params().items():
         at.query_params[key] = value
     at.run()
     expected = [(kind.name, key) for kind, key in scene_runs.scene_runs(preset)]

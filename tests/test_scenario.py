@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 
 from core.errors import InputError
+from core.knobs import MAX_LINK_KEYS
 from core.scenario import (
     CONCEPT_SHIFT_GROUP,
     COVARIATE_SHIFT_GROUP,
@@ -12,6 +13,7 @@ from core.scenario import (
     INPUT_TRANSFORMATION_GROUP,
     KNOBS,
     KNOBS_BY_NAME,
+    OPENING,
     PRIOR_SHIFT_GROUP,
     Scenario,
 )
@@ -77,7 +79,19 @@ def test_query_round_trip_is_exact(scenario):
     assert Scenario.from_query("?" + scenario.to_query()) == scenario
     assert Scenario.from_args(scenario.to_query().split("&") if scenario.to_query() else []) == scenario
     assert Scenario.from_mapping(scenario.to_dict()) == scenario
-    assert Scenario.from_mapping(scenario.to_params()) == scenario  # the URL's parameters, as the pages set them
+    assert Scenario.from_mapping(scenario.to_params()) == scenario
+    assert Scenario.from_link(scenario.link_params()) == (scenario, [])  # the URL's parameters, as the pages set them
+    assert Scenario.from_args(scenario.link_query().split("&")) == scenario  # a link's keys on the command line
+
+
+def test_a_link_without_scenario_keys_opens_the_shifted_opening_scene_and_no_shift_says_so():
+    assert not OPENING.is_neutral and OPENING.rotation == 35
+    assert Scenario.from_link({}) == (OPENING, [])
+    assert Scenario.from_link({"dataset": "blobs"})[0] == OPENING.replace(dataset="blobs")
+    assert Scenario().link_query() == "rotation=0" and Scenario.from_link({"rotation": "0"})[0].is_neutral
+    scenario, problems = Scenario.from_link({"rotation": "abc", "scale": "2"})
+    assert scenario == OPENING.replace(scale=2)
+    assert problems == ["rotation: expected a number in [-180, 180], got 'abc'"]
 
 
 def test_slider_float_noise_is_rounded_to_the_step():
@@ -130,3 +144,18 @@ def test_replace_validates():
     assert Scenario().replace(rotation=20).rotation == 20
     with pytest.raises(InputError):
         Scenario().replace(scale=0)
+
+
+def test_a_repeated_link_key_keeps_its_last_value_and_says_so():
+    scenario, problems = Scenario.from_link({"rotation": ["10", "20"], "noise": ["0.2", "0.2"]})
+    assert scenario.rotation == 20 and scenario.noise == 0.2
+    assert problems == ["rotation: given 2 times; the last value, '20', is kept"]  # the same value twice is no news
+
+
+def test_a_link_with_thousands_of_keys_reads_a_bounded_number_and_says_so():
+    params = {"rotation": "15", **{f"junk{i}": "1" for i in range(2000)}}
+    scenario, problems = Scenario.from_link(params)
+    assert scenario.rotation == 15
+    assert problems[0].startswith("junk0, junk1, junk2 and 96 more: unknown keys; allowed keys: dataset")
+    assert problems[1] == f"{2001 - MAX_LINK_KEYS} keys beyond the first {MAX_LINK_KEYS}: ignored unread"
+    assert len(problems) == 2  # two lines, not a hundred

@@ -94,9 +94,11 @@ def test_bad_sweep_input_is_one_line_with_status_2(args, key, capsys):
 
 
 def test_parse_numbers():
-    assert sweeps.parse_numbers("0, 0.5,1", "x") == [0, 0.5, 1]
+    assert sweeps.parse_numbers("0, 0.5,1", "x", 3) == [0, 0.5, 1]
     with pytest.raises(InputError):
-        sweeps.parse_numbers("", "x")
+        sweeps.parse_numbers("", "x", 3)
+    with pytest.raises(InputError, match="x: expected at most 3 comma-separated numbers, got 2000"):
+        sweeps.parse_numbers(",".join(["1"] * 2000), "x", 3)  # bounded before a single value is parsed
 
 
 def test_a_seed_below_its_own_error_is_flagged_even_when_the_means_are_not():

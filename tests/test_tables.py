@@ -69,7 +69,7 @@ def test_read_table_rejects(data, words):
 def test_too_large():
     data = b"a,b\n" + b"1,2\n" * (MAX_BYTES // 4)
     assert len(data) > MAX_BYTES
-    fails(lambda: read_table(data, "big.csv"), "big.csv", "larger than", "20 MiB")
+    fails(lambda: read_table(data, "big.csv"), "big.csv", "larger than", "20 MB (20,000,000 bytes)")
 
 
 def test_too_many_columns():

@@ -29,7 +29,7 @@ from core.labs import embedding, sweeps
 from core.labs.adaptation import AdaptationRun
 from core.metrics import shift_report
 from core.scenario import KNOBS_BY_NAME, Scenario
-from core.talk.scene_runs import ADAPTATION, DIVERGENCE_SWEEP, LAMBDA_SWEEP, SHIFT_REPORT, stored_run
+from core.talk.scene_runs import ADAPTATION, BOUND, DIVERGENCE_SWEEP, LAMBDA_SWEEP, SHIFT_REPORT, stored_run
 from core.training.methods import METHODS_BY_NAME
 from core.training.train import TrainedModels, TrainSettings
 from ui.live import LiveTraining
@@ -113,7 +113,7 @@ def bound_sweep(scenario: Scenario, knob: str, values: tuple[float, ...], n_seed
                 adapted: str | None) -> list[sweeps.BoundPoint]:
     """The bound's terms along ``knob``, with a progress bar."""
     with progress_bar(f"Estimating the bound at {len(values)} values of {knob}:") as update:
-        return sweeps.ben_david_sweep(scenario, knob, values, n_seeds=n_seeds, adapted=adapted, progress=update)
+        return stored_run(BOUND, (scenario, knob, values, n_seeds, adapted), progress=update)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

@@ -17,13 +17,12 @@ import streamlit as st
 
 from core.figures import distillation as distillation_figures
 from core.figures import finetune as finetune_figures
-from core.labs import distillation
 from core.labs.distillation import ROLES, DistillRun, DistillSettings, RoleStatistics
 from core.labs.efficiency import StrategyCurves, efficiency_curves
 from core.labs.finetune_runs import FinetuneRun
 from core.labs.negative_transfer import GainMap, gain_map, rule_checks
 from core.scenario import Scenario
-from core.talk.scene_runs import FINETUNE, stored_run
+from core.talk.scene_runs import DISTILLATION, FINETUNE, stored_run
 from core.training.finetune import FinetuneSettings
 from ui.cached import progress_bar
 
@@ -111,7 +110,7 @@ def transfer_map_views(scenario: Scenario, strategies: tuple[str, ...], labels: 
 def distillation_run(scenario: Scenario, n_seeds: int, settings: DistillSettings) -> DistillRun:
     """Teachers and students, one per seed each, with a progress bar."""
     with progress_bar(f"Training {n_seeds} teachers and their students:") as update:
-        return distillation.run_distillation(scenario, n_seeds, settings, progress=update)
+        return stored_run(DISTILLATION, (scenario, n_seeds, settings), progress=update)
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ from typing import Any
 import streamlit as st
 
 from core.errors import InputError
+from core.formatting import plain
 from core.knobs import Knob, KnobSet
 from ui.page_registry import PageEntry
-from ui.state import PAGE_KEY, PAGE_PARAMS_KEY, current_scenario, sync_url
-from ui.text import plain
+from ui.state import PAGE_KEY, PAGE_PARAMS_KEY, all_query_params, current_scenario, presenter_mode, sync_url
 from ui.widgets import RUN_KEY
 
 Layout = Sequence[Sequence[str]]  # rows of knob names; a row of several is drawn in columns
@@ -42,7 +42,7 @@ def _saved_values(page: PageEntry) -> dict[str, Any]:
         saved = {**page.settings().to_dict(), **st.session_state[key]}  # a knob added since: its default
     else:
         from_link = st.session_state.get(PAGE_KEY) in (None, page.url_path)  # None: run without the router
-        params = st.query_params.to_dict() if from_link else {}
+        params = all_query_params() if from_link else {}
         settings, problems = page.settings.from_params(params, unknown_ok=True)
         for problem in problems:
             st.warning(f"Ignored from the link: {plain(problem)}", icon=":material/link_off:")
@@ -125,13 +125,16 @@ def page_settings(page: PageEntry, layout: Layout, submit: tuple[str, str] | Non
             saved[name] = offered[0]
             st.session_state.pop(widget_key(page, name), None)
     _restore(page, saved)
-    if submit is None:
-        _draw_rows(page, layout, options)
-    else:
-        with st.form(f"{page.url_path}_settings_form", border=True):
+    # in presenter mode the form folds away, so that the page's headline is above the fold of a projector
+    place = st.expander("This page's settings", icon=":material/tune:") if presenter_mode() else st.container()
+    with place:
+        if submit is None:
             _draw_rows(page, layout, options)
-            label, icon = submit
-            st.form_submit_button(label, type="primary", icon=icon)
+        else:
+            with st.form(f"{page.url_path}_settings_form", border=True):
+                _draw_rows(page, layout, options)
+                label, icon = submit
+                st.form_submit_button(label, type="primary", icon=icon)
     values = {name: st.session_state[widget_key(page, name)] for name in drawn}
     st.session_state[_saved_key(page)] = values
     try:

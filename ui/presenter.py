@@ -30,6 +30,6 @@ def presenter_controls() -> bool:
         st.query_params[PRESENTER_PARAM] = "1"
     elif not on and PRESENTER_PARAM in st.query_params:
         del st.query_params[PRESENTER_PARAM]
-    if on:
-        st.html(PRESENTER_CSS)
+    if on:  # st.markdown, not st.html: a style-only st.html waits for the end of the run, a first run is long
+        st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
     return on

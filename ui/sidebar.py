@@ -11,7 +11,16 @@ import streamlit as st
 
 from core.data.images import IMAGE_SHAPE
 from core.errors import InputError
-from core.scenario import INPUT_TRANSFORMATION_GROUP, KNOBS, KNOBS_BY_NAME, POINT_DATASETS, Knob, Scenario
+from core.formatting import plain
+from core.scenario import (
+    INPUT_TRANSFORMATION_GROUP,
+    KNOBS,
+    KNOBS_BY_NAME,
+    OPENING,
+    POINT_DATASETS,
+    Knob,
+    Scenario,
+)
 from core.talk.presets import PRESETS, PRESETS_BY_NAME
 from ui.links import scenario_page_link
 from ui.page_registry import PAGES_BY_PATH
@@ -49,8 +58,23 @@ def _apply_preset() -> None:
         set_scenario(PRESETS_BY_NAME[name].scenario)
 
 
-def _reset() -> None:
-    set_scenario(Scenario())
+def _open_scenario(scenario: Scenario) -> None:
+    set_scenario(scenario)
+
+
+def warn_link_problems() -> None:
+    """One warning per key of the session's first link that was ignored, said once (user text escaped)."""
+    for problem in pop_url_problems():
+        st.warning(f"Ignored from the link: {plain(problem)}", icon=":material/link_off:")
+
+
+def scenario_without_sidebar() -> Scenario:
+    """For a page that has no scenario sidebar (Home, Talk scenes, Your data): the session's scenario, with the
+    keys its link gave that were ignored said above the page and the URL written back without them."""
+    scenario = current_scenario()
+    warn_link_problems()
+    sync_url(scenario)
+    return scenario
 
 
 def scenario_sidebar() -> Scenario:
@@ -63,8 +87,7 @@ def scenario_sidebar() -> Scenario:
     dataset = prepare_widgets(current_scenario())
     with st.sidebar:
         st.header("Scenario")
-        for problem in pop_url_problems():
-            st.warning(f"Ignored from the link: {problem}")
+        warn_link_problems()
         st.selectbox("Preset scene", [p.name for p in PRESETS], index=None, key="preset_choice",
                      placeholder="Choose a preset…", on_change=_apply_preset,
                      help="Sets every knob to a named scene for a talk.")
@@ -73,7 +96,12 @@ def scenario_sidebar() -> Scenario:
             with st.expander(group, expanded=group in OPEN_GROUPS):
                 for knob in knobs:
                     _widget(knob)
-        st.button("Reset to defaults", on_click=_reset, width="stretch")
+        opening, no_shift = st.columns(2)
+        opening.button("Opening scene", on_click=_open_scenario, args=(OPENING,), width="stretch",
+                       help=f"Back to the scenario the app opens at ({OPENING.link_query()}), every other knob at "
+                            "its default.")
+        no_shift.button("No shift", on_click=_open_scenario, args=(Scenario(),), width="stretch",
+                        help="Every knob at its default: source and target from the same distribution.")
     try:
         scenario = scenario_from_widgets(dataset)
     except InputError as error:

@@ -1,7 +1,8 @@
 """The session's one Scenario, kept in ``st.session_state`` and mirrored in the page URL.
 
-The first run of a session reads the URL (a shared link restores its scenario); every run
-then writes the scenario's non-default keys back to the URL, with the current page's non-default
+The first run of a session reads the URL (a shared link restores its scenario; a link without scenario
+keys opens :data:`core.scenario.OPENING`); every run then writes the scenario's keys back to the URL
+(:meth:`core.scenario.Scenario.link_params`), with the current page's non-default
 settings beside them (:mod:`ui.page_settings`), so the address bar is always a link to the current
 view and the scenario persists when moving between pages.
 
@@ -49,7 +50,7 @@ def scenario_from_params(params: Mapping[str, Any], page_keys: tuple[str, ...] =
     is valid alone but not with the others (``feature_map=polar`` with ``dataset=digits``) is dropped
     and listed too.
     """
-    return Scenario.from_params(params, ignore=(*page_keys, PRESENTER_PARAM))
+    return Scenario.from_link(dict(params), ignore=(*page_keys, PRESENTER_PARAM))
 
 
 def prepare_widgets(scenario: Scenario) -> str:
@@ -87,11 +88,16 @@ def scenario_from_widgets(dataset: str) -> Scenario:
                        for knob in KNOBS})
 
 
+def all_query_params() -> dict[str, list[str]]:
+    """The URL's parameters, every value of a repeated key kept (the readers say when they differ)."""
+    return {key: st.query_params.get_all(key) for key in st.query_params}
+
+
 def current_scenario() -> Scenario:
     """The session's scenario; on a session's first run it comes from the URL."""
     if SCENARIO_KEY not in st.session_state:
         page_keys = page_setting_names(st.session_state.get(PAGE_KEY))
-        scenario, problems = scenario_from_params(st.query_params.to_dict(), page_keys)
+        scenario, problems = scenario_from_params(all_query_params(), page_keys)
         st.session_state[SCENARIO_KEY] = scenario
         st.session_state[URL_PROBLEMS_KEY] = problems
     return st.session_state[SCENARIO_KEY]
@@ -113,9 +119,9 @@ def presenter_mode() -> bool:
 
 
 def view_params(scenario: Scenario, page_params: Mapping[str, str] | None = None) -> dict[str, str]:
-    """URL parameters of a view: the scenario's non-default keys, a page's settings (``page_params``), then
-    ``present=1`` in presenter mode."""
-    params = {**scenario.to_params(), **(page_params or {})}
+    """URL parameters of a view: the scenario's (:meth:`core.scenario.Scenario.link_params`), a page's settings
+    (``page_params``), then ``present=1`` in presenter mode."""
+    params = {**scenario.link_params(), **(page_params or {})}
     if presenter_mode():
         params[PRESENTER_PARAM] = "1"
     return params

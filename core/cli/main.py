@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 import numpy as np
 
 from core.errors import InputError
+from core.formatting import signed
 from core.knobs import KnobSet
 from core.labs.adaptation import AdaptationPageSettings
 from core.labs.distillation import DistillationPageSettings
@@ -41,6 +43,15 @@ from core.metrics.paired import ALPHA, TransferVerdict, format_p
 from core.scenario import KNOBS, Scenario
 
 EXIT_BAD_INPUT = 2
+MAX_VARY_VALUES = int(BoundPageSettings.knob_named("points").high)  # --vary: as many values as the pages sweep
+MAX_PERMUTATIONS = 10_000  # the permutation matrix is [points, permutations] float32: 160 MB at 4,000 points
+EXIT_FAILED = 1  # the command ran but could not do what it says (warm could not store)
+
+
+class CommandFailed(Exception):
+    """A command that ran but could not deliver (exit status :data:`EXIT_FAILED`, one line on stderr)."""
+
+
 PROG = "python -m core"
 
 
@@ -114,7 +125,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="write the generated points as CSV")
     export.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
-    export.add_argument("--out", required=True, help="the CSV file to write")
+    export.add_argument("--out", required=True, help="the CSV file to write (a new file, unless --force)")
+    export.add_argument("--force", action="store_true", help="overwrite --out when it exists")
     return parser
 
 
@@ -143,7 +155,7 @@ def _shift(args: argparse.Namespace, scenario: Scenario) -> None:
     from core.metrics.shift_report import shift_report
 
     report = shift_report(scenario,
-                          n_permutations=_check_count("--permutations", args.permutations, 1, 100_000),
+                          n_permutations=_check_count("--permutations", args.permutations, 1, MAX_PERMUTATIONS),
                           pad_seeds=_check_count("--pad-seeds", args.pad_seeds, 1, 20))
     if args.json:
         print(json.dumps(report.to_json()))
@@ -175,6 +187,8 @@ def _shift(args: argparse.Namespace, scenario: Scenario) -> None:
 def _export(args: argparse.Namespace, scenario: Scenario) -> None:
     from core.data.domains import generate
 
+    if os.path.lexists(args.out) and not args.force:
+        raise InputError("--out", f"{args.out!r} exists; give a new file name, or --force to overwrite it")
     frame = generate(scenario).to_frame()
     try:
         frame.to_csv(args.out, index=False)
@@ -200,7 +214,7 @@ def _train(args: argparse.Namespace, scenario: Scenario) -> None:
     for row in run.summary():
         target = _mean_sd(row["target_acc_mean"], row["target_acc_sd"])
         source = _mean_sd(row["source_acc_mean"], row["source_acc_sd"])
-        delta = "" if row["delta_vs_source_only"] is None else f"{row['delta_vs_source_only']:+.3f}"
+        delta = "" if row["delta_vs_source_only"] is None else signed(row["delta_vs_source_only"], 3)
         flag = "" if row["transfer_test"] is None else "  " + TransferVerdict.from_json(row["transfer_test"]).text()
         print(f"{row['method']:<{width}}{target:>18}{source:>18}{delta:>16}{flag}")
     for row in run.rows:
@@ -215,7 +229,7 @@ def _bound(args: argparse.Namespace, scenario: Scenario) -> None:
     knob, values = settings.knob, settings.values()
     if args.vary is not None:
         knob, _, text = args.vary.partition("=")
-        knob, values = sweeps.check_vary_knob(knob.strip()), sweeps.parse_numbers(text, "--vary")
+        knob, values = sweeps.check_vary_knob(knob.strip()), sweeps.parse_numbers(text, "--vary", MAX_VARY_VALUES)
     points = sweeps.ben_david_sweep(scenario, knob, values, n_seeds=settings.seeds,
                                     adapted=settings.adapted_method())
     answer = sweeps.bound_json(scenario, knob, points)
@@ -235,7 +249,8 @@ def _sweep(args: argparse.Namespace, scenario: Scenario) -> None:
     from core.labs import sweeps
 
     settings = LambdaSweepPageSettings.from_arguments(args)
-    lambdas = settings.lambdas() if args.lambdas is None else sweeps.parse_numbers(args.lambdas, "--lambdas")
+    most = int(LambdaSweepPageSettings.knob_named("count").high)  # the page's largest grid
+    lambdas = settings.lambdas() if args.lambdas is None else sweeps.parse_numbers(args.lambdas, "--lambdas", most)
     answer = sweeps.lambda_sweep(scenario, settings.method, lambdas, n_seeds=settings.seeds,
                                  settings=settings.train_settings())
     if args.json:
@@ -300,7 +315,7 @@ def _transfer_map(args: argparse.Namespace, scenario: Scenario) -> None:
     knob, _, values = args.vary.partition("=")
     run = run_finetuning(scenario, settings.strategies_to_train(), _labels(settings, scenario),
                          n_seeds=settings.seeds, settings=settings.finetune_settings(), knob=knob.strip(),
-                         values=sweeps.parse_numbers(values, "--vary"))
+                         values=sweeps.parse_numbers(values, "--vary", MAX_VARY_VALUES))
     if args.json:
         print(json.dumps(run.to_json()))
         return
@@ -333,11 +348,18 @@ def _distill(args: argparse.Namespace, scenario: Scenario) -> None:
         return
     print(f"scenario {scenario.to_query() or '(defaults)'}; teacher {run.teacher_parameters} parameters, student "
           f"{run.student_parameters}; T = {run.settings.temperature:g}, alpha = {run.settings.alpha:g}")
-    for role, name in (("teacher", "teacher"), ("student_soft", "student from soft targets"),
-                       ("student_hard", "student from hard labels")):
-        target, source = run.statistics(role), run.statistics(role, metric="source_acc")
-        print(f"{name:<28}{_mean_sd(target.mean, target.sd):>18}{_mean_sd(source.mean, source.sd):>18}")
-    print(run.soft_versus_hard().text())
+    from core.figures.distillation import LABEL_NAMES, LABEL_SHORT
+    from core.labs.distillation import STUDENT_LABELS
+
+    rows = [("teacher", "teacher", "target")] + [
+        (role, f"student from {kind} ({LABEL_SHORT[labels]})", labels) for labels in STUDENT_LABELS
+        for role, kind in (("student_soft", "soft targets"), ("student_hard", "hard labels"))]
+    print(f"{'':<46}{'target test':>18}{'source':>18}")
+    for role, name, labels in rows:
+        target, source = (run.statistics(role, metric, labels=labels) for metric in ("target_acc", "source_acc"))
+        print(f"{name:<46}{_mean_sd(target.mean, target.sd):>18}{_mean_sd(source.mean, source.sd):>18}")
+    for labels in STUDENT_LABELS:
+        print(f"Students with {LABEL_NAMES[labels]}: {run.soft_versus_hard(labels=labels).text()}")
 
 
 def _matrix(args: argparse.Namespace, scenario: Scenario) -> None:
@@ -356,7 +378,7 @@ def _matrix(args: argparse.Namespace, scenario: Scenario) -> None:
         for method in matrix.methods:
             cell = matrix.cells[case][method]
             accuracy = "diverged" if cell.accuracy is None else f"{cell.accuracy:.3f}"
-            delta = "" if cell.delta is None or method == "source_only" else f"{cell.delta:+.3f}"
+            delta = "" if cell.delta is None or method == "source_only" else signed(cell.delta, 3)
             p_value = "" if cell.p_value is None or method == "source_only" else format_p(cell.p_value)
             verdict = "" if method == "source_only" else cell.verdict
             print(f"  {method:<{width}}{accuracy:>9}{delta:>9}  {verdict:<5} {p_value}")
@@ -375,7 +397,7 @@ def _images(args: argparse.Namespace, scenario: Scenario) -> None:
           f"{run.device} in {run.train_seconds:.2f} s")
     print(f"{'method':<36}{'target':>18}{'source':>18}{'vs source only':>16}")
     for row in run.summary():
-        delta = "" if row["delta_vs_source_only"] is None else f"{row['delta_vs_source_only']:+.3f}"
+        delta = "" if row["delta_vs_source_only"] is None else signed(row["delta_vs_source_only"], 3)
         print(f"{row['label']:<36}{_mean_sd(row['target_acc_mean'], row['target_acc_sd']):>18}"
               f"{'diverged' if row['source_acc_mean'] is None else format(row['source_acc_mean'], '.3f'):>18}"
               f"{delta:>16}")
@@ -407,7 +429,7 @@ def _check(args: argparse.Namespace, _scenario: Scenario) -> None:
     chosen = tables.select(source, target, features, label)
     report = run_check(chosen.source_x, chosen.target_x, chosen.features, chosen.source_y, chosen.target_y,
                        chosen.classes, source.notes + target.notes + notes + chosen.notes,
-                       n_permutations=args.permutations)
+                       n_permutations=_check_count("--permutations", args.permutations, 1, MAX_PERMUTATIONS))
     if args.json:
         print(json.dumps(report.to_json()))
     else:
@@ -430,6 +452,9 @@ def _warm(args: argparse.Namespace, scenario: Scenario) -> None:
     store = default_store()
     if store.directory is None:
         raise InputError("DSL_RESULT_STORE", "the result store is off; unset it or give a folder to warm")
+    why = store.unwritable()
+    if why and not args.list:
+        raise InputError("DSL_RESULT_STORE", f"{why}; give a folder the app's user can write")
     if args.list:
         for preset in presets:
             state = "stored" if scene_runs.is_warm(preset) else "not stored"
@@ -443,7 +468,12 @@ def _warm(args: argparse.Namespace, scenario: Scenario) -> None:
     else:
         trained = sum(row["state"] == "trained and stored" for row in rows)
         print(f"{len(rows)} runs of {len(presets)} scenes in {store.directory}: {trained} trained now, "
-              f"{len(rows) - trained} already stored; {sum(row['seconds'] for row in rows):.1f} s in all.")
+              f"{sum(row['state'] == 'already stored' for row in rows)} already stored; "
+              f"{sum(row['seconds'] for row in rows):.1f} s in all.")
+    lost = [f"{row['scene']} ({row['run']})" for row in rows if row["state"] == scene_runs.NOT_STORED]
+    if lost:
+        raise CommandFailed(f"{len(lost)} runs could not be stored in {store.directory} (the log says why): "
+                            + ", ".join(lost))
 
 
 def _cell(value: float) -> str:
@@ -477,6 +507,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except CommandFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

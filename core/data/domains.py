@@ -720,9 +720,19 @@ def plot_grid(data: DomainData, resolution: int) -> tuple[np.ndarray, np.ndarray
     return xs, ys, np.column_stack([np.tile(xs, len(ys)), np.repeat(ys, len(xs))])
 
 
+def turning_extent(dataset: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The square about the rotation centre with half the longer side of the reference extent: where the
+    source's structure lies at any rotation."""
+    (x_low, x_high), (y_low, y_high) = REFERENCE_EXTENT[dataset]
+    (cx, cy), radius = CENTRES[dataset], max(x_high - x_low, y_high - y_low) / 2
+    return (cx - radius, cx + radius), (cy - radius, cy + radius)
+
+
 def plane_ranges(data: DomainData) -> tuple[list[float], list[float]]:
-    """Fixed x0 and x1 axis ranges of a 2-D scenario: the dataset's reference extent, widened in
-    whole units only when points leave it. Every plane drawn for a scenario uses them."""
+    """Fixed x0 and x1 axis ranges of a 2-D scenario: the dataset's reference extent (with a rotation, the
+    :func:`turning_extent`, so the axes hold still while the rotation moves), widened in whole units only when
+    points leave it. Every plane drawn for a scenario uses them."""
     everything = np.concatenate([data.source_x, data.target_pool_x, data.target_labelled_x, data.target_test_x])
-    x_ref, y_ref = REFERENCE_EXTENT[data.scenario.dataset]
+    dataset = data.scenario.dataset
+    x_ref, y_ref = turning_extent(dataset) if data.scenario.rotation % 360 else REFERENCE_EXTENT[dataset]
     return _fixed_range(everything[:, 0], x_ref), _fixed_range(everything[:, 1], y_ref)

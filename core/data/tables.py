@@ -27,6 +27,7 @@ import io
 import math
 import os
 import re
+import stat
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ import pandas as pd
 
 from core.errors import InputError
 
-MAX_BYTES = 20 * 1024 * 1024
+MAX_BYTES = 20_000_000  # what the browser's uploader allows too (.streamlit/config.toml: maxUploadSize = 20 MB)
 MAX_COLUMNS = 500
 MAX_ROWS = 200_000
 
@@ -101,8 +102,8 @@ def _decode(data: bytes, name: str) -> tuple[str, list[str]]:
     if len(data) == 0:
         raise _fail(name, f"the file is empty; expected {_ALLOWED}")
     if len(data) > MAX_BYTES:
-        raise _fail(name, f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB "
-                          f"({MAX_BYTES} bytes); upload a smaller CSV file")
+        raise _fail(name, f"the file is larger than {MAX_BYTES / 1e6:g} MB ({MAX_BYTES:,} bytes); upload a smaller "
+                          "CSV file")
     if b"\x00" in data:
         raise _fail(name, "contains NUL bytes, so it is a binary file (e.g. .xlsx, .parquet), "
                           f"not CSV text; expected {_ALLOWED}")
@@ -259,14 +260,16 @@ def read_path(path: str) -> Table:
     Raises
     ------
     InputError
-        With ``path`` as the field, when the file is missing, a directory, unreadable, too
-        large, or breaks a limit of :func:`read_table`.
+        With ``path`` as the field, when the file is missing, a directory or another non-regular file
+        (a FIFO), unreadable, too large, or breaks a limit of :func:`read_table`.
     """
     path = str(path)
     if os.path.isdir(path):
         raise _fail(path, "is a directory; expected a CSV file")
     if not os.path.exists(path):
         raise _fail(path, "no such file; expected the path of a CSV file")
+    if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or a device would block or never end
+        raise _fail(path, "is not a regular file; expected a CSV file")
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_BYTES + 1)

@@ -27,6 +27,12 @@ BASE_LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=50),
                    legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0.0))
 
 
+# 3-D scenes (feature_map=lift3d): a cube seen from a little further than plotly's default eye, so no corner of
+# the box leaves the chart's frame
+SCENE_3D = dict(xaxis_title="x0", yaxis_title="x1", zaxis_title="x2", aspectmode="cube",
+                camera=dict(eye=dict(x=1.6, y=1.6, z=1.1)), domain=dict(x=[0.02, 0.98], y=[0.02, 0.98]))
+
+
 def class_colour(k: int) -> str:
     """The colour of class ``k``."""
     return CLASS_COLOURS[k % len(CLASS_COLOURS)]
@@ -66,8 +72,7 @@ def domain_scatter(data: DomainData, show_concept_line: bool = True) -> go.Figur
                                          False, f"c{k}", symbol="diamond", size=11, three_d=three_d))
     title = "Source (filled) and target (hollow), coloured by class"
     if three_d:
-        fig.update_layout(scene=dict(xaxis_title="x0", yaxis_title="x1", zaxis_title="x2",
-                                     aspectmode="data"))
+        fig.update_layout(scene=SCENE_3D)
     else:
         x_range, y_range = plane_ranges(data)
         fig.update_xaxes(title="x0", range=x_range, zeroline=False)
@@ -141,9 +146,10 @@ def feature_map_figure(scenario: Scenario) -> go.Figure:
                   go.Scatter(x=image[:, 0], y=image[:, 1], mode="lines", line=orange,
                              name="its image in the target", hoverinfo="skip")]
     fig = go.Figure(data=traces)
-    fig.update_layout(title="The map from source features to target features", height=420, **BASE_LAYOUT)
+    fig.update_layout(title="Source grid and its image in the target", height=420, **BASE_LAYOUT)
+    fig.update_layout(legend=dict(y=-0.25, yanchor="top"), margin=dict(b=100))
     if domains.n_features(scenario) == 3:
-        fig.update_layout(scene=dict(xaxis_title="x0", yaxis_title="x1", zaxis_title="x2", aspectmode="data"))
+        fig.update_layout(scene=SCENE_3D)
     else:
         names = ("x0 (radius r in the target)", "x1 (angle θ, rad, in the target)") \
             if scenario.feature_map == "polar" else ("x0", "x1")
@@ -176,6 +182,9 @@ def class_proportions_figure(data: DomainData) -> go.Figure:
     return fig
 
 
+MMD_AXIS_FLOOR = 0.01  # the MMD² axis spans at least [0, 0.01]: a sweep of near-zero values stays near the floor
+
+
 def divergence_sweep_figure(points: Sequence[dict], knob: str, current: float | None = None) -> go.Figure:
     """MMD² (left axis) and proxy A-distance with its seed spread (right axis) against a knob.
 
@@ -192,14 +201,17 @@ def divergence_sweep_figure(points: Sequence[dict], knob: str, current: float | 
                              yaxis="y2", name="proxy A-distance ± sd over seeds", hoverinfo="skip"))
     fig.add_trace(go.Scatter(x=values, y=pad, mode="lines+markers", yaxis="y2", name="proxy A-distance (MLP)",
                              line=dict(color=TARGET_COLOUR)))
-    fig.add_trace(go.Scatter(x=values, y=[p["mmd2"] for p in points], mode="lines+markers",
+    # the V-statistic is never negative; rounding leaves values like -2e-19, which would become the axis' ticks
+    mmd2 = np.maximum(np.array([p["mmd2"] for p in points], dtype=float), 0.0)
+    fig.add_trace(go.Scatter(x=values, y=mmd2, mode="lines+markers",
                              name="MMD² (biased V-statistic)", line=dict(color=CLASS_COLOURS[0])))
     if current is not None:
         fig.add_vline(x=current, line=dict(color="#333333", dash="dot"),
-                      annotation_text="current", annotation_position="bottom right")
+                      annotation_text="current", annotation_position="top right")
+    top = max(float(mmd2.max()) * 1.1 if mmd2.size else 0.0, MMD_AXIS_FLOOR)
     fig.update_layout(title=f"How the divergences grow with {label.lower()}", height=420,
                       xaxis=dict(title=label),
-                      yaxis=dict(title="MMD² (biased)", rangemode="tozero", color=CLASS_COLOURS[0]),
+                      yaxis=dict(title="MMD² (biased)", range=[0, top], tickformat=".3~f", color=CLASS_COLOURS[0]),
                       yaxis2=dict(title="proxy A-distance", overlaying="y", side="right", range=[0, 2.05],
                                   dtick=0.5, color=TARGET_COLOUR, showgrid=False),
                       **BASE_LAYOUT)

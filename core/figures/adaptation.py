@@ -25,6 +25,7 @@ from core.figures.parts import (
     surface_traces,
     vertical_spacing,
 )
+from core.formatting import signed
 from core.labs.adaptation import AdaptationRun
 from core.labs.embedding import PROJECTIONS, DecisionSurfaces, FeatureEmbedding
 from core.metrics.paired import NEGATIVE_LABEL, TransferVerdict
@@ -47,7 +48,7 @@ def results_frame(run: AdaptationRun) -> pd.DataFrame:
             "target test acc.": mean_sd_percent(s["target_acc_mean"], s["target_acc_sd"]),
             "source acc.": mean_sd_percent(s["source_acc_mean"], s["source_acc_sd"]),
             "Δ vs source only": "—" if delta is None or s["method"] == "source_only"
-            else f"{100 * delta:+.1f} pts",
+            else f"{signed(100 * delta)} pts",
             "transfer": "" if s["transfer_test"] is None else TransferVerdict.from_json(s["transfer_test"]).text(),
             "seeds": f"{s['seeds_trained']} of {run.n_seeds}{diverged}",
         })

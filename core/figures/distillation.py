@@ -11,39 +11,50 @@ import plotly.graph_objects as go
 
 from core.figures import BASE_LAYOUT, SOURCE_GREY, TARGET_COLOUR
 from core.figures.parts import band
-from core.labs.distillation import ROLES, DistillRun
+from core.labs.distillation import DistillRun
 
 ROLE_NAMES = {"teacher": "Teacher", "student_soft": "Student from soft targets",
               "student_hard": "Student from hard labels"}
 ROLE_COLOURS = {"teacher": "#000000", "student_soft": "#0072B2", "student_hard": "#E69F00"}
+# What each setting of the students' own labelled data is called (core.labs.distillation.STUDENT_LABELS)
+LABEL_NAMES = {"target": "the few target labels only", "all": "the target labels and the labelled source"}
+LABEL_SHORT = {"target": "target labels", "all": "+ source"}
+BAR_MEMBERS = (("teacher", None), ("student_soft", "target"), ("student_hard", "target"), ("student_soft", "all"),
+               ("student_hard", "all"))  # the bars, left to right: the headline setting, then the contrast
 METRIC_NAMES = {"target_acc": "target test accuracy", "source_acc": "source accuracy"}
 
 
-def role_label(run: DistillRun, role: str) -> str:
-    """The role's name on two lines with its parameter count below."""
-    parameters = run.teacher_parameters if role == "teacher" else run.student_parameters
-    return ROLE_NAMES[role].replace(" from ", "<br>from ") + f"<br>({parameters:,} parameters)"
+def role_label(run: DistillRun, role: str, labels: str | None = None) -> str:
+    """A short name for a bar: the role, the students' labelled data (:data:`LABEL_SHORT`), and the teacher's
+    parameter count (the students' is in the axis title)."""
+    if role == "teacher":
+        return f"Teacher<br>{run.teacher_parameters:,} parameters"
+    kind = "Soft-target" if role == "student_soft" else "Hard-label"
+    return f"{kind}<br>student<br>({LABEL_SHORT[labels]})"
 
 
 def distillation_bars(run: DistillRun) -> go.Figure:
-    """Teacher and the two students: mean target test and source accuracy over seeds, sd as error bars."""
-    names = [role_label(run, role) for role in ROLES]
+    """The teacher, the two students with the target labels only, then the two with the labelled source too:
+    mean target test and source accuracy over seeds, sd as error bars."""
+    names = [role_label(run, role, labels) for role, labels in BAR_MEMBERS]
     fig = go.Figure()
     for metric, colour in (("target_acc", TARGET_COLOUR), ("source_acc", SOURCE_GREY)):
-        stats = [run.statistics(role, metric) for role in ROLES]
+        stats = [run.statistics(role, metric, labels=labels or "target") for role, labels in BAR_MEMBERS]
         fig.add_trace(go.Bar(
             x=names, y=[s.mean for s in stats], name=METRIC_NAMES[metric], marker_color=colour,
             error_y=dict(type="data", array=[s.sd for s in stats], color="#333333", thickness=1.5, width=6),
             text=[s.text().split(" ± ")[0] for s in stats], textposition="inside", insidetextanchor="middle",
-            textangle=0, textfont=dict(color="#FFFFFF", size=12), customdata=[[s.text(), s.seeds] for s in stats],
+            textangle=-90, textfont=dict(color="#FFFFFF", size=12), customdata=[[s.text(), s.seeds] for s in stats],
             hovertemplate="%{x}<br>" + METRIC_NAMES[metric] + ": %{customdata[0]} (%{customdata[1]} seeds)"
                           "<extra></extra>"))
+    fig.add_vline(x=2.5, line=dict(color="#777777", width=1.5, dash="dot"))
     seeds = f"{run.n_seeds} seeds" if run.n_seeds > 1 else "1 seed"
     fig.update_layout(
         title=f"Teacher and students (T = {run.settings.temperature:g}, α = {run.settings.alpha:g}): "
-              f"mean ± sd over {seeds}", barmode="group", height=460,
-        yaxis=dict(title="accuracy", tickformat=".0%", range=[0, 1.08]), xaxis=dict(title="network", tickangle=0),
-        **{**BASE_LAYOUT, "margin": dict(l=60, r=20, t=90, b=60)})
+              f"mean ± sd over {seeds}", barmode="group", height=480,
+        yaxis=dict(title="accuracy", tickformat=".0%", range=[0, 1.08]),
+        xaxis=dict(title=f"network (each student: {run.student_parameters:,} parameters)", tickangle=0),
+        **{**BASE_LAYOUT, "margin": dict(l=60, r=20, t=90, b=130)})
     return fig
 
 

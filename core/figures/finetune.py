@@ -48,12 +48,12 @@ def _knob_value(knob: str, value: float) -> str:
 
 # --- the learning-rate schedule --------------------------------------------------------------------
 def _rate_ticks(rates: np.ndarray) -> list[float]:
-    """Colour-bar ticks: the distinct rates when few, else 1-2-5 steps inside their range."""
-    distinct = np.unique(np.round(rates, 12))
-    if len(distinct) <= 6:
-        return [float(r) for r in distinct]
+    """Colour-bar ticks at round rates: the 1-2-5 steps inside the rates' range (a graded schedule's rates such
+    as 0.00115 make unreadable ticks), or its ends to two significant figures when fewer than two fit."""
+    low, high = float(rates.min()), float(rates.max())
     steps = [m * 10.0 ** e for e in range(-8, 2) for m in (1, 2, 5)]
-    return [s for s in steps if distinct[0] <= s <= distinct[-1]]
+    inside = [s for s in steps if low * (1 - 1e-9) <= s <= high * (1 + 1e-9)]
+    return inside if len(inside) >= 2 else sorted({float(f"{low:.2g}"), float(f"{high:.2g}")})
 
 
 def schedule_figure(settings: FinetuneSettings, strategies: Sequence[str]) -> go.Figure:
@@ -96,7 +96,7 @@ def schedule_figure(settings: FinetuneSettings, strategies: Sequence[str]) -> go
         coloraxis=dict(cmin=frozen_at, cmax=top, colorscale=scale, colorbar=dict(
             title=dict(text="learning rate", side="right"), thickness=14, len=0.9,
             tickvals=[frozen_at] + [float(np.log10(t)) for t in ticks],
-            ticktext=["0 (frozen)"] + [f"{t:.3g}" for t in ticks])),
+            ticktext=["0 (frozen)"] + [f"{t:g}" for t in ticks])),
         **{**BASE_LAYOUT, "margin": dict(l=60, r=30, t=90, b=60)})
     fig.update_annotations(font_size=13)
     return fig

@@ -14,6 +14,7 @@ from core.data.domains import DomainData
 from core.data.images import IMAGE_SIZE, as_pictures
 from core.figures import BASE_LAYOUT, SOURCE_GREY, TARGET_COLOUR, class_colour
 from core.figures.parts import confusion_grid, mean_sd_percent
+from core.formatting import signed
 from core.labs.image_lab import ImageLabRun
 
 GAP = 2  # pixels between tiles
@@ -154,7 +155,7 @@ def summary_frame(run: ImageLabRun) -> pd.DataFrame:
         delta = row["delta_vs_source_only"]
         rows.append({"method": row["label"],
                      "target accuracy": mean_sd_percent(row["target_acc_mean"], row["target_acc_sd"]),
-                     "Δ vs source only": "—" if delta is None else f"{delta * 100:+.1f} pts",
+                     "Δ vs source only": "—" if delta is None else f"{signed(delta * 100)} pts",
                      "source accuracy": mean_sd_percent(row["source_acc_mean"], row["source_acc_sd"]),
                      "seeds diverged": row["seeds_diverged"]})
     return pd.DataFrame(rows)

@@ -142,7 +142,7 @@ def lambda_sweep_figure(summary: LambdaSummary, method: str) -> go.Figure:
                    range=[np.log10(x.min()) - 0.06 * span, np.log10(x.max()) + 0.06 * span]),
         yaxis=dict(title="accuracy", tickformat=".0%", rangemode="tozero"),
         yaxis2=dict(title="feature MMD² (biased)", overlaying="y", side="right", rangemode="tozero",
-                    showgrid=False, tickformat=".3g"),
+                    showgrid=False, tickmode="auto", nticks=6, tickformat=".3~f"),  # round ticks of its own
         height=560, hovermode="closest", **{**BASE_LAYOUT, "margin": dict(l=60, r=70, t=100, b=170)})
     # many entries (the picks, the estimates): the legend goes below the axis, not into the title
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.0, font=dict(size=11)))
@@ -203,9 +203,10 @@ def decision_boundary_animation(surfaces: LambdaSurfaces, data: DomainData, meth
                                    dict(label="❚❚ Pause", method="animate", args=[[None], pause])])],
         sliders=[dict(active=0, x=0.17, len=0.83, y=-0.08, yanchor="top", pad=dict(t=0, b=0),
                       currentvalue=dict(prefix="λ = ", font=dict(size=13)),
-                      steps=[dict(label=name, method="animate",
+                      steps=[dict(label=f"{lam:.2g}", method="animate",  # the tick; the title gives λ in full
                                   args=[[name], dict(frame=dict(duration=0, redraw=True), mode="immediate",
-                                                     transition=dict(duration=0))]) for name in names])])
+                                                     transition=dict(duration=0))])
+                             for name, lam in zip(names, surfaces.lambdas)])])
     if two_classes:
         fig.update_layout(coloraxis=dict(
             cmin=0, cmax=1, colorscale=[[0, pale(class_colour(0), 0.6)], [0.5, "#FFFFFF"],

@@ -26,6 +26,7 @@ from scipy import stats
 from sklearn.decomposition import PCA
 
 from core.data.domains import TrainingInputs, subsample
+from core.formatting import plain, signed
 from core.metrics import divergence
 from core.nn.standardise import input_statistics, standardise
 from core.training.train import ModelSpec, TrainSettings, train_models
@@ -101,7 +102,7 @@ class AccuracyDrop:
         low, high = self.interval
         measured = (f"Measured on the target's own labels: a source-only model scores {self.held_out_source_acc:.1%} "
                     f"on held-out source rows and {self.target_acc:.1%} on the target rows, a drop of "
-                    f"{100 * self.drop:+.1f} points (95% interval {100 * low:+.1f} to {100 * high:+.1f}; "
+                    f"{signed(100 * self.drop)} points (95% interval {signed(100 * low)} to {signed(100 * high)}; "
                     f"{n_seeds} seeds, {self.n_held_out} + {self.n_target} rows)")
         if low > 0:
             return measured + ": the shift costs this model accuracy."
@@ -249,7 +250,7 @@ class CheckReport:
         """The report as a Markdown document (the page's download)."""
         lines = ["# Transferability check", "", f"Source: {self.n_source} rows; target: {self.n_target} rows; "
                  f"{len(self.features)} features.", "", "## Verdict", ""]
-        lines += [f"- {line}" for line in self.verdict()]
+        lines += [f"- {plain(line)}" for line in self.verdict()]  # user text (column names) is escaped throughout
         lines += ["", "## Whole-table divergences", "",
                   f"- MMD² (biased, Gaussian kernel, bandwidth {self.mmd_bandwidth:.3g} on pooled-standardised "
                   f"features): {self.mmd2:.4g}, permutation p-value {self.mmd_pvalue:.4f} "
@@ -258,16 +259,21 @@ class CheckReport:
                   f"({self.proxy_a_classifier})", "", "## Features, most shifted first", "",
                   "| feature | source mean | target mean | standardised mean difference | KS | KS p-value |",
                   "| --- | --- | --- | --- | --- | --- |"]
-        lines += [f"| {r.feature} | {r.source_mean:.4g} | {r.target_mean:.4g} | {r.standardised_mean_difference:+.3f} "
-                  f"| {r.ks_statistic:.3f} | {r.ks_pvalue:.3g} |" for r in self.ranking]
+        lines += [f"| {plain(r.feature)} | {r.source_mean:.4g} | {r.target_mean:.4g} "
+                  f"| {r.standardised_mean_difference:+.3f} | {r.ks_statistic:.3f} | {r.ks_pvalue:.3g} |"
+                  for r in self.ranking]
         if self.source_labels is not None or self.target_labels is not None:
             lines += ["", "## Label proportions", "", "| class | source | target |", "| --- | --- | --- |"]
             names = list((self.source_labels or self.target_labels).keys())
             share = lambda d, k: "—" if d is None else f"{d[k]:.1%}"  # noqa: E731
-            lines += [f"| {k} | {share(self.source_labels, k)} | {share(self.target_labels, k)} |" for k in names]
+            lines += [f"| {plain(k)} | {share(self.source_labels, k)} | {share(self.target_labels, k)} |"
+                      for k in names]
         if self.notes:
-            lines += ["", "## How the files were read", ""] + [f"- {note}" for note in self.notes]
+            lines += ["", "## How the files were read", ""] + [f"- {plain(note)}" for note in self.notes]
         return "\n".join(lines) + "\n"
+
+
+DIVERGENCE_ROWS = 2000  # rows per table that the MMD test and the proxy A-distance's classifier see at most
 
 
 def run_check(source_x: np.ndarray, target_x: np.ndarray, features: Sequence[str],
@@ -278,8 +284,14 @@ def run_check(source_x: np.ndarray, target_x: np.ndarray, features: Sequence[str
     and ``compare_models``, also how source-only and adapted models disagree on the target."""
     source, target = pooled_standardised(np.asarray(source_x, float), np.asarray(target_x, float))
     sigma = divergence.median_bandwidth(source, target, seed=seed)
-    test = divergence.mmd_permutation_test(source, target, sigma=sigma, n_permutations=n_permutations, seed=seed)
-    pad = divergence.proxy_a_distance(source, target, classifier="mlp", n_seeds=pad_seeds, seed=seed)
+    test = divergence.mmd_permutation_test(source, target, sigma=sigma, n_permutations=n_permutations, seed=seed,
+                                           max_points_per_domain=DIVERGENCE_ROWS)
+    rows_s, rows_t = subsample(len(source), DIVERGENCE_ROWS, seed), subsample(len(target), DIVERGENCE_ROWS, seed + 1)
+    pad = divergence.proxy_a_distance(source[rows_s], target[rows_t], classifier="mlp", n_seeds=pad_seeds, seed=seed)
+    if max(len(source), len(target)) > DIVERGENCE_ROWS:  # the work stays bounded, and the report says how
+        notes = (*notes, f"the MMD test and the proxy A-distance's domain classifier used {len(rows_s):,} of the "
+                         f"{len(source):,} source rows and {len(rows_t):,} of the {len(target):,} target rows, drawn "
+                         f"at random (at most {DIVERGENCE_ROWS:,} per table); the feature ranking used every row")
     return CheckReport(
         n_source=len(source), n_target=len(target), features=tuple(features),
         ranking=feature_ranking(np.asarray(source_x, float), np.asarray(target_x, float), features),

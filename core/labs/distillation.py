@@ -1,22 +1,25 @@
 """Knowledge distillation (Hinton et al., 2015): a large teacher's soft targets carried to a small student.
 
 The teacher (a wide network) is trained on the labelled source plus the labelled target samples.
-Students are small networks:
+Small students are trained in two settings, side by side in one batch:
 
-- from soft targets: ``alpha · T² · CE(softmax(z_t / T), softmax(z_s / T))`` averaged over the
-  transfer set (labelled source, the UNLABELLED target pool and the labelled target samples:
-  the teacher labels the pool, so the student sees the target domain), plus
-  ``(1 - alpha) · CE(y, softmax(z_s))`` on the labelled points;
-- from hard labels: the same small network on the labelled points alone (the teacher's data).
+- **the student's own labels are the few target labels** (the headline): the source data stays with the
+  teacher. The student from soft targets learns ``alpha · T² · CE(softmax(z_t / T), softmax(z_s / T))``
+  over the target (the UNLABELLED pool, which the teacher labels, and the labelled samples) plus
+  ``(1 - alpha) · CE(y, softmax(z_s))`` on the labelled target samples; the student from hard labels
+  learns from those labelled target samples alone. What the teacher adds is what it learnt from the
+  source.
+- **the student also has the teacher's labelled source** (the contrast): both students add the labelled
+  source (soft targets over it too), so the hard-label student has all the data the teacher had.
 
-The teacher and both students weigh the two labelled domains equally (half the hard-label loss
-on the source, half on the few labelled target samples), so that a handful of target labels
-is not drowned by hundreds of source points.
+Where the students have labels from both domains, they weigh them equally (half the hard-label loss on
+the source, half on the few labelled target samples), as the teacher does, so that a handful of target
+labels is not drowned by hundreds of source points.
 
-Students at several temperatures train in the same batch, so the page can show accuracy
-against T. Every network of a run (teachers, then students) trains as one batched program.
+Students from soft targets at several temperatures train in the same batch, so the page can show
+accuracy against T. Every network of a run (teachers, then students) trains as one batched program.
 Whether the soft targets helped is computed from each run (:meth:`DistillRun.soft_versus_hard`: the two
-students paired by model seed, one-sided paired t-test), never typed.
+students of a setting paired by model seed, one-sided paired t-test), never typed.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import torch
 from core.data.domains import generate
 from core.device import pick_device
 from core.errors import check_fields
+from core.formatting import signed
 from core.knobs import Knob, KnobSet, seeds_knob
 from core.labs.adaptation import check_seeds, model_seed
 from core.metrics.paired import ALPHA, format_p, one_sided_p
@@ -44,6 +48,8 @@ from core.training.finetune import fit_new_networks
 TEMPERATURE_CURVE = (1.0, 2.0, 4.0, 8.0, 16.0)
 STUDENT_SEED_OFFSET = 70_001
 ROLES = ("teacher", "student_soft", "student_hard")
+# The students' own labelled data: the few target labels only (the headline), or the teacher's too (the contrast).
+STUDENT_LABELS = ("target", "all")
 TEACHER_SHARE = 0.4  # of the progress bar
 
 
@@ -150,11 +156,11 @@ class SoftGain:
             f"seeds, {format_p(self.p_value)}"
         if self.helps:
             return (f"Distillation helps here: the student from soft targets beats the one from hard labels by "
-                    f"{self.points:+.1f} points on average ({p}).")
+                    f"{signed(self.points)} points on average ({p}).")
         if self.points > 0:
-            return (f"The student from soft targets is {self.points:+.1f} points ahead on average, but the gain is "
+            return (f"The student from soft targets is {signed(self.points)} points ahead on average, but the gain is "
                     f"not significant ({p}): it may be seed noise.")
-        return (f"Distillation does not help here: the student from soft targets is {self.points:+.1f} points "
+        return (f"Distillation does not help here: the student from soft targets is {signed(self.points)} points "
                 f"against the one from hard labels on average ({p}).")
 
 
@@ -163,9 +169,10 @@ class DistillRun:
     """Scores of a distillation run.
 
     ``rows``: one dict per network, ``role`` (teacher, student_soft, student_hard), ``seed``,
-    ``temperature`` (students from soft targets; None otherwise), ``target_acc``, ``source_acc``.
-    The ``student_soft`` rows at ``settings.temperature`` are the headline student; the others
-    draw the temperature curve.
+    ``temperature`` (students from soft targets; None otherwise), ``labels`` (students: their own labelled
+    data, one of :data:`STUDENT_LABELS`; None for the teacher), ``target_acc``, ``source_acc``. The
+    ``student_soft`` rows with the target labels at ``settings.temperature`` are the headline student;
+    the other temperatures draw the temperature curve.
     """
 
     scenario: Scenario
@@ -177,30 +184,37 @@ class DistillRun:
     train_seconds: float
     device: str
 
-    def accuracies(self, role: str, temperature: float | None = None, metric: str = "target_acc") -> np.ndarray:
-        """Per seed: the accuracies of one role (students from soft targets at ``temperature``)."""
+    def _members(self, role: str, temperature: float | None, labels: str) -> list[dict]:
+        """The rows of ``role`` (students: with ``labels`` and, from soft targets, at ``temperature``, by default
+        the chosen one)."""
         if role == "student_soft" and temperature is None:
             temperature = self.settings.temperature
-        return np.array([r[metric] for r in self.rows if r["role"] == role
-                         and (temperature is None or r["temperature"] == temperature) and r[metric] is not None])
+        return [r for r in self.rows if r["role"] == role and (role == "teacher" or r.get("labels") == labels)
+                and (role != "student_soft" or r["temperature"] == temperature)]
 
-    def statistics(self, role: str, metric: str = "target_acc", temperature: float | None = None) -> RoleStatistics:
-        """Mean and sd over seeds of one role (students from soft targets at ``temperature``, by default
-        the chosen one)."""
-        values = self.accuracies(role, temperature, metric)
+    def accuracies(self, role: str, temperature: float | None = None, metric: str = "target_acc",
+                   labels: str = "target") -> np.ndarray:
+        """Per seed: the accuracies of one role (students: with ``labels``; from soft targets, at ``temperature``)."""
+        return np.array([r[metric] for r in self._members(role, temperature, labels) if r[metric] is not None])
+
+    def statistics(self, role: str, metric: str = "target_acc", temperature: float | None = None,
+                   labels: str = "target") -> RoleStatistics:
+        """Mean and sd over seeds of one role (students: with ``labels``; from soft targets, at ``temperature``,
+        by default the chosen one)."""
+        values = self.accuracies(role, temperature, metric, labels)
         if not len(values):
             return RoleStatistics(None, None, 0)
         return RoleStatistics(float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
                               len(values))
 
-    def soft_versus_hard(self, temperature: float | None = None) -> SoftGain:
+    def soft_versus_hard(self, temperature: float | None = None, labels: str = "target") -> SoftGain:
         """The student from soft targets (at ``temperature``, by default the chosen one) against the student from
-        hard labels, paired by model seed (seeds where either diverged dropped)."""
-        temperature = self.settings.temperature if temperature is None else temperature
-        soft = {r["seed"]: r["target_acc"] for r in self.rows if r["role"] == "student_soft"
-                and r["temperature"] == temperature and r["target_acc"] is not None}
-        hard = {r["seed"]: r["target_acc"] for r in self.rows if r["role"] == "student_hard"
-                and r["target_acc"] is not None}
+        hard labels with the same labelled data (``labels``), paired by model seed (seeds where either diverged
+        dropped)."""
+        soft = {r["seed"]: r["target_acc"] for r in self._members("student_soft", temperature, labels)
+                if r["target_acc"] is not None}
+        hard = {r["seed"]: r["target_acc"] for r in self._members("student_hard", None, labels)
+                if r["target_acc"] is not None}
         delta = np.array([soft[s] - hard[s] for s in sorted(soft.keys() & hard.keys())])
         if not delta.size:
             return SoftGain(None, None, 0)
@@ -208,28 +222,29 @@ class DistillRun:
 
     @property
     def temperatures(self) -> tuple[float, ...]:
-        return tuple(sorted({r["temperature"] for r in self.rows if r["role"] == "student_soft"}))
+        return tuple(sorted({r["temperature"] for r in self.rows if r["role"] == "student_soft"
+                             and r.get("labels") == "target"}))
 
     def to_json(self) -> dict:
         return {"scenario": self.scenario.to_dict(), "device": self.device, "train_seconds": self.train_seconds,
                 "settings": self.settings.to_json(), "teacher_parameters": self.teacher_parameters,
-                "student_parameters": self.student_parameters, "soft_versus_hard": vars(self.soft_versus_hard()),
+                "student_parameters": self.student_parameters,
+                "soft_versus_hard": {labels: vars(self.soft_versus_hard(labels=labels)) for labels in STUDENT_LABELS},
                 "results": self.rows}
 
 
-def _train(x: np.ndarray, hard_weight: np.ndarray, y: np.ndarray, hidden: tuple[int, ...], seeds: list[int],
+def _train(x: np.ndarray, hard_weights: np.ndarray, y: np.ndarray, hidden: tuple[int, ...], seeds: list[int],
            n_classes: int, settings: DistillSettings, device: torch.device, soft: np.ndarray | None = None,
-           alpha: np.ndarray | None = None, temperature: np.ndarray | None = None,
+           soft_weights: np.ndarray | None = None, temperature: np.ndarray | None = None,
            progress: Callable[[float], None] | None = None, image_shape: tuple[int, int, int] | None = None
            ) -> tuple[BatchedNetwork, set[int]]:
-    """Networks (one per seed) on standardised inputs ``x``: cross-entropy with ``y`` weighted by
-    ``hard_weight`` (times ``1 - alpha``), plus the soft-target term (weight ``alpha``) when given; on
-    images (``image_shape``) the networks are convolutional, with ``hidden`` dense layers."""
-    hard_share = np.ones(len(seeds)) if alpha is None else 1.0 - alpha
-    soft_weights = None if soft is None else np.outer(alpha, np.full(len(x), 1.0 / len(x)))
+    """Networks (one per seed) on standardised inputs ``x``: cross-entropy with ``y``, each network weighting
+    the points by its row of ``hard_weights``, plus the soft-target term weighted by its row of
+    ``soft_weights`` when given; on images (``image_shape``) the networks are convolutional, with ``hidden``
+    dense layers."""
     architecture = Architecture.for_inputs(hidden, image_shape)
-    net, stopped = fit_new_networks(x, y, np.outer(hard_share, hard_weight), architecture, seeds, n_classes,
-                                    settings.steps, settings.lr, device, soft, soft_weights, temperature, progress)
+    net, stopped = fit_new_networks(x, y, hard_weights, architecture, seeds, n_classes, settings.steps, settings.lr,
+                                    device, soft, soft_weights, temperature, progress)
     return net, {m for m, _ in stopped}
 
 
@@ -248,11 +263,50 @@ def domain_balanced_weights(n_source: int, n_target: int, n_unlabelled: int = 0)
     return np.concatenate(parts)
 
 
+def student_weights(labels: str, alpha: float, n_source: int, n_target: int, n_pool: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """One student's (hard-label, soft-target) weights over the points ``[source, labelled target, pool]``.
+
+    ``labels="target"``: hard labels on the labelled target samples only, soft targets over the target
+    (labelled and pool); ``"all"``: hard labels domain-balanced (:func:`domain_balanced_weights`), soft
+    targets over every point. The hard part is scaled by ``1 - alpha``, the soft part by ``alpha``.
+    """
+    if labels == "target":
+        hard = np.concatenate([np.zeros(n_source), np.full(n_target, 1.0 / max(1, n_target)), np.zeros(n_pool)])
+        soft = np.concatenate([np.zeros(n_source), np.full(n_target + n_pool, 1.0 / (n_target + n_pool))])
+    else:
+        hard = domain_balanced_weights(n_source, n_target, n_pool)
+        soft = np.full(n_source + n_target + n_pool, 1.0 / (n_source + n_target + n_pool))
+    return (1.0 - alpha) * hard, alpha * soft
+
+
+@dataclass(frozen=True)
+class Student:
+    """One student of a run: its seed index, temperature (``None``: from hard labels) and labelled data."""
+
+    seed: int
+    temperature: float | None
+    labels: str
+
+    @property
+    def role(self) -> str:
+        return "student_hard" if self.temperature is None else "student_soft"
+
+
+def student_plan(n_seeds: int, temperature: float) -> list[Student]:
+    """Per seed: the students from soft targets at every temperature of :data:`TEMPERATURE_CURVE` and
+    ``temperature`` with the target labels, one at ``temperature`` with all labels, and a student from hard
+    labels with each."""
+    temperatures = tuple(sorted(set(TEMPERATURE_CURVE) | {float(temperature)}))
+    return ([Student(s, t, "target") for s in range(n_seeds) for t in temperatures]
+            + [Student(s, float(temperature), "all") for s in range(n_seeds)]
+            + [Student(s, None, labels) for labels in STUDENT_LABELS for s in range(n_seeds)])
+
+
 def run_distillation(scenario: Scenario, n_seeds: int = 3, settings: DistillSettings = DistillSettings(),
                      device=None, progress: Callable[[float], None] | None = None) -> DistillRun:
-    """Train teachers, students from soft targets (at :data:`TEMPERATURE_CURVE` and ``settings.temperature``)
-    and students from hard labels, one per seed each; score them on the target test split.
-    ``progress`` is called with the share done (the teachers take the first :data:`TEACHER_SHARE`)."""
+    """Train teachers and the students of :func:`student_plan`, one per seed each; score them on the target
+    test split. ``progress`` is called with the share done (the teachers take the first :data:`TEACHER_SHARE`)."""
     n_seeds = check_seeds(n_seeds)
     device = torch.device(device) if device is not None else pick_device()
     started = time.perf_counter()
@@ -263,35 +317,36 @@ def run_distillation(scenario: Scenario, n_seeds: int = 3, settings: DistillSett
     labelled_y = np.concatenate([data.source_y, data.target_labelled_y])
     n_source, n_target, n_pool = len(data.source_x), len(data.target_labelled_x), len(data.target_pool_x)
     seeds = [model_seed(scenario, s) for s in range(n_seeds)]
-    teacher, teacher_stopped = _train(labelled_x, domain_balanced_weights(n_source, n_target), labelled_y,
-                                      settings.teacher_hidden, seeds, n_classes, settings, device,
+    teacher, teacher_stopped = _train(labelled_x, np.tile(domain_balanced_weights(n_source, n_target), (n_seeds, 1)),
+                                      labelled_y, settings.teacher_hidden, seeds, n_classes, settings, device,
                                       progress=_scaled(progress, 0.0, TEACHER_SHARE), image_shape=data.image_shape)
 
-    # students: per seed, one per temperature (soft targets) and one from hard labels (alpha = 0);
-    # their transfer set adds the unlabelled target pool, which only the soft term sees
+    # every student sees the points [source, labelled target, unlabelled pool]; its weights pick its data
     transfer_x = np.concatenate([labelled_x, standardise(data.target_pool_x, mean, std)])
     transfer_y = np.concatenate([labelled_y, np.zeros(n_pool, dtype=np.int64)])
-    temperatures = tuple(sorted(set(TEMPERATURE_CURVE) | {float(settings.temperature)}))
-    plan = [(s, t) for s in range(n_seeds) for t in temperatures] + [(s, None) for s in range(n_seeds)]
+    plan = student_plan(n_seeds, settings.temperature)
+    weights = [student_weights(st.labels, settings.alpha if st.temperature is not None else 0.0, n_source, n_target,
+                               n_pool) for st in plan]
     with torch.no_grad():
         logits = teacher(torch.as_tensor(transfer_x, dtype=torch.float32, device=device))
-        soft = torch.stack([torch.softmax(logits[s] / (t or 1.0), dim=-1) for s, t in plan]).cpu().numpy()
+        soft = torch.stack([torch.softmax(logits[st.seed] / (st.temperature or 1.0), dim=-1)
+                            for st in plan]).cpu().numpy()
     student, student_stopped = _train(
-        transfer_x, domain_balanced_weights(n_source, n_target, n_pool), transfer_y, settings.student_hidden,
-        [seeds[s] + STUDENT_SEED_OFFSET for s, _ in plan], n_classes, settings, device, soft=soft,
-        alpha=np.array([settings.alpha if t is not None else 0.0 for _, t in plan]),
-        temperature=np.array([t or 1.0 for _, t in plan]), progress=_scaled(progress, TEACHER_SHARE, 1.0),
+        transfer_x, np.stack([hard for hard, _ in weights]), transfer_y, settings.student_hidden,
+        [seeds[st.seed] + STUDENT_SEED_OFFSET for st in plan], n_classes, settings, device, soft=soft,
+        soft_weights=np.stack([soft_part for _, soft_part in weights]),
+        temperature=np.array([st.temperature or 1.0 for st in plan]), progress=_scaled(progress, TEACHER_SHARE, 1.0),
         image_shape=data.image_shape)
 
     rows = []
-    for net, stopped, members in ((teacher, teacher_stopped, [(s, "teacher") for s in range(n_seeds)]),
-                                  (student, student_stopped, plan)):
+    for net, stopped, members in ((teacher, teacher_stopped, [(s, "teacher", None, None) for s in range(n_seeds)]),
+                                  (student, student_stopped, [(st.seed, st.role, st.temperature, st.labels)
+                                                              for st in plan])):
         networks = Networks.from_net(net, np.tile(mean, (net.n_models, 1)), np.tile(std, (net.n_models, 1)))
         target = networks.accuracy(data.target_test_x, data.target_test_y)
         source = networks.accuracy(data.source_x, data.source_y)
-        for m, (s, t) in enumerate(members):
-            role = "teacher" if t == "teacher" else "student_soft" if t is not None else "student_hard"
-            rows.append({"role": role, "seed": s, "temperature": t if role == "student_soft" else None,
+        for m, (s, role, temperature, labels) in enumerate(members):
+            rows.append({"role": role, "seed": s, "temperature": temperature, "labels": labels,
                          "target_acc": None if m in stopped else float(target[m]),
                          "source_acc": None if m in stopped else float(source[m]), "diverged": m in stopped})
     return DistillRun(scenario, settings, int(n_seeds), rows, teacher.parameter_count(), student.parameter_count(),

@@ -96,14 +96,18 @@ def _n_classes(data: DomainData) -> int:
     return max(set(data.source_classes) | set(data.target_classes)) + 1
 
 
-def parse_numbers(text: str, field: str) -> list[float]:
-    """``"0,0.1,1"`` -> ``[0.0, 0.1, 1.0]``; a one-line error names ``field`` otherwise."""
+def parse_numbers(text: str, field: str, most: int) -> list[float]:
+    """``"0,0.1,1"`` -> ``[0.0, 0.1, 1.0]``, at most ``most`` values (each one more run); a one-line error names
+    ``field`` otherwise."""
+    parts = [part for part in text.split(",") if part.strip()]
+    if len(parts) > most:
+        raise InputError(field, f"expected at most {most} comma-separated numbers, got {len(parts)}")
     try:
-        values = [float(part) for part in text.split(",") if part.strip()]
+        values = [float(part) for part in parts]
     except ValueError:
-        raise InputError(field, f"expected comma-separated numbers, got {text!r}") from None
+        raise InputError(field, f"expected comma-separated numbers, got {text[:80]!r}") from None
     if not values or not all(np.isfinite(values)):
-        raise InputError(field, f"expected comma-separated numbers, got {text!r}")
+        raise InputError(field, f"expected comma-separated numbers, got {text[:80]!r}")
     return values
 
 

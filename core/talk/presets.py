@@ -35,7 +35,7 @@ class Preset:
 
     def link(self, presenter: bool = False) -> str:
         """Relative link to the scene: ``page?query``, with ``present=1`` in presenter mode."""
-        query = "&".join(part for part in (self.scenario.to_query(), f"{PRESENTER_PARAM}=1" if presenter else "")
+        query = "&".join(part for part in (self.scenario.link_query(), f"{PRESENTER_PARAM}=1" if presenter else "")
                          if part)
         return f"{self.page}?{query}" if query else self.page
 
@@ -69,6 +69,11 @@ PRESETS: tuple[Preset, ...] = (
     Preset("Which method for which shift", "Every method on each kind of shift: an input transformation, covariate, "
            "prior and concept shift.", Scenario(), page="shift_matrix",
            cue="Read each row: which methods the paired test marks ▲ (a gain over source only) and which ▼."),
+    Preset("Which term of the bound grows", "The terms of the Ben-David bound as the target moons turn from 0° to "
+           "90°: the source error, the divergence term and the oracle λ*.",
+           Scenario(), page="bound",
+           cue="Follow the divergence term as it climbs while the source error stays flat; the dotted line is the "
+               "measured target error the bound must stay above."),
     Preset("How much alignment?", "MMD's weight λ swept on a log grid at a 50° rotation.",
            Scenario(rotation=50), page="lambda_sweep",
            cue="Find the λ where target accuracy peaks, and whether large λ falls below λ = 0."),
@@ -76,6 +81,11 @@ PRESETS: tuple[Preset, ...] = (
            "labels by each strategy (frozen features, full, progressive unfreezing, L2-SP, ...) against scratch.",
            Scenario(rotation=35), page="finetune",
            cue="Follow the progressive-unfreezing curve against scratch at 1 and 2 labels per class, then at 50."),
+    Preset("Distilling a teacher into a small student", "A wide teacher trained on the labelled source and a few "
+           "target labels, and 8-unit students that only have those target labels: from the teacher's soft targets "
+           "or from the labels alone.", Scenario(rotation=35), page="distillation",
+           cue="Read the green or blue line under the cards, then the contrast: with the source labels of their own, "
+               "the small students need no teacher."),
     Preset("When transfer turns negative", "Fine-tuning against training from scratch across shifts and label counts.",
            Scenario(), page="negative_transfer",
            cue="Outlined cells are where fine-tuning loses to training from scratch on the same labels."),

@@ -3,9 +3,10 @@ and the served app (or a restarted one) finds them at once.
 
 A result is stored under a digest of its kind, its key (the Scenario and settings that made it,
 by ``repr``) and the code version: the hash of every ``.py`` file below ``core/`` with the torch and numpy
-versions, so a change to the engine never serves a stale result. Files are written atomically;
-an unreadable file is recomputed, never an error; the oldest files beyond :data:`MAX_FILES` are
-removed. Results are pickled: the folder must only be writable by the app's own user.
+versions, so a change to the engine never serves a stale result. Files are written atomically; the
+oldest files beyond :data:`MAX_FILES` are removed. Results are data, never pickles
+(:mod:`core.talk.safe_codec`: a JSON tree and numpy arrays, read without running code); a file that
+does not decode, or decodes to another type than its kind's, is logged, deleted and recomputed.
 
 ``$DSL_RESULT_STORE`` sets the folder (default ``.cache/results`` in the repository); ``off``
 switches the store off.
@@ -14,8 +15,8 @@ switches the store off.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
-import pickle
 import tempfile
 from collections.abc import Callable
 from functools import lru_cache
@@ -25,11 +26,15 @@ from typing import Any, TypeVar
 import numpy
 import torch
 
+from core.talk.safe_codec import CodecError, dumps, loads
+
 STORE_ENV_VAR = "DSL_RESULT_STORE"
 ENGINE = Path(__file__).resolve().parent.parent  # core/
 DEFAULT_DIRECTORY = ENGINE.parent / ".cache" / "results"
 MAX_FILES = 256
+SUFFIX = ".npz"
 T = TypeVar("T")
+log = logging.getLogger("domain_shift_lab")
 
 
 @lru_cache(maxsize=1)
@@ -44,7 +49,8 @@ def code_version() -> str:
 
 
 class ResultStore:
-    """A folder of pickled results; ``directory=None`` stores nothing (every fetch computes)."""
+    """A folder of stored results (:mod:`core.talk.safe_codec`); ``directory=None`` stores nothing (every fetch
+    computes)."""
 
     def __init__(self, directory: Path | None, max_files: int = MAX_FILES) -> None:
         self.directory = directory
@@ -55,39 +61,60 @@ class ResultStore:
         if self.directory is None:
             return None
         digest = hashlib.sha256(repr((code_version(), kind, key)).encode()).hexdigest()[:32]
-        return self.directory / f"{kind}-{digest}.pkl"
+        return self.directory / f"{kind}-{digest}{SUFFIX}"
+
+    def unwritable(self) -> str | None:
+        """Why nothing can be stored (the folder cannot be made or written), or ``None`` when it can."""
+        if self.directory is None:
+            return "the result store is off"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.directory, suffix=".tmp"):
+                pass
+        except OSError as error:
+            return f"cannot write to {self.directory}: {error.strerror or type(error).__name__}"
+        return None
 
     def contains(self, kind: str, key: Any) -> bool:
         path = self.path(kind, key)
         return path is not None and path.exists()
 
-    def fetch(self, kind: str, key: Any, compute: Callable[[], T]) -> T:
-        """The stored result of ``kind`` at ``key``, or ``compute()``'s, which is then stored."""
+    def fetch(self, kind: str, key: Any, compute: Callable[[], T], expected: type | None = None) -> T:
+        """The stored result of ``kind`` at ``key``, or ``compute()``'s, which is then stored. A stored file that
+        is not a result of ours, or not an instance of ``expected``, is deleted (and logged) and recomputed."""
         path = self.path(kind, key)
         if path is not None and path.exists():
             try:
-                with open(path, "rb") as file:
-                    return pickle.load(file)
-            except Exception:  # truncated, from another version of a class: compute it again
+                result = loads(path.read_bytes())
+                if expected is not None and not isinstance(result, expected):
+                    raise CodecError(f"a {type(result).__name__}, not a {expected.__name__}")
+                return result
+            except (OSError, CodecError) as error:
+                log.warning("Result store: deleted %s, which is not a stored %s: %s", path.name, kind, error)
                 path.unlink(missing_ok=True)
         result = compute()
         if path is not None:
-            self._write(path, result)
+            self.store(path, result)
         return result
 
-    def _write(self, path: Path, result: Any) -> None:
+    def store(self, path: Path, result: Any) -> str | None:
+        """Write ``result`` at ``path`` atomically; ``None`` when written, else why not (logged): a read-only or
+        full disk, a path that cannot be a folder, a value the codec cannot write. The caller keeps its result."""
         temporary = None
         try:
+            data = dumps(result)
             path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as file:
                 temporary = Path(file.name)
-                pickle.dump(result, file, protocol=pickle.HIGHEST_PROTOCOL)
+                file.write(data)
             os.replace(temporary, path)  # readers see the whole file or none
-        except (OSError, pickle.PicklingError):  # a read-only or full disk: the result is returned, not kept
+        except (OSError, CodecError) as error:
             if temporary is not None:
                 temporary.unlink(missing_ok=True)
-            return
+            log.warning("Result store: could not store %s: %s", path.name, error)
+            return f"{type(error).__name__}: {error}"
         self._prune()
+        return None
 
     def _prune(self) -> None:
         """Remove the oldest files beyond :attr:`max_files` (another process may be removing them too)."""
@@ -97,7 +124,9 @@ class ResultStore:
             except OSError:
                 return 0.0
 
-        for old in sorted(self.directory.glob("*.pkl"), key=modified, reverse=True)[self.max_files:]:
+        for stale in self.directory.glob("*.pkl"):  # pickles of an older version: never read, removed
+            stale.unlink(missing_ok=True)
+        for old in sorted(self.directory.glob(f"*{SUFFIX}"), key=modified, reverse=True)[self.max_files:]:
             old.unlink(missing_ok=True)
 
 

@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from core.labs import adaptation, finetune_runs, image_lab, shift_matrix, sweeps
+from core.labs import adaptation, distillation, finetune_runs, image_lab, shift_matrix, sweeps
 from core.labs.adaptation import AdaptationPageSettings
+from core.labs.distillation import DistillationPageSettings
 from core.labs.finetune_runs import FinetunePageSettings
 from core.labs.image_lab import ImagePageSettings
 from core.labs.negative_transfer import MAPS, TransferMapPageSettings
 from core.labs.shift_matrix import ShiftMatrixPageSettings
-from core.labs.sweeps import LambdaSweepPageSettings
+from core.labs.sweeps import BoundPageSettings, LambdaSweepPageSettings
 from core.metrics import shift_report
 from core.metrics.shift_report import DivergenceSweepPageSettings
 from core.scenario import Scenario
@@ -31,28 +32,40 @@ Progress = Callable[[float], None] | None
 
 @dataclass(frozen=True)
 class RunKind:
-    """A kind of stored run: its name in the store and the engine function that computes it from a key."""
+    """A kind of stored run: its name in the store, the engine function that computes it from a key, and the
+    type of its result (a stored file that decodes to anything else is deleted and recomputed)."""
 
     name: str
     compute: Callable[..., Any]  # compute(*key, progress=None, **watch)
+    result_type: type = object
 
 
-SHIFT_REPORT = RunKind("shift_report", lambda scenario, progress=None: shift_report.shift_report(scenario))
+SHIFT_REPORT = RunKind("shift_report", lambda scenario, progress=None: shift_report.shift_report(scenario),
+                       shift_report.ShiftReport)
 DIVERGENCE_SWEEP = RunKind("divergence_sweep", lambda scenario, knob, n_points, progress=None:
-                           shift_report.divergence_sweep(scenario, knob, n_points=n_points))
+                           shift_report.divergence_sweep(scenario, knob, n_points=n_points), list)
 ADAPTATION = RunKind("adaptation", lambda scenario, methods, n_seeds, settings, progress=None, on_frame=None:
                      adaptation.run_adaptation(scenario, methods, n_seeds, settings, progress=progress,
-                                               on_frame=on_frame))
+                                               on_frame=on_frame), adaptation.AdaptationRun)
 LAMBDA_SWEEP = RunKind("lambda_sweep", lambda scenario, method, lambdas, n_seeds, settings, progress=None:
                        sweeps.lambda_sweep_with_models(scenario, method, lambdas, n_seeds, settings,
-                                                       progress=progress))
+                                                       progress=progress), tuple)
 FINETUNE = RunKind("finetune", lambda scenario, strategies, labels, n_seeds, settings, knob=None, values=None,
                    progress=None: finetune_runs.run_finetuning(scenario, strategies, labels, n_seeds, settings,
-                                                               knob=knob, values=values, progress=progress))
+                                                               knob=knob, values=values, progress=progress),
+                   finetune_runs.FinetuneRun)
 SHIFT_MATRIX = RunKind("shift_matrix", lambda cases, methods, n_seeds, settings, progress=None:
-                       shift_matrix.shift_matrix(cases, methods, n_seeds, settings, progress=progress))
+                       shift_matrix.shift_matrix(cases, methods, n_seeds, settings, progress=progress),
+                       shift_matrix.ShiftMatrix)
+BOUND = RunKind("bound", lambda scenario, knob, values, n_seeds, adapted, progress=None:
+                sweeps.ben_david_sweep(scenario, knob, values, n_seeds=n_seeds, adapted=adapted, progress=progress),
+                list)
+DISTILLATION = RunKind("distillation", lambda scenario, n_seeds, settings, progress=None:
+                       distillation.run_distillation(scenario, n_seeds, settings, progress=progress),
+                       distillation.DistillRun)
 IMAGE_LAB = RunKind("image_lab", lambda scenario, methods, n_seeds, settings, progress=None:
-                    image_lab.run_image_lab(scenario, n_seeds, settings, methods, progress=progress))
+                    image_lab.run_image_lab(scenario, n_seeds, settings, methods, progress=progress),
+                    image_lab.ImageLabRun)
 
 
 def stored_run(kind: RunKind, key: tuple, progress: Progress = None, store: ResultStore | None = None,
@@ -60,7 +73,7 @@ def stored_run(kind: RunKind, key: tuple, progress: Progress = None, store: Resu
     """``kind``'s result at ``key`` from ``store`` (default: :func:`default_store`), computed and stored when
     it is not there; ``watch`` (such as the adaptation run's ``on_frame``) goes to the computation."""
     store = default_store() if store is None else store
-    return store.fetch(kind.name, key, lambda: kind.compute(*key, progress=progress, **watch))
+    return store.fetch(kind.name, key, lambda: kind.compute(*key, progress=progress, **watch), kind.result_type)
 
 
 # --- The keys of each page's runs, from its settings ----------------------------------------------------
@@ -81,6 +94,16 @@ def adaptation_key(scenario: Scenario, settings: AdaptationPageSettings) -> tupl
 def lambda_sweep_key(scenario: Scenario, settings: LambdaSweepPageSettings) -> tuple:
     """Key of the MMD-vs-λ page's sweep."""
     return scenario, settings.method, settings.lambdas(), settings.seeds, settings.train_settings()
+
+
+def bound_key(scenario: Scenario, settings: BoundPageSettings) -> tuple:
+    """Key of the Ben-David bound page's sweep."""
+    return scenario, settings.knob, settings.values(), settings.seeds, settings.adapted_method()
+
+
+def distillation_key(scenario: Scenario, settings: DistillationPageSettings) -> tuple:
+    """Key of the Distillation page's run."""
+    return scenario, settings.seeds, settings.distill_settings()
 
 
 def finetune_key(scenario: Scenario, settings: FinetunePageSettings) -> tuple:
@@ -112,6 +135,8 @@ DEFAULT_RUNS: dict[str, Callable[[Scenario], list[tuple[RunKind, tuple]]]] = {  
     "domain_shift": lambda scenario: [(SHIFT_REPORT, (scenario,)), (DIVERGENCE_SWEEP, divergence_sweep_key(
         scenario, DivergenceSweepPageSettings()))],
     "adaptation": lambda scenario: [(ADAPTATION, adaptation_key(scenario, AdaptationPageSettings()))],
+    "bound": lambda scenario: [(BOUND, bound_key(scenario, BoundPageSettings()))],
+    "distillation": lambda scenario: [(DISTILLATION, distillation_key(scenario, DistillationPageSettings()))],
     "lambda_sweep": lambda scenario: [(LAMBDA_SWEEP, lambda_sweep_key(scenario, LambdaSweepPageSettings()))],
     "finetune": lambda scenario: [(FINETUNE, finetune_key(scenario, FinetunePageSettings()))],
     "negative_transfer": lambda scenario: [(FINETUNE, key)
@@ -134,8 +159,12 @@ def is_warm(preset: Preset) -> bool:
     return all(store.contains(kind.name, key) for kind, key in scene_runs(preset))
 
 
+NOT_STORED = "trained, NOT stored"  # warm's state of a run the store could not keep (the log says why)
+
+
 def warm(presets: Iterable[Preset], report: Callable[[str, str, float], None] | None = None) -> list[dict]:
-    """Compute and store every run of ``presets`` not yet stored; one row (scene, run, seconds, state) per run."""
+    """Compute and store every run of ``presets`` not yet stored; one row (scene, run, seconds, state) per run,
+    the state :data:`NOT_STORED` for a run the store could not keep."""
     store, rows = default_store(), []
     for preset in presets:
         for kind, key in scene_runs(preset):
@@ -143,8 +172,9 @@ def warm(presets: Iterable[Preset], report: Callable[[str, str, float], None] | 
             start = time.perf_counter()
             stored_run(kind, key, store=store)
             seconds = time.perf_counter() - start
-            rows.append({"scene": preset.name, "run": kind.name, "seconds": round(seconds, 3),
-                         "state": "already stored" if stored else "trained and stored"})
+            state = "already stored" if stored else "trained and stored" if store.contains(kind.name, key) \
+                else NOT_STORED
+            rows.append({"scene": preset.name, "run": kind.name, "seconds": round(seconds, 3), "state": state})
             if report is not None:
                 report(preset.name, kind.name, seconds)
     return rows
