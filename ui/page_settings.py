@@ -14,11 +14,10 @@ from typing import Any
 import streamlit as st
 
 from core.errors import InputError
-from core.formatting import plain
 from core.knobs import Knob, KnobSet
 from ui.page_registry import PageEntry
 from ui.state import PAGE_KEY, PAGE_PARAMS_KEY, all_query_params, current_scenario, presenter_mode, sync_url
-from ui.widgets import RUN_KEY
+from ui.widgets import RUN_KEY, link_warnings
 
 Layout = Sequence[Sequence[str]]  # rows of knob names; a row of several is drawn in columns
 
@@ -44,8 +43,7 @@ def _saved_values(page: PageEntry) -> dict[str, Any]:
         from_link = st.session_state.get(PAGE_KEY) in (None, page.url_path)  # None: run without the router
         params = all_query_params() if from_link else {}
         settings, problems = page.settings.from_params(params, unknown_ok=True)
-        for problem in problems:
-            st.warning(f"Ignored from the link: {plain(problem)}", icon=":material/link_off:")
+        link_warnings(problems)
         saved = settings.to_dict()
     st.session_state[key] = saved
     return saved

@@ -11,7 +11,6 @@ import streamlit as st
 
 from core.data.images import IMAGE_SHAPE
 from core.errors import InputError
-from core.formatting import plain
 from core.scenario import (
     INPUT_TRANSFORMATION_GROUP,
     KNOBS,
@@ -34,6 +33,7 @@ from ui.state import (
     sync_url,
     widget_key,
 )
+from ui.widgets import link_warnings
 
 OPEN_GROUPS = {"Data", INPUT_TRANSFORMATION_GROUP}
 
@@ -64,8 +64,7 @@ def _open_scenario(scenario: Scenario) -> None:
 
 def warn_link_problems() -> None:
     """One warning per key of the session's first link that was ignored, said once (user text escaped)."""
-    for problem in pop_url_problems():
-        st.warning(f"Ignored from the link: {plain(problem)}", icon=":material/link_off:")
+    link_warnings(pop_url_problems())
 
 
 def scenario_without_sidebar() -> Scenario:

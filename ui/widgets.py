@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.formatting import plain
+
 RUN_KEY = "script_runs"  # the session's run count, kept by the router (:func:`count_run`)
+
+
+def link_warnings(problems: list[str]) -> None:
+    """One warning per key of a link that was ignored (user text, escaped: :func:`core.formatting.plain`)."""
+    for problem in problems:
+        st.warning(f"Ignored from the link: {plain(problem)}", icon=":material/link_off:")
 
 
 def count_run() -> None:

@@ -94,12 +94,12 @@ class ResultStore:
                 path.unlink(missing_ok=True)
         result = compute()
         if path is not None:
-            self.store(path, result)
+            self._write(path, result)
         return result
 
-    def store(self, path: Path, result: Any) -> str | None:
-        """Write ``result`` at ``path`` atomically; ``None`` when written, else why not (logged): a read-only or
-        full disk, a path that cannot be a folder, a value the codec cannot write. The caller keeps its result."""
+    def _write(self, path: Path, result: Any) -> None:
+        """Write ``result`` at ``path`` atomically; when it cannot (a read-only or full disk, a path that cannot be
+        a folder, a value the codec cannot write), log why and keep nothing: the caller keeps its result."""
         temporary = None
         try:
             data = dumps(result)
@@ -112,9 +112,8 @@ class ResultStore:
             if temporary is not None:
                 temporary.unlink(missing_ok=True)
             log.warning("Result store: could not store %s: %s", path.name, error)
-            return f"{type(error).__name__}: {error}"
+            return
         self._prune()
-        return None
 
     def _prune(self) -> None:
         """Remove the oldest files beyond :attr:`max_files` (another process may be removing them too)."""
