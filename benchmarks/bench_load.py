@@ -90,6 +90,7 @@ class Settings:
     timeout: float = 60.0
     seed: int = 0
     warmup: bool = True
+    insecure: bool = False  # accept a self-signed certificate (an https --url)
 
     def session_pages(self) -> list[str]:
         """The pages under test: ``pages``, else those the presets are shown on, in preset order."""
@@ -202,7 +203,7 @@ async def run_session(url: str, index: int, page: str, settings: Settings, recor
     opening, moving = ("warmup", "warmup") if visit is not None else ("first", "rerun")
     query = start_scene(page, index).scenario.to_query()
     while True:
-        session = StreamlitSession(url, page, query, timeout=settings.timeout)
+        session = StreamlitSession(url, page, query, timeout=settings.timeout, insecure=settings.insecure)
         try:
             recorder.run(opening, index, page, f"open ?{query}", await session.open())
             while time.perf_counter() < deadline and todo != []:
@@ -478,6 +479,7 @@ def main() -> None:
     parser.add_argument("--no-warmup", dest="warmup", action="store_false", help="skip the warm-up visits")
     parser.add_argument("--url", help="test this running server instead of starting one")
     parser.add_argument("--server-pid", type=int, help="pid of the --url server (default: the local listener)")
+    parser.add_argument("--insecure", action="store_true", help="accept a self-signed certificate (an https --url)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="a Streamlit config option for the server this script starts, e.g. "
                         "runner.postScriptGC=false (repeatable)")
@@ -488,7 +490,7 @@ def main() -> None:
     settings = Settings(sessions=args.sessions, duration=SOAK_SECONDS if args.soak else args.duration,
                         pages=tuple(page.strip() for page in args.pages.split(",") if args.pages),
                         random_values=args.random, think=tuple(args.think), ramp=args.ramp, timeout=args.timeout,
-                        seed=args.seed, warmup=args.warmup)
+                        seed=args.seed, warmup=args.warmup, insecure=args.insecure)
     if args.url:
         wait_healthy(args.url, None, limit=10)
         server = contextlib.nullcontext((args.url.rstrip("/"), args.server_pid or listening_pid(args.url)))

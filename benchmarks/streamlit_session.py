@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -178,10 +179,15 @@ class StreamlitSession:
         Seconds a run (or connecting) may take before :class:`SessionError`.
     """
 
-    def __init__(self, base_url: str, page: str, query: str = "", timeout: float = 60.0) -> None:
+    def __init__(self, base_url: str, page: str, query: str = "", timeout: float = 60.0,
+                 insecure: bool = False) -> None:
         parts = urlsplit(base_url)
         scheme = "wss" if parts.scheme == "https" else "ws"
         self.stream_url = f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}{STREAM_PATH}"
+        self._ssl = None
+        if scheme == "wss" and insecure:  # a self-signed certificate (deploy/check_local.sh): encrypted, not verified
+            self._ssl = ssl.create_default_context()
+            self._ssl.check_hostname, self._ssl.verify_mode = False, ssl.CERT_NONE
         self.base_url, self.page, self.query, self.timeout = base_url.rstrip("/"), page, query, timeout
         self.widgets: dict[str, Widget] = {}
         self.states: dict[str, WidgetState] = {}
@@ -206,7 +212,7 @@ class StreamlitSession:
         try:
             self._socket = await asyncio.wait_for(
                 connect(self.stream_url, subprotocols=["streamlit"], max_size=None, max_queue=256, proxy=None,
-                        open_timeout=self.timeout),
+                        open_timeout=self.timeout, ssl=self._ssl),
                 self.timeout)
         except (TimeoutError, OSError, WebSocketException) as error:
             raise SessionError(f"cannot connect to {self.stream_url}: {error!r}") from error

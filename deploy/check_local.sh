@@ -2,8 +2,9 @@
 # Check deploy/nginx.conf without Docker: two replicas of the app on this machine behind nginx (HTTPS with a
 # self-signed certificate), once with the config as it is (sticky sessions: every upload and the verdict must
 # work, the security headers must be there and the Content-Security-Policy must refuse nothing of the app's)
-# and once without its `hash` line (round robin: an upload must fail with 400); then one replica is killed
-# while four sessions are open: its sessions must come back on the other with their scenario, the others
+# and once without its `hash` line (round robin: an upload must fail with 400); the load client's sessions go
+# through it while one replica is killed (they must reopen on the other); then one replica is killed
+# while four browser sessions are open: its sessions must come back on the other with their scenario, the others
 # must carry on. Needs nginx (apt-get install nginx-light), openssl, Debian's Chromium and the test
 # requirements (make test installs Playwright).
 #
@@ -27,14 +28,24 @@ stop() {
 }
 trap stop EXIT
 
-for i in 1 2; do
-    port=$((BASE_PORT + i))
+start_replica() {  # start_replica I: replica I on port BASE_PORT + I (its pid in PIDS[I - 1])
+    local port=$((BASE_PORT + $1))
     STREAMLIT_SERVER_COOKIE_SECRET=$SECRET DSL_TORCH_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
         OPENBLAS_NUM_THREADS=1 DSL_RESULT_STORE=off \
         "$PY" -m streamlit run app.py --server.port "$port" --server.address 127.0.0.1 --server.headless true \
-        > "$WORK/replica$i.log" 2>&1 &
-    PIDS+=($!)
-done
+        >> "$WORK/replica$1.log" 2>&1 &
+    PIDS[$(($1 - 1))]=$!
+}
+
+wait_replica() {
+    for _ in $(seq 120); do
+        curl -sf "http://127.0.0.1:$((BASE_PORT + $1))/_stcore/health" >/dev/null && return
+        sleep 0.5
+    done
+}
+
+start_replica 1
+start_replica 2
 
 # deploy/nginx.conf with the replicas' addresses, a local port, and logs and temporary files in $WORK.
 variant() {  # variant NAME LISTEN_PORT [round-robin]
@@ -58,12 +69,8 @@ mkdir -p "$WORK/certs"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
     -keyout "$WORK/certs/privkey.pem" -out "$WORK/certs/fullchain.pem" 2>/dev/null
 
-for i in 1 2; do
-    for _ in $(seq 120); do
-        curl -sf "http://127.0.0.1:$((BASE_PORT + i))/_stcore/health" >/dev/null && break
-        sleep 0.5
-    done
-done
+wait_replica 1
+wait_replica 2
 variant sticky "$BASE_PORT"
 variant round-robin $((BASE_PORT + 10)) round-robin
 echo "the sticky config differs from deploy/nginx.conf only in:"
@@ -77,6 +84,12 @@ echo "== sticky sessions (deploy/nginx.conf, HTTPS): expect the verdict in every
 echo "== round robin (the same without its hash line): expect an upload answered 400"
 "$PY" deploy/check_proxy.py "https://127.0.0.1:$((BASE_PORT + 10))" "$WORK/round-robin-access.log" --contexts 2 \
     --expect upload-error --out "$WORK/round-robin" --insecure
+echo "== load through the proxy: the load client's sessions, replica 2 killed mid-load; then it is started again"
+"$PY" deploy/check_load.py "https://127.0.0.1:$BASE_PORT" "$WORK/sticky-access.log" \
+    "127.0.0.1:$((BASE_PORT + 2))=${PIDS[1]}" --insecure --json "$WORK/load.json"
+wait "${PIDS[1]}" 2>/dev/null || true
+start_replica 2
+wait_replica 2
 echo "== failover: kill the replica that serves one session; its sessions must come back on the other replica"
 "$PY" deploy/check_proxy.py "https://127.0.0.1:$BASE_PORT" "$WORK/sticky-access.log" --contexts 4 \
     --expect failover --insecure --headers \

@@ -106,7 +106,11 @@ def sweep_section(scenario) -> None:
     st.subheader("How the divergences grow")
     left, right = st.columns([1, 3])
     with left:  # a knob the dataset lacks (blur, chosen on digits, then moons) falls back to the first offered
-        settings = page_settings(PAGE, LAYOUT, options={"knob": sweep_knobs(scenario)})
+        try:
+            settings = page_settings(PAGE, LAYOUT, options={"knob": sweep_knobs(scenario)})
+        except InputError as error:  # over the work budget: the widgets stay, the line says what to lower
+            st.error(str(error))
+            return
     knob, n_points = settings.knob, settings.points
     low, high = SWEEP_RANGES[knob]
     left.caption(f"{knob} from {low:g} to {high:g}; MMD² and the proxy A-distance recomputed at each point, "

@@ -334,3 +334,25 @@ def test_results_table_flags_and_highlights_negative_transfer_and_names_an_incon
     css = html[html.index("<style"):html.index("</style>")]
     assert "background-color: rgba(213, 94, 0, 0.18)" in css
     assert "_row1_col0" in css and not any(f"_row{r}_col0" in css for r in (0, 2, 3))  # the negative row only
+
+
+def test_a_link_over_the_work_budget_is_refused_before_training_and_keeps_its_settings():
+    """The attack case at the widgets' maxima: one line naming the widget to lower and its largest value."""
+    at = run_page({"steps": "3000", "seeds": "10", "n_source": "5000", "n_target": "5000"}, small=False)
+    assert not at.exception
+    assert [e.value for e in at.error] and at.error[0].value.startswith("Steps: this run would take about ")
+    assert "at most" in at.error[0].value and "(now 3000)" in at.error[0].value
+    assert not at.get("plotly_chart") and not at.dataframe  # nothing trained
+    assert at.session_state["adaptation_steps"] == 3000 and at.query_params["steps"] == "3000"
+    submit(at, adaptation_steps=100)
+    assert_clean(at)
+    assert table(at)["seeds"].iloc[0] == "10 of 10"
+
+
+def test_a_long_run_says_how_long_it_will_take_before_it_starts():
+    at = fast_page(adaptation_steps=1000)
+    assert_clean(at)
+    timers = [c.value for c in at.caption if "Estimated time of this run: about" in c.value]
+    assert len(timers) == 1 and "on 2 CPU cores" in timers[0]
+    at = fast_page()
+    assert not [c.value for c in at.caption if "Estimated time" in c.value]

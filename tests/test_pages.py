@@ -254,3 +254,14 @@ def test_sweep_points_at_their_extremes(n_points):
     at.slider(key="domain_shift_points").set_value(n_points).run()
     assert_clean(at)
     assert len(plotly_specs(at)[3]["data"][1]["x"]) == n_points
+
+
+def test_a_sweep_over_the_work_budget_is_one_line_under_its_widgets_and_the_rest_of_the_page_stays():
+    """5,000 + 5,000 points and 13 sweep points: the cards are drawn, the sweep is refused naming what to lower."""
+    at = run_page(query={"n_source": "5000", "n_target": "5000", "points": "13", "rotation": "35"})
+    assert not at.exception
+    assert len(at.error) == 1
+    assert " s a run may take; with the other settings as they are, at most " in at.error[0].value
+    assert at.error[0].value.split(":")[0] in ("Source points", "Target pool points", "Points")
+    assert len(plotly_specs(at)) == 3  # scatter, proportions, feature map: no sweep chart
+    assert at.slider(key="domain_shift_points").value == 13

@@ -12,7 +12,7 @@ import streamlit as st
 from core.data import tables
 from core.data.tables import Table
 from core.figures import check as check_figures
-from core.labs.check import CheckReport, PcaView, pca_view, run_check
+from core.labs.check import CheckReport, PcaView, check_budget, pca_view, run_check
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the files…")
@@ -37,6 +37,7 @@ def split(name: str, data: bytes, column: str) -> tuple[Table, Table]:
 def check(source: Table, target: Table, features: tuple[str, ...], label: str | None) -> tuple[CheckReport, PcaView]:
     """The check of the chosen columns and the PCA view of both tables."""
     chosen = tables.select(source, target, list(features) or None, label)
+    check_budget(len(chosen.source_x), len(chosen.target_x))
     report = run_check(chosen.source_x, chosen.target_x, chosen.features, chosen.source_y, chosen.target_y,
                        chosen.classes, source.notes + target.notes + chosen.notes)
     return report, pca_view(chosen.source_x, chosen.target_x)

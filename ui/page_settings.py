@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from core import budget
 from core.errors import InputError
 from core.knobs import Knob, KnobSet
 from ui.page_registry import PageEntry
@@ -141,5 +142,18 @@ def page_settings(page: PageEntry, layout: Layout, submit: tuple[str, str] | Non
         label = page.settings.knob_named(error.field).label if error.field in drawn else error.field
         raise InputError(label, str(error).split(": ", 1)[1]) from None
     st.session_state[PAGE_PARAMS_KEY] = (page.url_path, settings.to_params())
-    sync_url(current_scenario())
+    scenario = current_scenario()
+    sync_url(scenario)
+    _expected_time(place, settings, scenario)
     return settings
+
+
+def _expected_time(place, settings: KnobSet, scenario) -> None:
+    """Refuse a run over the work budget (one line naming the widget to lower and its largest value); say how long
+    a long one will take before it starts."""
+    if not hasattr(settings, "work"):
+        return
+    seconds = budget.Request(settings, scenario).check(name_of=lambda knob: knob.label)
+    if seconds >= budget.SHOW_ESTIMATE_FROM_S:
+        place.caption(f":material/timer: Estimated time of this run: {budget.describe(seconds)} on 2 CPU cores "
+                      f"(estimates lean high; a run may take at most {budget.WORK_BUDGET_S:g} s here).")

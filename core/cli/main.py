@@ -29,9 +29,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from core import budget
 from core.errors import InputError
 from core.formatting import signed
-from core.knobs import KnobSet
+from core.knobs import Knob, KnobSet
 from core.labs.adaptation import AdaptationPageSettings
 from core.labs.distillation import DistillationPageSettings
 from core.labs.finetune_runs import FinetunePageSettings
@@ -44,7 +45,6 @@ from core.scenario import KNOBS, Scenario
 
 EXIT_BAD_INPUT = 2
 MAX_VARY_VALUES = int(BoundPageSettings.knob_named("points").high)  # --vary: as many values as the pages sweep
-MAX_PERMUTATIONS = 10_000  # the permutation matrix is [points, permutations] float32: 160 MB at 4,000 points
 EXIT_FAILED = 1  # the command ran but could not do what it says (warm could not store)
 
 
@@ -74,6 +74,7 @@ def _build_parser() -> argparse.ArgumentParser:
     shift.add_argument("--json", action="store_true", help="print one JSON object")
     shift.add_argument("--permutations", type=int, default=500, help="permutations of the MMD test")
     shift.add_argument("--pad-seeds", type=int, default=3, help="seeds of the proxy A-distance")
+    _budget_argument(shift)
 
     train = commands.add_parser("train", help="train adaptation methods and score them")
     _page_arguments(train, AdaptationPageSettings)
@@ -105,6 +106,7 @@ def _build_parser() -> argparse.ArgumentParser:
     matrix = commands.add_parser("matrix", help="which method for which kind of shift: every method on each")
     ShiftMatrixPageSettings.add_arguments(matrix)
     matrix.add_argument("--json", action="store_true", help="print one JSON object")
+    _budget_argument(matrix)
 
     check = commands.add_parser("check", help="how far a target table has shifted from a source table")
     check.add_argument("files", nargs="+", metavar="CSV", help="SOURCE.csv TARGET.csv, or one CSV with --domain")
@@ -117,6 +119,7 @@ def _build_parser() -> argparse.ArgumentParser:
                        "column in both tables but the label)")
     check.add_argument("--permutations", type=int, default=500, help="permutations of the MMD test")
     check.add_argument("--json", action="store_true", help="print one JSON object")
+    _budget_argument(check)
 
     warm = commands.add_parser("warm", help="precompute the talk scenes into the result store")
     warm.add_argument("--scenes", default=None, help="comma-separated scene names (default: all; see --list)")
@@ -135,6 +138,29 @@ def _page_arguments(parser: argparse.ArgumentParser, settings: type[KnobSet]) ->
     parser.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
     settings.add_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    _budget_argument(parser)
+
+
+def _budget_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--budget", type=float, default=budget.WORK_BUDGET_S, metavar="SECONDS",
+                        help=f"refuse a run estimated to take longer on 2 CPU cores (default {budget.WORK_BUDGET_S:g}, "
+                             f"the pages' limit; at most {budget.LARGEST_BUDGET_S:g})")
+
+
+def _budget(args: argparse.Namespace) -> float:
+    if not 0 < args.budget <= budget.LARGEST_BUDGET_S:
+        raise InputError("--budget", f"expected seconds in (0, {budget.LARGEST_BUDGET_S:g}], got {args.budget:g}")
+    return args.budget
+
+
+def _within_budget(args: argparse.Namespace, settings: KnobSet, scenario: Scenario, work_of=None,
+                   renamed: dict[str, str] | None = None) -> None:
+    """Refuse, in one line naming the flag (or scenario key) to lower, a run over ``--budget``; ``renamed`` gives
+    the flag that set a knob instead of its own (``--lambdas`` for ``count``)."""
+    renamed = renamed or {}
+
+    budget.Request(settings, scenario, work_of).check(lambda knob: renamed.get(knob.name) or _flag_or_key(knob),
+                                                      _budget(args))
 
 
 def _labels(settings: FinetunePageSettings | TransferMapPageSettings, scenario: Scenario) -> tuple[int, ...]:
@@ -145,18 +171,24 @@ def _labels(settings: FinetunePageSettings | TransferMapPageSettings, scenario: 
         raise InputError("--labels", str(error).split(": ", 1)[1]) from None
 
 
-def _check_count(name: str, value: int, low: int, high: int) -> int:
-    if not low <= value <= high:
-        raise InputError(name, f"expected an integer in [{low}, {high}], got {value}")
+def _count(knob: Knob, value: int) -> int:
+    """A count flag's value, in its knob's range; a one-line error names the flag otherwise."""
+    if not knob.low <= value <= knob.high:
+        raise InputError(knob.flag, f"expected an integer in [{knob.low:g}, {knob.high:g}], got {value}")
     return value
 
 
-def _shift(args: argparse.Namespace, scenario: Scenario) -> None:
-    from core.metrics.shift_report import shift_report
+def _flag_or_key(knob: Knob) -> str:
+    """How the command line names a knob in an error: ``--permutations`` for a flag, ``n_source`` for a key."""
+    return knob.name if knob.name in Scenario.knob_names() else knob.flag
 
-    report = shift_report(scenario,
-                          n_permutations=_check_count("--permutations", args.permutations, 1, MAX_PERMUTATIONS),
-                          pad_seeds=_check_count("--pad-seeds", args.pad_seeds, 1, 20))
+
+def _shift(args: argparse.Namespace, scenario: Scenario) -> None:
+    from core.metrics.shift_report import PAD_SEEDS_KNOB, PERMUTATIONS_KNOB, report_budget, shift_report
+
+    permutations, pad_seeds = _count(PERMUTATIONS_KNOB, args.permutations), _count(PAD_SEEDS_KNOB, args.pad_seeds)
+    report_budget(scenario, permutations, pad_seeds, _flag_or_key, _budget(args))
+    report = shift_report(scenario, n_permutations=permutations, pad_seeds=pad_seeds)
     if args.json:
         print(json.dumps(report.to_json()))
         return
@@ -203,6 +235,7 @@ def _train(args: argparse.Namespace, scenario: Scenario) -> None:
     settings = AdaptationPageSettings.from_arguments(args)
     if not settings.methods:
         raise InputError("--methods", "give at least one method: " + ", ".join(settings.knob_named("methods").choices))
+    _within_budget(args, settings, scenario)
     run = run_adaptation(scenario, settings.methods, n_seeds=settings.seeds, settings=settings.train_settings())
     if args.json:
         print(json.dumps(run.to_json()))
@@ -230,6 +263,9 @@ def _bound(args: argparse.Namespace, scenario: Scenario) -> None:
     if args.vary is not None:
         knob, _, text = args.vary.partition("=")
         knob, values = sweeps.check_vary_knob(knob.strip()), sweeps.parse_numbers(text, "--vary", MAX_VARY_VALUES)
+    points_knob = settings.knob_named("points")
+    _within_budget(args, settings.replace(points=min(max(len(values), int(points_knob.low)), int(points_knob.high))),
+                   scenario, renamed={"points": "--vary"} if args.vary is not None else None)
     points = sweeps.ben_david_sweep(scenario, knob, values, n_seeds=settings.seeds,
                                     adapted=settings.adapted_method())
     answer = sweeps.bound_json(scenario, knob, points)
@@ -251,6 +287,9 @@ def _sweep(args: argparse.Namespace, scenario: Scenario) -> None:
     settings = LambdaSweepPageSettings.from_arguments(args)
     most = int(LambdaSweepPageSettings.knob_named("count").high)  # the page's largest grid
     lambdas = settings.lambdas() if args.lambdas is None else sweeps.parse_numbers(args.lambdas, "--lambdas", most)
+    low = int(LambdaSweepPageSettings.knob_named("count").low)
+    _within_budget(args, settings.replace(count=max(len(lambdas), low)), scenario,
+                   renamed={"count": "--lambdas"} if args.lambdas is not None else None)
     answer = sweeps.lambda_sweep(scenario, settings.method, lambdas, n_seeds=settings.seeds,
                                  settings=settings.train_settings())
     if args.json:
@@ -287,6 +326,8 @@ def _efficiency(args: argparse.Namespace, scenario: Scenario) -> None:
     from core.labs.finetune_runs import run_finetuning
 
     settings = FinetunePageSettings.from_arguments(args)
+    _labels(settings, scenario)
+    _within_budget(args, settings, scenario)
     run = run_finetuning(scenario, settings.strategies_to_train(), _labels(settings, scenario),
                          n_seeds=settings.seeds, settings=settings.finetune_settings())
     if args.json:
@@ -312,10 +353,12 @@ def _transfer_map(args: argparse.Namespace, scenario: Scenario) -> None:
     from core.labs.negative_transfer import SIMILAR_DROP, SMALL_LABELS, gain_map, rule_checks
 
     settings = TransferMapPageSettings.from_arguments(args)
-    knob, _, values = args.vary.partition("=")
-    run = run_finetuning(scenario, settings.strategies_to_train(), _labels(settings, scenario),
-                         n_seeds=settings.seeds, settings=settings.finetune_settings(), knob=knob.strip(),
-                         values=sweeps.parse_numbers(values, "--vary", MAX_VARY_VALUES))
+    knob, _, text = args.vary.partition("=")
+    values = sweeps.parse_numbers(text, "--vary", MAX_VARY_VALUES)
+    labels = _labels(settings, scenario)
+    _within_budget(args, settings, scenario, work_of=lambda s, sc: s.work(sc, rows=(len(values),)))
+    run = run_finetuning(scenario, settings.strategies_to_train(), labels, n_seeds=settings.seeds,
+                         settings=settings.finetune_settings(), knob=knob.strip(), values=values)
     if args.json:
         print(json.dumps(run.to_json()))
         return
@@ -342,6 +385,7 @@ def _distill(args: argparse.Namespace, scenario: Scenario) -> None:
     from core.labs.distillation import run_distillation
 
     settings = DistillationPageSettings.from_arguments(args)
+    _within_budget(args, settings, scenario)
     run = run_distillation(scenario, n_seeds=settings.seeds, settings=settings.distill_settings())
     if args.json:
         print(json.dumps(run.to_json()))
@@ -366,6 +410,7 @@ def _matrix(args: argparse.Namespace, scenario: Scenario) -> None:
     from core.labs.shift_matrix import CASES_BY_NAME, shift_matrix
 
     settings = ShiftMatrixPageSettings.from_arguments(args)
+    _within_budget(args, settings, scenario)
     matrix = shift_matrix(settings.cases, settings.methods, settings.seeds, settings.train_settings())
     if args.json:
         print(json.dumps(matrix.to_json()))
@@ -388,6 +433,9 @@ def _images(args: argparse.Namespace, scenario: Scenario) -> None:
     from core.labs.image_lab import run_image_lab
 
     settings = ImagePageSettings.from_arguments(args)
+    if not scenario.is_image:
+        raise InputError("dataset", f"the image lab needs an image dataset (digits), got {scenario.dataset}")
+    _within_budget(args, settings, scenario)
     run = run_image_lab(scenario, settings.seeds, settings.lab_settings(), settings.methods_to_train())
     if args.json:
         print(json.dumps(run.to_json()))
@@ -407,7 +455,8 @@ def _images(args: argparse.Namespace, scenario: Scenario) -> None:
 
 def _check(args: argparse.Namespace, _scenario: Scenario) -> None:
     from core.data import tables
-    from core.labs.check import run_check
+    from core.labs.check import check_budget, run_check
+    from core.metrics.shift_report import PERMUTATIONS_KNOB
 
     if args.domain is None and len(args.files) != 2:
         raise InputError("check", "give SOURCE.csv and TARGET.csv, or one CSV with --domain COLUMN")
@@ -427,9 +476,10 @@ def _check(args: argparse.Namespace, _scenario: Scenario) -> None:
                      "another, --no-label none",)
     features = None if args.features is None else [f.strip() for f in args.features.split(",") if f.strip()]
     chosen = tables.select(source, target, features, label)
+    permutations = _count(PERMUTATIONS_KNOB, args.permutations)
+    check_budget(len(chosen.source_x), len(chosen.target_x), permutations, _flag_or_key, _budget(args))
     report = run_check(chosen.source_x, chosen.target_x, chosen.features, chosen.source_y, chosen.target_y,
-                       chosen.classes, source.notes + target.notes + notes + chosen.notes,
-                       n_permutations=_check_count("--permutations", args.permutations, 1, MAX_PERMUTATIONS))
+                       chosen.classes, source.notes + target.notes + notes + chosen.notes, n_permutations=permutations)
     if args.json:
         print(json.dumps(report.to_json()))
     else:

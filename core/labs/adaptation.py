@@ -14,10 +14,11 @@ from typing import ClassVar
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
+from core.budget import Work, data_points, minibatch_loop, scoring, snapshots
 from core.data.domains import DomainData, generate
 from core.errors import InputError
 from core.knobs import Knob, KnobSet, seeds_knob
-from core.labs.replay import LiveFrame, LiveFrames, Replay, build_replay, replay_plan
+from core.labs.replay import REPLAY_FRAMES, LiveFrame, LiveFrames, Replay, build_replay, replay_plan
 from core.metrics.paired import median_model, paired_drop
 from core.scenario import Scenario
 from core.training.methods import METHODS, METHODS_BY_NAME
@@ -70,6 +71,11 @@ class AdaptationPageSettings(KnobSet):
     def train_settings(self) -> TrainSettings:
         return TrainSettings(lam=self.lam, steps=self.steps, lr=self.lr)
 
+    def work(self, scenario: Scenario) -> Work:
+        """What :func:`run_adaptation` will compute (for :mod:`core.budget`)."""
+        methods, _ = self.methods_to_train(scenario)
+        return adaptation_work(scenario, methods, self.seeds, self.steps)
+
     def methods_to_train(self, scenario: Scenario) -> tuple[tuple[str, ...], list[str]]:
         """The methods to train, in the registry's order, with the baseline; and the chosen ones skipped because
         they need labelled target samples and the scenario has none."""
@@ -78,6 +84,17 @@ class AdaptationPageSettings(KnobSet):
                    if m.name in names and m.needs_target_labels and scenario.labels_per_class == 0]
         methods = tuple(m.name for m in METHODS if m.name == BASELINE or (m.name in names and m.name not in skipped))
         return methods, skipped
+
+
+def adaptation_work(scenario: Scenario, methods: Sequence[str], n_seeds: int, steps: int, replay: bool = True) -> Work:
+    """One batch of ``methods`` × ``n_seeds`` models for ``steps`` steps on ``scenario``'s domains (with the
+    snapshots of its replay)."""
+    loop = minibatch_loop(steps, {method: n_seeds for method in methods}, pool=scenario.n_target,
+                          images=scenario.is_image)
+    models = len(methods) * n_seeds
+    work = (loop + data_points(scenario.n_source + scenario.n_target + scenario.n_test)
+            + scoring(models, scenario.n_source + scenario.n_test))
+    return work + snapshots(models, REPLAY_FRAMES) if replay else work
 
 
 def check_seeds(n_seeds: int) -> int:

@@ -18,16 +18,19 @@ No streamlit here; the page and ``python -m core check`` call :func:`run_check`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy import stats
 from sklearn.decomposition import PCA
 
+from core import budget
 from core.data.domains import TrainingInputs, subsample
 from core.formatting import plain, signed
+from core.knobs import Knob
 from core.metrics import divergence
+from core.metrics.shift_report import PERMUTATIONS_KNOB
 from core.nn.standardise import input_statistics, standardise
 from core.training.train import ModelSpec, TrainSettings, train_models
 
@@ -74,6 +77,7 @@ def pooled_standardised(source_x: np.ndarray, target_x: np.ndarray) -> tuple[np.
     return standardise(source_x, mean, sd), standardise(target_x, mean, sd)
 
 
+MODEL_STEPS, MODEL_SEEDS = 300, 3  # the source-only and DANN models of :func:`model_disagreement`
 HELD_OUT_SHARE = 0.3  # of the source rows, kept out of training to measure the source accuracy
 Z_95 = 1.959964  # two-sided 95% normal quantile
 
@@ -138,7 +142,7 @@ def held_out_rows(n: int, seed: int) -> np.ndarray:
 
 
 def model_disagreement(source_x: np.ndarray, source_y: np.ndarray, target_x: np.ndarray, n_classes: int,
-                       target_y: np.ndarray | None = None, n_seeds: int = 3, steps: int = 300,
+                       target_y: np.ndarray | None = None, n_seeds: int = MODEL_SEEDS, steps: int = MODEL_STEPS,
                        seed: int = 0) -> Disagreement:
     """Train source-only and DANN models (``n_seeds`` each, one batch) on the labelled source rows less a
     held-out share and on the unlabelled target rows, and compare their predictions on the target."""
@@ -274,6 +278,23 @@ class CheckReport:
 
 
 DIVERGENCE_ROWS = 2000  # rows per table that the MMD test and the proxy A-distance's classifier see at most
+
+
+def check_work(n_source: int, n_target: int, n_permutations: int = PERMUTATIONS_KNOB.default,
+               pad_seeds: int = 3) -> budget.Work:
+    """What :func:`run_check` computes on tables of ``n_source`` and ``n_target`` rows (for :mod:`core.budget`)."""
+    seen = min(n_source, DIVERGENCE_ROWS) + min(n_target, DIVERGENCE_ROWS)
+    return (budget.permutation_test(n_permutations, seen) + budget.kernel_statistics(seen)
+            + budget.full_batch_loop(divergence.PAD_STEPS, pad_seeds, seen)
+            + budget.minibatch_loop(MODEL_STEPS, {"source_only": MODEL_SEEDS, "dann": MODEL_SEEDS})
+            + budget.scoring(2 * MODEL_SEEDS, n_source + n_target) + budget.data_points(n_source + n_target))
+
+
+def check_budget(n_source: int, n_target: int, n_permutations: int = PERMUTATIONS_KNOB.default,
+                 name_of: Callable[[Knob], str] = lambda knob: knob.name, limit: float = budget.WORK_BUDGET_S) -> float:
+    """:func:`core.budget.check` for a check of these sizes: over ``limit``, the permutations to ask for."""
+    return budget.check(lambda values: check_work(n_source, n_target, values["permutations"]).seconds,
+                        {"permutations": n_permutations}, [PERMUTATIONS_KNOB], name_of, limit)
 
 
 def run_check(source_x: np.ndarray, target_x: np.ndarray, features: Sequence[str],

@@ -32,6 +32,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from core.budget import Work, data_points, full_batch_loop
 from core.data.domains import generate
 from core.device import pick_device
 from core.errors import check_fields
@@ -116,6 +117,15 @@ class DistillationPageSettings(KnobSet):
 
     def distill_settings(self) -> DistillSettings:
         return DistillSettings(temperature=self.temperature, alpha=self.alpha)
+
+    def work(self, scenario: Scenario) -> Work:
+        """The teachers on the labelled points, then every student of :func:`student_plan` on them and the pool
+        (for :mod:`core.budget`)."""
+        labelled = scenario.n_source + scenario.labels_per_class * (10 if scenario.is_image else 2)
+        steps, students = DistillSettings.steps, len(student_plan(self.seeds, self.temperature))
+        return (full_batch_loop(steps, self.seeds, labelled, images=scenario.is_image)
+                + full_batch_loop(steps, students, labelled + scenario.n_target, images=scenario.is_image)
+                + data_points(scenario.n_source + scenario.n_target + scenario.n_test))
 
 
 @dataclass(frozen=True)

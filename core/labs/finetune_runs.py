@@ -24,6 +24,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from core.budget import Work, data_points, full_batch_loop, minibatch_loop, scoring
 from core.data.domains import DomainData, generate
 from core.device import pick_device
 from core.errors import InputError
@@ -185,6 +186,11 @@ class FinetunePageSettings(LabelCounts, KnobSet):
         """The chosen strategies in the registry's order, with scratch, the reference, always in."""
         return tuple(s.name for s in STRATEGIES if s.name == REFERENCE or s.name in self.strategies)
 
+    def work(self, scenario: Scenario) -> Work:
+        """What :func:`run_finetuning` will compute (for :mod:`core.budget`)."""
+        return finetune_work(scenario, self.strategies_to_train(), self.labels_for(scenario), self.seeds,
+                             self.finetune_settings())
+
 
 def max_labels(scenario: Scenario) -> int:
     """The most labels per class a run can draw: 100 on points, the labelled reservoir on digits."""
@@ -197,6 +203,23 @@ def check_labels(values: Sequence[float], field: str = "labels", maximum: int = 
     if not values or not all(float(v).is_integer() and 1 <= v <= maximum for v in values):
         raise InputError(field, f"expected integers in [1, {maximum}], got {list(values)}")
     return tuple(sorted({int(v) for v in values}))
+
+
+def finetune_work(scenario: Scenario, strategies: Sequence[str], labels: Sequence[int], n_seeds: int,
+                  settings: FinetuneSettings, n_values: int = 1) -> Work:
+    """Pretraining on the source, the adaptation of *adapt, then fine-tune* (per value), and one full-batch loop
+    per label count over every strategy × label count × seed (× value)."""
+    classes = 10 if scenario.is_image else 2
+    models = len(strategies) * len(labels) * n_seeds * n_values
+    work = (full_batch_loop(settings.pretrain_steps, n_seeds, scenario.n_source, images=scenario.is_image)
+            + full_batch_loop(settings.epochs, models, max(labels, default=1) * classes, groups=len(labels),
+                              images=scenario.is_image)
+            + data_points(scenario.n_source + scenario.n_target + scenario.n_test).times(n_values)
+            + scoring(models, scenario.n_source + scenario.n_test))
+    if any(STRATEGIES_BY_NAME[s].start == "adapted" for s in strategies):
+        work += minibatch_loop(settings.pretrain_steps, {settings.adapt_method: n_seeds}, scenario.n_target,
+                               scenario.is_image).times(n_values)
+    return work
 
 
 def pool_scenario(scenario: Scenario) -> Scenario:

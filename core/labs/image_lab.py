@@ -24,10 +24,18 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from core.budget import Work, full_batch_loop
 from core.data.domains import DomainData, generate
 from core.errors import InputError, check_fields
 from core.knobs import Knob, KnobSet, seeds_knob
-from core.labs.adaptation import check_seeds, mean_or_none, model_seed, run_adaptation, sd_or_none
+from core.labs.adaptation import (
+    adaptation_work,
+    check_seeds,
+    mean_or_none,
+    model_seed,
+    run_adaptation,
+    sd_or_none,
+)
 from core.labs.embedding import FeatureEmbedding, embed_models
 from core.labs.finetune_runs import NEW_HEAD_SEED_OFFSET, with_new_head
 from core.nn.networks import CONV_CHANNELS, Networks
@@ -134,6 +142,17 @@ class ImagePageSettings(KnobSet):
     def lab_settings(self) -> ImageLabSettings:
         return ImageLabSettings(steps=self.steps, lam=self.lam, frozen_blocks=self.frozen_blocks,
                                 finetune_epochs=self.epochs)
+
+    def work(self, scenario: Scenario) -> Work:
+        """The unsupervised CNNs as one batch, then feature extraction and fine-tuning on the labelled images (for
+        :mod:`core.budget`)."""
+        chosen = set(self.methods_to_train())
+        work = adaptation_work(scenario, [m for m in IMAGE_ADAPTATION_METHODS if m in chosen], self.seeds, self.steps,
+                               replay=False)
+        tuned = len(chosen & set(WITH_LABELS)) * self.seeds if scenario.labels_per_class else 0
+        if tuned:
+            work += full_batch_loop(self.epochs, tuned, scenario.labels_per_class * 10, images=True)
+        return work
 
     def methods_to_train(self) -> tuple[str, ...]:
         """The chosen methods in the lab's order, with source only always in."""

@@ -15,11 +15,13 @@ the strategies it recommends is within :data:`RULE_TOLERANCE` of the best strate
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
+from core.budget import Work, total
 from core.knobs import Knob, KnobSet, seeds_knob
 from core.labs.adaptation import NEGATIVE_TRANSFER_MARGIN
 from core.labs.finetune_runs import (
@@ -28,10 +30,12 @@ from core.labs.finetune_runs import (
     FinetuneRun,
     LabelCounts,
     epochs_knob,
+    finetune_work,
     labels_knob,
     strategy_label,
 )
 from core.metrics.paired import INCONCLUSIVE, paired_drop
+from core.scenario import Scenario
 from core.training.finetune import STRATEGIES, FinetuneSettings
 
 SMALL_LABELS = 10
@@ -80,6 +84,11 @@ class TransferMapPageSettings(LabelCounts, KnobSet):
     def finetune_settings(self) -> FinetuneSettings:
         """The Fine-tuning page's defaults, with this page's epochs."""
         return FinetuneSettings(epochs=self.epochs)
+
+    def work(self, scenario: Scenario, rows: Sequence[int] = tuple(len(values) for _, values in MAPS)) -> Work:
+        """Maps of ``rows`` rows each (default: both of :data:`MAPS`), for :mod:`core.budget`."""
+        return total(finetune_work(scenario, self.strategies_to_train(), self.labels_for(scenario), self.seeds,
+                                   self.finetune_settings(), n_values=n) for n in rows)
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,14 @@ from typing import ClassVar
 
 import numpy as np
 
+from core.budget import Work, total
 from core.errors import InputError
 from core.knobs import Knob, KnobSet, seeds_knob
 from core.labs.adaptation import (
     BASELINE,
     NEGATIVE_TRANSFER_MARGIN,
     AdaptationRun,
+    adaptation_work,
     check_seeds,
     method_label,
     run_adaptation,
@@ -80,6 +82,12 @@ class ShiftMatrixPageSettings(KnobSet):
 
     def train_settings(self) -> TrainSettings:
         return TrainSettings(steps=self.steps)
+
+    def work(self, scenario: Scenario | None = None) -> Work:
+        """One adaptation batch per kind of shift, on the cases' own scenarios (for :mod:`core.budget`)."""
+        methods = tuple(dict.fromkeys((BASELINE, *self.methods)))
+        return total(adaptation_work(CASES_BY_NAME[name].scenario, methods, self.seeds, self.steps, replay=False)
+                     for name in self.cases)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from core.budget import Work, data_points, full_batch_loop, minibatch_loop, model_criteria
 from core.data.domains import DomainData, TrainingInputs, generate
 from core.errors import InputError
 from core.knobs import Knob, KnobSet, seeds_knob
@@ -58,6 +59,13 @@ class LambdaSweepPageSettings(KnobSet):
     def lambdas(self) -> tuple[float, ...]:
         return lambda_grid(self.count)
 
+    def work(self, scenario: Scenario) -> Work:
+        """Every λ × seed as one batch (for :mod:`core.budget`)."""
+        points = scenario.n_source + scenario.n_target + scenario.n_test
+        return (minibatch_loop(self.steps, {self.method: self.count * self.seeds}, scenario.n_target,
+                               scenario.is_image)
+                + model_criteria(self.count * self.seeds, points) + data_points(points))
+
     def train_settings(self) -> TrainSettings:
         return TrainSettings(steps=self.steps)
 
@@ -90,6 +98,17 @@ class BoundPageSettings(KnobSet):
 
     def adapted_method(self) -> str | None:
         return None if self.adapted == NO_ADAPTED else self.adapted
+
+    def work(self, scenario: Scenario) -> Work:
+        """Per point: the domain classifiers, the source-only (and adapted) models and the ideal joint ones (for
+        :mod:`core.budget`)."""
+        methods = {"source_only": self.seeds, **({self.adapted: self.seeds} if self.adapted_method() else {})}
+        steps = TrainSettings.steps
+        point = (minibatch_loop(steps, methods, scenario.n_target, scenario.is_image)
+                 + minibatch_loop(steps, {"source_only": self.seeds}, scenario.n_target, scenario.is_image)
+                 + full_batch_loop(divergence.PAD_STEPS, self.seeds, scenario.n_source + scenario.n_target)
+                 + data_points(scenario.n_source + scenario.n_target + scenario.n_test))
+        return point.times(len(self.values()))
 
 
 def _n_classes(data: DomainData) -> int:

@@ -55,6 +55,7 @@ _FALLBACK_BANDWIDTH = 1.0
 _PERMUTATION_CHUNK_ELEMENTS = 1 << 22  # N * permutations per matrix product (16 MiB float32)
 
 # Proxy A-distance training recipes: full-batch Adam on standardised inputs.
+PERMUTATION_POINTS = 2000  # points per domain the permutation test sees at most (a seeded subsample above)
 _PAD_RECIPES = {
     "mlp": {"hidden": (32, 32), "steps": 100, "lr": 0.02},
     "linear": {"hidden": (), "steps": 100, "lr": 0.1},
@@ -460,7 +461,7 @@ def mmd_permutation_test(
     sigma: float | None = None,
     n_permutations: int = 500,
     seed: int = 0,
-    max_points_per_domain: int = 2000,
+    max_points_per_domain: int = PERMUTATION_POINTS,
     bandwidth_multipliers: Sequence[float] | None = None,
 ) -> PermutationTest:
     """Permutation test of "no shift" (``P_S = P_T``) with the biased MMD^2 statistic.
@@ -562,6 +563,9 @@ class ProxyADistance:
     per_seed: tuple[float, ...]
     balanced_errors: tuple[float, ...]
     classifier: str
+
+
+PAD_STEPS = _PAD_RECIPES["mlp"]["steps"]
 
 
 def _pad_recipe(classifier: str, hidden, steps, lr) -> tuple[tuple[int, ...], int, float]:

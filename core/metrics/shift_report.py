@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
+from core.budget import (
+    SIZE_KNOBS,
+    WORK_BUDGET_S,
+    Work,
+    check,
+    data_points,
+    full_batch_loop,
+    kernel_statistics,
+    permutation_test,
+)
 from core.data.domains import DomainData, generate
 from core.errors import InputError
 from core.knobs import Knob, KnobSet
@@ -15,6 +26,11 @@ from core.scenario import KNOBS_BY_NAME, Scenario
 
 DEFAULT_PERMUTATIONS = 500
 DEFAULT_PAD_SEEDS = 3
+MAX_PERMUTATIONS = 10_000  # the permutation matrix is [points, permutations] float32: 160 MB at 4,000 points
+PERMUTATIONS_KNOB = Knob("permutations", int, DEFAULT_PERMUTATIONS, "Permutations",
+                         "Permutations of the MMD test.", low=1, high=MAX_PERMUTATIONS, step=1)
+PAD_SEEDS_KNOB = Knob("pad_seeds", int, DEFAULT_PAD_SEEDS, "Domain-classifier seeds",
+                      "Seeds of the proxy A-distance's domain classifier.", low=1, high=20, step=1)
 SIGNIFICANCE = 0.05  # the level at which the permutation test's p-value reads as "a shift"
 SOURCE_RULE_NEIGHBOURS = 15  # the source's rule, as a k-nearest-neighbour classifier fitted on the source
 # The range each knob is swept over on the divergence-growth chart (neutral value first);
@@ -53,6 +69,13 @@ class DivergenceSweepPageSettings(KnobSet):
         Knob("points", int, SWEEP_POINTS, "Points", "Values of the knob, evenly spaced over its range.", low=5,
              high=13, step=2),
     )
+
+    def work(self, scenario: Scenario) -> Work:
+        """The page's report and its sweep's domain classifiers (for :mod:`core.budget`)."""
+        rows = scenario.n_source + scenario.n_target
+        sweep = (full_batch_loop(divergence.PAD_STEPS, DEFAULT_PAD_SEEDS * self.points, rows)
+                 + (kernel_statistics(rows) + data_points(rows)).times(self.points))
+        return report_work(scenario) + sweep
 
     def knob_for(self, scenario: Scenario) -> str:
         """The chosen knob, or the first one the scenario's dataset offers when it does not apply there."""
@@ -172,6 +195,31 @@ def source_rule_accuracy(data: DomainData) -> float:
     rule = KNeighborsClassifier(n_neighbors=min(SOURCE_RULE_NEIGHBOURS, len(data.source_y)))
     rule.fit(data.source_x, data.source_y)
     return float((rule.predict(data.target_x) == data.target_y_oracle).mean())
+
+
+def report_work(scenario: Scenario, n_permutations: int = DEFAULT_PERMUTATIONS,
+                pad_seeds: int = DEFAULT_PAD_SEEDS) -> Work:
+    """What :func:`shift_report` computes: the permutation test and two families of domain classifiers."""
+    rows = scenario.n_source + scenario.n_target
+    tested = sum(min(n, divergence.PERMUTATION_POINTS) for n in (scenario.n_source, scenario.n_target))
+    return (permutation_test(n_permutations, tested) + full_batch_loop(divergence.PAD_STEPS, pad_seeds, rows).times(2)
+            + kernel_statistics(rows, count=2) + data_points(rows + scenario.n_test))
+
+
+def report_budget(scenario: Scenario, n_permutations: int = DEFAULT_PERMUTATIONS,
+                  pad_seeds: int = DEFAULT_PAD_SEEDS, name_of: Callable[[Knob], str] = lambda knob: knob.name,
+                  limit: float = WORK_BUDGET_S) -> float:
+    """:func:`core.budget.check` for :func:`shift_report`: the permutations, the seeds or the scenario's sizes to
+    lower when over ``limit``."""
+    sizes = list(SIZE_KNOBS)
+
+    def cost(values: dict) -> float:
+        resized = scenario.replace(**{name: values[name] for name in sizes})
+        return report_work(resized, values["permutations"], values["pad_seeds"]).seconds
+
+    values = {"permutations": n_permutations, "pad_seeds": pad_seeds, **{n: getattr(scenario, n) for n in sizes}}
+    knobs = [PERMUTATIONS_KNOB, PAD_SEEDS_KNOB, *(scenario.knob_named(name) for name in sizes)]
+    return check(cost, values, knobs, name_of, limit)
 
 
 def shift_report(scenario: Scenario, n_permutations: int = DEFAULT_PERMUTATIONS,
