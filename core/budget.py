@@ -28,7 +28,7 @@ SHOW_ESTIMATE_FROM_S = 3.0  # pages say how long a run will take from this estim
 
 # Mini-batch loops (core.training.train.train_models), MLP on points: each step costs a fixed part
 # plus a part per model; a method's own term adds per step and per model of that method.
-MINIBATCH_STEP_S = 2.6e-3
+MINIBATCH_STEP_S = 2.2e-3
 MINIBATCH_MODEL_STEP_S = 0.07e-3
 METHOD_STEP_S: dict[str, tuple[float, float]] = {  # (per step when present, per model-step of the method)
     "target_only": (0.5e-3, 0.0), "finetune": (1.0e-3, 0.0), "mmd": (1.1e-3, 0.1e-3), "dann": (0.7e-3, 0.05e-3),

@@ -100,15 +100,15 @@ class BoundPageSettings(KnobSet):
         return None if self.adapted == NO_ADAPTED else self.adapted
 
     def work(self, scenario: Scenario) -> Work:
-        """Per point: the domain classifiers, the source-only (and adapted) models and the ideal joint ones (for
-        :mod:`core.budget`)."""
+        """Per point: the source-only (and adapted) models and the ideal joint ones; every point's domain
+        classifiers as one batch (for :mod:`core.budget`)."""
         methods = {"source_only": self.seeds, **({self.adapted: self.seeds} if self.adapted_method() else {})}
         steps = TrainSettings.steps
+        points, rows = len(self.values()), scenario.n_source + scenario.n_target
         point = (minibatch_loop(steps, methods, scenario.n_target, scenario.is_image)
                  + minibatch_loop(steps, {"source_only": self.seeds}, scenario.n_target, scenario.is_image)
-                 + full_batch_loop(divergence.PAD_STEPS, self.seeds, scenario.n_source + scenario.n_target)
-                 + data_points(scenario.n_source + scenario.n_target + scenario.n_test))
-        return point.times(len(self.values()))
+                 + data_points(rows + scenario.n_test))
+        return point.times(points) + full_batch_loop(divergence.PAD_STEPS, self.seeds * points, rows)
 
 
 def _n_classes(data: DomainData) -> int:
