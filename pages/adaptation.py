@@ -16,6 +16,7 @@ from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import no_boundaries_reason, scenario_sidebar
 from ui.tables import show_table
+from ui.widgets import setting_caption
 
 ensure_router()
 
@@ -136,6 +137,7 @@ def main() -> None:
     st.title("Adaptation")
     st.caption("Train source-only, adapted and fine-tuned models on the scenario of the sidebar, every method "
                "on several seeds in one batch, and see where transfer helps and where it turns negative.")
+    setting_caption(PAGE, scenario)
     try:
         settings = page_settings(PAGE, LAYOUT, submit=("Train", ":material/model_training:"))
         skipped_note(scenario, settings)

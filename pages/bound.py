@@ -14,7 +14,7 @@ from ui.page_registry import PAGES_BY_PATH
 from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar, stop_unless_points
-from ui.widgets import run_downloads
+from ui.widgets import run_downloads, setting_caption
 
 ensure_router()
 
@@ -42,6 +42,7 @@ def main() -> None:
     stop_unless_points(scenario, "Ben-David bound")
     st.caption("Sweep one knob (the others as in the sidebar) and watch which term of the bound of "
                "Ben-David et al. (2010) grows as the target moves away from the source.")
+    setting_caption(PAGE, scenario)
     try:
         settings = page_settings(PAGE, LAYOUT, submit=("Estimate the bound", ":material/calculate:"),
                                  options={"knob": sweep_knobs(scenario)})

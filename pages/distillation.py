@@ -12,6 +12,7 @@ from ui.page_registry import PAGES_BY_PATH
 from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar, stop_unless_points
+from ui.widgets import setting_caption
 
 ensure_router()
 
@@ -44,6 +45,7 @@ def main() -> None:
                "(the source data stays with the teacher): one learns from the teacher's softened predictions on the "
                "unlabelled target pool too (soft targets, Hinton et al. 2015), the other from those labels alone. "
                "Every network of a seed trains in one batch.")
+    setting_caption(PAGE, scenario)
     try:
         page = page_settings(PAGE, LAYOUT, submit=("Distil", ":material/school:"))
         settings = page.distill_settings()

@@ -12,6 +12,7 @@ from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import image_page_link, scenario_sidebar
 from ui.tables import show_table
+from ui.widgets import setting_caption
 
 ensure_router()
 
@@ -173,6 +174,7 @@ def main() -> None:
     st.title("Domain shift")
     st.caption("Move the target away from the source with the sidebar; every number below is computed "
                "on the points shown. The address bar is a link to this exact view.")
+    setting_caption(PAGE, scenario)
     try:
         data = cached.generate(scenario)
         # the charts are sent before the divergences are computed: Streamlit shows each element as soon as

@@ -14,7 +14,7 @@ from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar, stop_unless_points
 from ui.tables import show_table
-from ui.widgets import diverged_warning, run_downloads
+from ui.widgets import diverged_warning, run_downloads, setting_caption
 
 ensure_router()
 
@@ -70,6 +70,7 @@ def main() -> None:
                "pretrained on the labelled source is fine-tuned on a few labelled target samples by each strategy, "
                "every strategy, label count and seed in one batch, and compared with a network trained from scratch "
                "on the same samples. The sidebar's *Target labels per class* is not used here: the form's counts are.")
+    setting_caption(PAGE, scenario)
     try:
         key = finetune_key(scenario, page_settings(PAGE, LAYOUT, submit=("Train", ":material/model_training:")))
         strategies, settings = key[1], key[4]

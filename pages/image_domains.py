@@ -14,7 +14,7 @@ from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar
 from ui.state import set_scenario
 from ui.tables import show_table
-from ui.widgets import run_downloads
+from ui.widgets import run_downloads, setting_caption
 
 ensure_router()
 
@@ -79,6 +79,7 @@ def main() -> None:
     st.title("Image domains")
     st.caption("Handwritten digits (scikit-learn's 8×8 images, upscaled to 16×16) as the source; other digits, "
                "shifted with torchvision, as the target. Small CNNs play the pretrained model, then adapt.")
+    setting_caption(PAGE, scenario)
     if not scenario.is_image:
         st.info(f"This page trains CNNs on images, and the sidebar's dataset is {scenario.dataset}.",
                 icon=":material/info:")

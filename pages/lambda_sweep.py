@@ -17,7 +17,7 @@ from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import no_boundaries_reason, scenario_sidebar
 from ui.tables import show_table
-from ui.widgets import run_downloads
+from ui.widgets import run_downloads, setting_caption
 
 ensure_router()
 
@@ -101,6 +101,7 @@ def main() -> None:
     st.title("MMD vs λ")
     st.caption("How much alignment is enough? Train MMD or DANN at a whole grid of alignment weights λ, every λ "
                "and seed in one batch, and see target accuracy, source accuracy and the feature-space MMD² move.")
+    setting_caption(PAGE, scenario)
     try:
         settings = page_settings(PAGE, LAYOUT, submit=("Train the sweep", ":material/model_training:"))
         method = settings.method

@@ -15,7 +15,7 @@ from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar, stop_unless_points
 from ui.tables import show_table
-from ui.widgets import diverged_warning, run_downloads
+from ui.widgets import diverged_warning, run_downloads, setting_caption
 
 ensure_router()
 
@@ -58,6 +58,7 @@ def main() -> None:
     st.caption("When does transfer hurt, and do the rules of thumb hold? Each map fine-tunes the chosen strategies "
                "and trains scratch at every shift magnitude (rows) and label count (columns), all in one batch, and "
                "shows where transfer beats training from scratch and where it loses.")
+    setting_caption(PAGE, scenario)
     try:
         settings = page_settings(PAGE, LAYOUT, submit=("Train the maps", ":material/model_training:"))
     except InputError as error:

@@ -5,7 +5,7 @@ import streamlit as st
 from core.errors import InputError
 from core.figures.shift_matrix import matrix_figure, matrix_frame
 from core.labs.adaptation import NEGATIVE_TRANSFER_MARGIN, method_label
-from core.labs.shift_matrix import CASES_BY_NAME, GAIN, LOSS
+from core.labs.shift_matrix import CASES_BY_NAME, GAIN, LOSS, SHIFT_CASES
 from core.metrics.paired import ALPHA, TEST_NAME
 from core.talk.scene_runs import shift_matrix_key
 from ui import cached_matrix as cached
@@ -15,6 +15,7 @@ from ui.page_settings import page_settings
 from ui.router import ensure_router
 from ui.sidebar import scenario_sidebar
 from ui.tables import show_table
+from ui.widgets import setting_caption
 
 ensure_router()
 
@@ -40,6 +41,7 @@ def main() -> None:
     st.caption("Every method trained on each kind of shift at a stated strength (its own scenario: moons, noise "
                "0.2, 500 + 500 points; the sidebar's scenario is not used here), each kind of shift as one batch. "
                "What the matrix says is what was measured on these scenarios and seeds, nothing more.")
+    setting_caption(PAGE, SHIFT_CASES[0].scenario)
     try:
         settings = page_settings(PAGE, LAYOUT, submit=("Train the matrix", ":material/model_training:"))
         key = shift_matrix_key(settings)

@@ -13,6 +13,7 @@ from core.labs.image_lab import ImagePageSettings
 from core.labs.negative_transfer import TransferMapPageSettings
 from core.labs.shift_matrix import ShiftMatrixPageSettings
 from core.labs.sweeps import BoundPageSettings, LambdaSweepPageSettings
+from core.labs.transfer_setting import BY_METHOD, POOL_ONLY, WITH_TARGET_LABELS
 from core.metrics.shift_report import DivergenceSweepPageSettings
 
 
@@ -30,6 +31,7 @@ class PageEntry:
     question: str = ""  # what the page answers, under its link on the home page
     default: bool = False
     settings: type[KnobSet] | None = None  # its form's settings, in its URL beside the scenario
+    learns: str | None = None  # what its models learn from (core.labs.transfer_setting.USES): its transfer setting
 
     @property
     def file(self) -> str:
@@ -48,32 +50,32 @@ PAGES: tuple[PageEntry, ...] = (
               "mode."),
     PageEntry("domain_shift", "Domain shift", ":material/scatter_plot:",
               "How far apart are the domains, and which of the four kinds of shift is it?",
-              settings=DivergenceSweepPageSettings),
+              settings=DivergenceSweepPageSettings, learns=BY_METHOD),
     PageEntry("adaptation", "Adaptation", ":material/model_training:",
               "What do source-only, MMD, DANN, CORAL, self-training, optimal transport and fine-tuning make of it?",
-              settings=AdaptationPageSettings),
+              settings=AdaptationPageSettings, learns=BY_METHOD),
     PageEntry("shift_matrix", "Method × shift", ":material/grid_on:",
               "Which method helps, and which hurts, under each kind of shift?",
-              settings=ShiftMatrixPageSettings),
+              settings=ShiftMatrixPageSettings, learns=BY_METHOD),
     PageEntry("bound", "Ben-David bound", ":material/stacked_line_chart:",
               "Which term of the bound grows as the target moves away?",
-              settings=BoundPageSettings),
+              settings=BoundPageSettings, learns=POOL_ONLY),
     PageEntry("lambda_sweep", "MMD vs λ", ":material/tune:",
               "How much alignment is enough, and when does it turn negative?",
-              settings=LambdaSweepPageSettings),
+              settings=LambdaSweepPageSettings, learns=POOL_ONLY),
     PageEntry("finetune", "Fine-tuning", ":material/layers:",
               "Which layers to freeze, how many labels transfer saves, what fine-tuning forgets?",
-              settings=FinetunePageSettings),
+              settings=FinetunePageSettings, learns=WITH_TARGET_LABELS),
     PageEntry("negative_transfer", "Negative transfer", ":material/trending_down:",
               "When does transfer hurt, and do the rules of thumb hold?",
-              settings=TransferMapPageSettings),
+              settings=TransferMapPageSettings, learns=WITH_TARGET_LABELS),
     PageEntry("distillation", "Distillation", ":material/school:",
               "How much of a large teacher can a small student keep?",
-              settings=DistillationPageSettings),
+              settings=DistillationPageSettings, learns=WITH_TARGET_LABELS),
     PageEntry("image_domains", "Image domains", ":material/image:",
               "Rotated, blurred, inverted or textured digits: what do CNNs, fine-tuning, MMD, DANN and "
               "self-training make of them?",
-              settings=ImagePageSettings),
+              settings=ImagePageSettings, learns=BY_METHOD),
     PageEntry("your_data", "Your data", ":material/upload_file:",
               "Has your new table shifted away from the one your model learned on, and is transfer safe?"),
 )

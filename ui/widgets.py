@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.formatting import plain
+from core.labs.transfer_setting import transfer_setting
 
 RUN_KEY = "script_runs"  # the session's run count, kept by the router (:func:`count_run`)
 
@@ -35,3 +36,9 @@ def diverged_warning(points: list[dict], shown: int = 3) -> None:
     if diverged:
         st.warning(f"{len(diverged)} model(s) diverged and are left out of the means: " + "; ".join(diverged[:shown])
                    + ("; …" if len(diverged) > shown else ""), icon=":material/warning:")
+
+
+def setting_caption(page, scenario) -> None:
+    """The page's transfer setting on ``scenario`` (Pan & Yang 2010), under its title."""
+    if page.learns is not None:
+        st.caption(transfer_setting(scenario, page.learns).text())

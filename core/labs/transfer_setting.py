@@ -1,0 +1,79 @@
+"""The three transfer settings of Pan & Yang (2010), named from what a page's models are given.
+
+* **Inductive**: the target task differs from the source's, or the models learn from labelled target
+  samples; either way the target's labels (a few) are needed.
+* **Transductive**: the same task (label space), labelled source, unlabelled target: the models must carry
+  the source task over without a single target label.
+* **Unsupervised**: no labels on either side; only structure transfers (clustering, representations).
+
+Each page declares which labels its models use (:data:`USES`); the scenario says how many labelled target
+samples there are and whether the label spaces agree. No page of the lab trains without source labels, so
+none is in the unsupervised setting; the sentence says so where it matters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.data.domains import labelled_counts
+from core.scenario import Scenario
+
+INDUCTIVE, TRANSDUCTIVE = "inductive", "transductive"
+# what a page's models learn from: the unlabelled target pool only, the labelled target samples too,
+# or some methods the one and some the other
+POOL_ONLY, WITH_TARGET_LABELS, BY_METHOD = "pool only", "with target labels", "by method"
+USES = (POOL_ONLY, WITH_TARGET_LABELS, BY_METHOD)
+LABEL_SPACE_WORDS = {"new_class": "the target has a class the source never saw",
+                     "missing_class": "the target lacks one of the source's classes"}
+
+
+@dataclass(frozen=True)
+class TransferSetting:
+    """One page's setting on one scenario: its name(s) and the facts it follows from."""
+
+    names: tuple[str, ...]
+    uses: str
+    labelled_target: int  # labelled target samples in the scenario
+    label_space: str  # the scenario's: "same" when source and target share their classes
+
+    def text(self) -> str:
+        """One paragraph for under a page's title: the setting, the facts it follows from, what it implies."""
+        unused = (f" (the scenario's {self.labelled_target} labelled target samples are not used here)"
+                  if self.labelled_target else "")
+        given = {POOL_ONLY: f"labelled source and the unlabelled target pool{unused}",
+                 WITH_TARGET_LABELS: "labelled source and labelled target samples",
+                 BY_METHOD: f"labelled source, the unlabelled target pool and {self.labelled_target} labelled target "
+                            "samples"}[self.uses]
+        same = self.label_space == "same"
+        task = "the same label space" if same else f"different label spaces ({LABEL_SPACE_WORDS[self.label_space]})"
+        name = " and ".join(self.names)
+        return f"Transfer setting (Pan & Yang 2010): **{name}**. Given {given}, with {task}: {self._implies(same)}."
+
+    def _implies(self, same_task: bool) -> str:
+        learns_labels = self.uses == WITH_TARGET_LABELS or (self.uses == BY_METHOD and self.labelled_target > 0)
+        if not learns_labels:
+            return ("the models must carry the source task over to the target without a single target label; only "
+                    "the unlabelled pool shows them where the target lies" if same_task else
+                    "the tasks differ, and no model here sees a target label, so none can learn the target's own "
+                    "classes")
+        if self.uses == WITH_TARGET_LABELS:
+            return "the models learn the target task from its own few labels, helped by what the source taught"
+        if same_task:
+            return ("transductive for the methods that see only the unlabelled pool, inductive for target only and "
+                    "fine-tuning, which also learn from the labelled target samples")
+        return ("the tasks differ: target only and fine-tuning learn the target's classes from its labelled samples, "
+                "the methods that see only the unlabelled pool cannot")
+
+
+def transfer_setting(scenario: Scenario, uses: str) -> TransferSetting:
+    """The setting a page whose models learn as ``uses`` says (:data:`USES`) is in on ``scenario``."""
+    if uses not in USES:
+        raise ValueError(f"uses must be one of {USES}, got {uses!r}")
+    labelled = sum(labelled_counts(scenario).values())
+    if scenario.label_space != "same" or uses == WITH_TARGET_LABELS:  # the fine-tuning pages draw their own labels
+        names = (INDUCTIVE,)
+    elif uses == BY_METHOD and labelled > 0:
+        names = (TRANSDUCTIVE, INDUCTIVE)
+    else:
+        names = (TRANSDUCTIVE,)
+    return TransferSetting(names, uses, labelled, scenario.label_space)
