@@ -20,7 +20,7 @@ ensure_router()
 
 PAGE = PAGES_BY_PATH["finetune"]
 LAYOUT = [["strategies"], ["labels"], ["seeds", "epochs", "partial_layers", "unfreeze_every"],
-          ["discriminative_decay", "l2sp_weight", "adapt_method"]]
+          ["discriminative_decay", "l2sp_weight", "adapt_method"], ["ewc_weight", "replay_per_class"]]
 label = strategy_label
 
 

@@ -20,6 +20,7 @@ from core.training.finetune import (
     STRATEGIES,
     FinetuneSettings,
     FitProblem,
+    diagonal_fisher,
     fit_batched,
     fit_by_size,
     layer_rate_schedule,
@@ -270,3 +271,60 @@ def test_concept_shift_removes_the_gain_of_transfer_and_a_flag_needs_the_paired_
     assert holds.shape == (2, 3) and all(h in (True, False) for h in holds.ravel())
     checks = rule_checks(grid)
     assert len(checks) == len(RULES) and sum(c.cells for c in checks) == 6
+
+
+# --- remedies for forgetting: EWC and replay ---------------------------------------------------------
+
+def test_ewc_with_weight_zero_and_replay_with_no_samples_equal_full_finetuning():
+    """Known answers: λ = 0 removes EWC's pull and k = 0 replays nothing, so both follow full fine-tuning exactly."""
+    settings = dataclasses.replace(QUICK, ewc_weight=0.0, replay_per_class=0)
+    run = run_finetuning(SMALL, ["full_finetune", "ewc", "replay"], [2, 5], n_seeds=2, settings=settings,
+                         device="cpu")
+    by = {s: [p["target_acc"] for p in run.points if p["strategy"] == s] for s in ("full_finetune", "ewc", "replay")}
+    assert by["ewc"] == by["full_finetune"] and by["replay"] == by["full_finetune"]
+    order = [p["strategy"] for p in run.points]
+    rows = {s: [i for i, name in enumerate(order) if name == s] for s in by}
+    for weights in run.networks.weights:
+        np.testing.assert_array_equal(weights[rows["ewc"]], weights[rows["full_finetune"]])
+        np.testing.assert_array_equal(weights[rows["replay"]], weights[rows["full_finetune"]])
+
+
+def test_ewc_with_a_huge_weight_keeps_the_source_weights_and_replay_mixes_in_k_source_samples_per_class():
+    settings = dataclasses.replace(QUICK, ewc_weight=1e6, replay_per_class=4)
+    prepared = finetune_runs.prepare_finetuning(SMALL, ["full_finetune", "ewc", "replay"], [3], 1, settings,
+                                                device="cpu")
+    sizes = (prepared.problem.weights > 0).sum(dim=1).tolist()
+    assert sizes == [3 * 2, 3 * 2, 3 * 2 + 4 * 2]  # replay: 3 target and 4 source samples per class
+    assert sorted(prepared.problem.labels[2, 6:14].tolist()) == [0, 0, 0, 0, 1, 1, 1, 1]
+    tuned, _ = fit_by_size(prepared.starts, prepared.problem, torch.device("cpu"))
+    ewc = [m.strategy for m in prepared.plan].index("ewc")
+    scales = prepared.problem.anchor_scale
+    assert all(torch.equal(scale[0], torch.ones_like(scale[0])) for scale in scales)  # full fine-tuning: no pull
+    params = lambda nets: nets.weights + nets.biases  # noqa: E731  (the order of the optimiser's parameters)
+    held = moved = 0
+    for after, before, scale in zip(params(tuned), params(prepared.starts), scales):
+        informative = scale[ewc].numpy() > 0.01  # weights the source task needs
+        change = np.abs(after[ewc] - before[ewc])
+        assert change[informative].max(initial=0.0) < 1e-3
+        held, moved = held + informative.sum(), moved + (np.abs(after[0] - before[0]) > 1e-3).sum()
+    assert held > 0 and moved > 0  # EWC holds what the source needs; full fine-tuning moves
+
+
+def test_the_diagonal_fisher_is_per_model_nonnegative_scaled_to_mean_one_and_zero_where_nothing_depends():
+    net = _net(n_models=2)
+    generator = torch.Generator().manual_seed(5)
+    inputs = torch.randn(2, 40, 2, generator=generator)
+    labels = (inputs[..., 0] > 0).long()
+    fisher = diagonal_fisher(net, inputs, labels)
+    assert [f.shape for f in fisher] == [p.shape for p in list(net.weights) + list(net.biases)]
+    for m in range(2):
+        values = torch.cat([f[m].flatten() for f in fisher])
+        assert float(values.min()) >= 0 and abs(float(values.mean()) - 1.0) < 1e-5
+    alone = diagonal_fisher(_net(n_models=1), inputs[:1], labels[:1])
+    for f, a in zip(fisher, alone):  # model 0 of the pair is model 0 alone: models never interact
+        torch.testing.assert_close(f[0], a[0], rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        net.weights[0][:, :, 0] = 0.0  # hidden unit 0 of the first layer sees nothing ...
+        net.biases[0][:, 0] = -1.0  # ... and stays off: nothing depends on its incoming weights
+    fisher = diagonal_fisher(net, inputs, labels)
+    assert float(fisher[0][:, :, 0].abs().max()) == 0.0

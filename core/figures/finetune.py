@@ -27,10 +27,11 @@ from core.training.finetune import STRATEGIES_BY_NAME, FinetuneSettings, layer_r
 
 STRATEGY_COLOURS = {"scratch": "#000000", "feature_extraction": "#E69F00", "partial": "#56B4E9",
                     "full_finetune": "#CC79A7", "progressive": "#F0E442", "discriminative": "#0072B2",
-                    "l2sp": "#009E73", "adapt_finetune": "#D55E00"}  # finetune and DANN as on the Adaptation page
+                    "l2sp": "#009E73", "adapt_finetune": "#D55E00",  # finetune and DANN as on the Adaptation page
+                    "ewc": "#7F3C8D", "replay": "#8C564B"}  # beyond Okabe-Ito's eight: purple, brown, own markers
 STRATEGY_MARKERS = {"scratch": "circle", "feature_extraction": "square", "partial": "diamond",
                     "full_finetune": "triangle-up", "progressive": "triangle-down", "discriminative": "star",
-                    "l2sp": "hexagon", "adapt_finetune": "pentagon"}
+                    "l2sp": "hexagon", "adapt_finetune": "pentagon", "ewc": "cross", "replay": "x"}
 FROZEN_GREY = "#DDDDDD"
 HURTS, HELPS = "#D55E00", "#0072B2"
 GAIN_SCALE = [[0.0, HURTS], [0.25, pale(HURTS, 0.5)], [0.5, "#FFFFFF"], [0.75, pale(HELPS, 0.5)], [1.0, HELPS]]

@@ -34,10 +34,12 @@ from core.nn.models import seeded_generator
 from core.nn.networks import Architecture, Networks
 from core.scenario import IMAGE_LABELS_PER_CLASS, KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario
 from core.training.finetune import (
+    FISHER_SAMPLES,
     STRATEGIES,
     STRATEGIES_BY_NAME,
     FinetuneSettings,
     FitProblem,
+    diagonal_fisher,
     fit_by_size,
     layer_rate_schedule,
     padded_batch,
@@ -47,6 +49,8 @@ from core.training.methods import ADAPT_METHODS
 from core.training.train import ModelSpec, TrainSettings, train_models
 
 LABEL_SUBSET_STREAM = 11  # numpy stream of the per-seed shuffles of the labelled reservoir
+REPLAY_STREAM = 13  # of the source samples that replay mixes in
+FISHER_STREAM = 17  # of the source samples EWC's Fisher is estimated on
 MAX_LABELS = 100  # the Scenario's own limit on labels_per_class (digits: IMAGE_LABELS_PER_CLASS)
 SCRATCH_SEED_OFFSET = 30_011
 NEW_HEAD_SEED_OFFSET = 50_021
@@ -153,6 +157,8 @@ class FinetunePageSettings(LabelCounts, KnobSet):
     discriminative_decay: float = _FINETUNE.discriminative_decay
     l2sp_weight: float = _FINETUNE.l2sp_weight
     adapt_method: str = _FINETUNE.adapt_method
+    ewc_weight: float = _FINETUNE.ewc_weight
+    replay_per_class: int = _FINETUNE.replay_per_class
     KNOBS: ClassVar[tuple[Knob, ...]] = (
         Knob("strategies", str, tuple(s.name for s in STRATEGIES), "Strategies",
              "Scratch is always trained: it is the reference every strategy is compared with.",
@@ -175,12 +181,19 @@ class FinetunePageSettings(LabelCounts, KnobSet):
         Knob("adapt_method", str, _FINETUNE.adapt_method, "Adapt, then fine-tune: adaptation method",
              "The unsupervised adaptation (source and unlabelled target pool) before fine-tuning.",
              choices=ADAPT_METHODS, display=method_label),
+        Knob("ewc_weight", float, _FINETUNE.ewc_weight, "EWC: pull towards the source weights (λ)",
+             "λ = 0 is full fine-tuning; the pull on each weight is λ times its Fisher information on the source "
+             "(scaled to mean 1).", low=0.0, high=1000.0, options=L2SP_WEIGHTS),
+        Knob("replay_per_class", int, _FINETUNE.replay_per_class, "Replay: source samples per class (k)",
+             "Labelled source samples per class mixed into every replay model's fine-tuning set; 0 is full "
+             "fine-tuning.", low=0, high=100, step=1),
     )
 
     def finetune_settings(self) -> FinetuneSettings:
         return FinetuneSettings(epochs=self.epochs, partial_layers=self.partial_layers,
                                 unfreeze_every=self.unfreeze_every, discriminative_decay=self.discriminative_decay,
-                                l2sp_weight=self.l2sp_weight, adapt_method=self.adapt_method)
+                                l2sp_weight=self.l2sp_weight, adapt_method=self.adapt_method,
+                                ewc_weight=self.ewc_weight, replay_per_class=self.replay_per_class)
 
     def strategies_to_train(self) -> tuple[str, ...]:
         """The chosen strategies in the registry's order, with scratch, the reference, always in."""
@@ -211,9 +224,10 @@ def finetune_work(scenario: Scenario, strategies: Sequence[str], labels: Sequenc
     per label count over every strategy × label count × seed (× value)."""
     classes = 10 if scenario.is_image else 2
     models = len(strategies) * len(labels) * n_seeds * n_values
+    replayed = settings.replay_per_class if "replay" in strategies else 0
     work = (full_batch_loop(settings.pretrain_steps, n_seeds, scenario.n_source, images=scenario.is_image)
-            + full_batch_loop(settings.epochs, models, max(labels, default=1) * classes, groups=len(labels),
-                              images=scenario.is_image)
+            + full_batch_loop(settings.epochs, models, (max(labels, default=1) + replayed) * classes,
+                              groups=len(labels), images=scenario.is_image)
             + data_points(scenario.n_source + scenario.n_target + scenario.n_test).times(n_values)
             + scoring(models, scenario.n_source + scenario.n_test))
     if any(STRATEGIES_BY_NAME[s].start == "adapted" for s in strategies):
@@ -357,16 +371,57 @@ def prepare_finetuning(scenario: Scenario, strategies: Sequence[str], labels: Se
     plan = tuple(PlannedModel(strategy, v, n, s) for v in range(len(datasets)) for n in labels
                  for strategy in strategies for s in range(n_seeds))
     starts = _starting_networks(plan, datasets, seeds, sources, adapted, architecture, n_classes)
-    labelled = [labelled_subset(datasets[m.value_index], m.labels, m.seed) for m in plan]
+    labelled = [_fine_tuning_set(m, datasets[m.value_index], settings) for m in plan]
     inputs, targets, weights = padded_batch(
         [((x - starts.mean[i]) / starts.std[i], y) for i, (x, y) in enumerate(labelled)], device)
     schedules = {s: layer_rate_schedule(s, settings, architecture.n_layers) for s in strategies}
     rates = torch.as_tensor(np.stack([schedules[m.strategy] for m in plan], axis=1), dtype=torch.float32,
                             device=device)
-    anchor = torch.tensor([settings.l2sp_weight if m.strategy == "l2sp" else 0.0 for m in plan], device=device)
+    strength = {"l2sp": settings.l2sp_weight, "ewc": settings.ewc_weight}
+    anchor = torch.tensor([strength.get(m.strategy, 0.0) for m in plan], device=device)
+    problem = FitProblem(inputs, targets, weights, rates, anchor_strength=anchor,
+                         anchor_scale=_ewc_scales(plan, starts, datasets, device))
     return PreparedRun(scenario, strategies, labels, n_seeds, settings, knob, values if knob else (), datasets,
-                       sources, plan, starts, FitProblem(inputs, targets, weights, rates, anchor_strength=anchor),
-                       device)
+                       sources, plan, starts, problem, device)
+
+
+def source_samples(data: DomainData, per_class: int, seed_index: int, stream: int) -> tuple[np.ndarray, np.ndarray]:
+    """``per_class`` labelled source points per class (all of a class when it has fewer), drawn for seed
+    ``seed_index`` from numpy stream ``stream``."""
+    rng = np.random.default_rng([data.scenario.seed, stream, seed_index])
+    picks = [members[rng.permutation(len(members))[:per_class]]
+             for members in (np.flatnonzero(data.source_y == k) for k in data.source_classes)]
+    rows = np.concatenate(picks)
+    return data.source_x[rows], data.source_y[rows]
+
+
+def _fine_tuning_set(model: PlannedModel, data: DomainData, settings: FinetuneSettings
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """A model's labelled target samples; for ``replay``, with its source samples mixed in."""
+    x, y = labelled_subset(data, model.labels, model.seed)
+    if model.strategy != "replay" or settings.replay_per_class == 0:
+        return x, y
+    source_x, source_y = source_samples(data, settings.replay_per_class, model.seed, REPLAY_STREAM)
+    return np.concatenate([x, source_x]), np.concatenate([y, source_y])
+
+
+def _ewc_scales(plan: Sequence[PlannedModel], starts: Networks, datasets: Sequence[DomainData],
+                device: torch.device) -> list[torch.Tensor] | None:
+    """Per parameter ``[M, ...]``: the source's diagonal Fisher for the ``ewc`` models (estimated with their
+    starting weights on :data:`FISHER_SAMPLES` source points), 1 for every other model; None without ``ewc``."""
+    rows = [i for i, m in enumerate(plan) if m.strategy == "ewc"]
+    if not rows:
+        return None
+    chosen = starts.select(rows)
+    per_class = FISHER_SAMPLES // max(1, len(datasets[0].source_classes))
+    samples = [source_samples(datasets[plan[i].value_index], per_class, plan[i].seed, FISHER_STREAM) for i in rows]
+    inputs, targets, _ = padded_batch([((x - chosen.mean[j]) / chosen.std[j], y)
+                                       for j, (x, y) in enumerate(samples)], device)
+    fisher = diagonal_fisher(chosen.network(device), inputs, targets)
+    scales = [torch.ones((len(plan), *f.shape[1:]), device=device) for f in fisher]
+    for scale, f in zip(scales, fisher):
+        scale[rows] = f
+    return scales
 
 
 def run_finetuning(scenario: Scenario, strategies: Sequence[str], labels: Sequence[int], n_seeds: int = 3,

@@ -8,7 +8,9 @@ shift magnitudes of an experiment train together as ONE tensor program (weights 
 - its learning-rate schedule, a ``[epochs, layers]`` table per model (:func:`layer_rate_schedule`);
   a rate of 0 freezes a layer exactly (:class:`~core.nn.optim.BatchedAdam` leaves its weights and
   its Adam state untouched);
-- an optional pull towards the source weights (``l2sp``), applied as a decoupled proximal step.
+- an optional pull towards the source weights (``l2sp``; ``ewc`` weighs it per weight by the source's
+  Fisher information), applied as a decoupled proximal step;
+- optionally, source samples replayed beside the labelled target samples (``replay``).
 
 Fine-tuning is full-batch: the labelled target set is small (``labels_per_class × classes``
 points), so one epoch is one step. The pretrained source network is trained full-batch on the
@@ -80,12 +82,28 @@ STRATEGIES: tuple[Strategy, ...] = (
              "(Li et al., 2018), applied as a decoupled proximal step so that any α is stable.",
              r"\min_{\theta}\; " + _TARGET + r" + \frac{\alpha}{2}\,\big\|\theta - \theta^S\big\|_2^2,"
              r"\quad \theta_0 = \theta^S"),
+    Strategy("ewc", "EWC", "Full fine-tuning with a pull towards the source weights weighted per weight by the source "
+             "task's Fisher information (Kirkpatrick et al., 2017): weights the source task needs are held, the "
+             "others move freely. The diagonal Fisher is estimated on source samples and scaled to mean 1, so its "
+             "strength λ reads like L2-SP's α.",
+             r"\min_{\theta}\; " + _TARGET + r" + \frac{\lambda}{2}\sum_i F_i\,\big(\theta_i - \theta^S_i\big)^2,"
+             r"\quad F_i = \mathbb{E}_{x \sim S}\big[(\partial_{\theta_i} \log p_{\theta^S}(y\mid x))^2\big]"),
+    Strategy("replay", "Replay", "Full fine-tuning on the labelled target samples with k labelled source samples per "
+             "class mixed in (rehearsal), so the source task keeps being practised.",
+             r"\min_{\theta}\; \frac{1}{n_L + n_R}\Big(\sum_{j} \ell\big(f_\theta(x^L_j), y^L_j\big) + \sum_{r}"
+             r" \ell\big(f_\theta(x^S_r), y^S_r\big)\Big),\quad \theta_0 = \theta^S"),
     Strategy("adapt_finetune", "Adapt, then fine-tune",
              "A network adapted without target labels (DANN, MMD, ...) on source and target pool, then fully "
              "fine-tuned on the labelled target samples.",
              r"\min_{\theta}\; " + _TARGET + r",\quad \theta_0 = \theta^{\mathrm{adapted}}", start="adapted"),
 )
 STRATEGIES_BY_NAME: dict[str, Strategy] = {s.name: s for s in STRATEGIES}
+# EWC's λ and replay's k: on the tuning data seeds 101-103 (benchmarks/tune_forgetting.py, rotation 35°, 5 labels
+# per class), the strength that kept the most source accuracy while costing at most 0.5 points of target accuracy
+# against full fine-tuning
+EWC_WEIGHT = 10.0
+REPLAY_PER_CLASS = 20
+FISHER_SAMPLES = 200  # source samples the diagonal Fisher of EWC is estimated on
 
 
 
@@ -116,6 +134,10 @@ class FinetuneSettings:
         ``discriminative``: the rate is divided by this per layer down (2.6 in ULMFiT).
     l2sp_weight : float
         ``l2sp``: strength α of the pull towards the source weights.
+    ewc_weight : float
+        ``ewc``: strength λ of the Fisher-weighted pull towards the source weights.
+    replay_per_class : int
+        ``replay``: labelled source samples per class mixed into the fine-tuning set.
     adapt_method : str
         ``adapt_finetune``: the unsupervised adaptation method of the first stage.
     """
@@ -130,6 +152,8 @@ class FinetuneSettings:
     discriminative_decay: float = 2.6
     l2sp_weight: float = 1.0
     adapt_method: str = "dann"
+    ewc_weight: float = EWC_WEIGHT
+    replay_per_class: int = REPLAY_PER_CLASS
 
     def __post_init__(self) -> None:
         checks = [
@@ -147,6 +171,9 @@ class FinetuneSettings:
             ("discriminative_decay", 1.0 <= self.discriminative_decay <= 10.0, "a number in [1, 10]"),
             ("l2sp_weight", 0.0 <= self.l2sp_weight <= 1e6, "a number in [0, 1e6]"),
             ("adapt_method", self.adapt_method in ADAPT_METHODS, "one of " + ", ".join(ADAPT_METHODS)),
+            ("ewc_weight", 0.0 <= self.ewc_weight <= 1e6, "a number in [0, 1e6]"),
+            ("replay_per_class", isinstance(self.replay_per_class, int) and 0 <= self.replay_per_class <= 100,
+             "an integer in [0, 100]"),
         ]
         check_fields(self, checks)
 
@@ -159,7 +186,8 @@ class FinetuneSettings:
         return {"hidden": list(self.hidden), "pretrain_steps": self.pretrain_steps, "epochs": self.epochs,
                 "lr": self.lr, "finetune_lr": self.finetune_lr, "partial_layers": self.partial_layers,
                 "unfreeze_every": self.unfreeze_every, "discriminative_decay": self.discriminative_decay,
-                "l2sp_weight": self.l2sp_weight, "adapt_method": self.adapt_method}
+                "l2sp_weight": self.l2sp_weight, "adapt_method": self.adapt_method, "ewc_weight": self.ewc_weight,
+                "replay_per_class": self.replay_per_class}
 
 
 def layer_rate_schedule(strategy: str, settings: FinetuneSettings, n_layers: int | None = None) -> np.ndarray:
@@ -201,7 +229,8 @@ class FitProblem:
     is every model's per-layer rate at each step. Optional: ``soft_targets`` ``[M, N, K]`` with
     ``soft_weights`` ``[M, N]`` and a per-model ``temperature`` ``[M]`` add the distillation term
     ``temperature² · weight · CE(soft target, softmax(logits / temperature))``; ``anchor_strength``
-    ``[M]`` pulls each model towards the weights it started from (L2-SP).
+    ``[M]`` pulls each model towards the weights it started from (L2-SP), each weight scaled by
+    ``anchor_scale`` (one tensor per parameter, shaped like it: EWC's Fisher; ones when absent).
     """
 
     inputs: torch.Tensor
@@ -212,6 +241,7 @@ class FitProblem:
     soft_weights: torch.Tensor | None = None
     temperature: torch.Tensor | None = None
     anchor_strength: torch.Tensor | None = None
+    anchor_scale: list[torch.Tensor] | None = None
 
     def select(self, models: Sequence[int]) -> FitProblem:
         """The same problem for a subset of the models (e.g. to train them one at a time)."""
@@ -219,7 +249,8 @@ class FitProblem:
         pick = lambda t, axis=0: None if t is None else t.index_select(axis, rows)  # noqa: E731
         return FitProblem(pick(self.inputs), pick(self.labels), pick(self.weights), pick(self.rates, 1),
                           pick(self.soft_targets), pick(self.soft_weights), pick(self.temperature),
-                          pick(self.anchor_strength))
+                          pick(self.anchor_strength),
+                          None if self.anchor_scale is None else [pick(scale) for scale in self.anchor_scale])
 
 
 def fit_batched(net: BatchedNetwork, problem: FitProblem,
@@ -262,7 +293,8 @@ def fit_batched(net: BatchedNetwork, problem: FitProblem,
         layer_rates = [problem.rates[step, :, layer] * alive for layer in range(n_layers)]
         optimizer.step(layer_rates + layer_rates)  # weights, then biases, of each layer
         if anchors is not None:
-            _pull_towards(optimizer.params, anchors, layer_rates + layer_rates, problem.anchor_strength)
+            _pull_towards(optimizer.params, anchors, layer_rates + layer_rates, problem.anchor_strength,
+                          problem.anchor_scale)
         if progress is not None and (step + 1) % max(1, steps // 20) == 0:
             progress((step + 1) / steps)
     return stopped
@@ -307,12 +339,33 @@ def fit_by_size(starts: Networks, problem: FitProblem, device: torch.device,
 
 @torch.no_grad()
 def _pull_towards(params: list[torch.Tensor], anchors: list[torch.Tensor], rates: list[torch.Tensor],
-                  strength: torch.Tensor) -> None:
-    """Proximal step of ``alpha/2 ||w - anchor||²`` with step size ``rate``: ``w <- (w + c a) / (1 + c)``,
-    ``c = rate · alpha``; stable for any alpha (alpha → ∞ gives the anchor), like AdamW's decoupled decay."""
-    for p, anchor, rate in zip(params, anchors, rates):
+                  strength: torch.Tensor, scales: list[torch.Tensor] | None = None) -> None:
+    """Proximal step of ``alpha/2 sum_i s_i (w_i - anchor_i)²`` with step size ``rate``:
+    ``w <- (w + c a) / (1 + c)``, ``c = rate · alpha · s``; stable for any alpha (alpha → ∞ gives the anchor),
+    like AdamW's decoupled decay. ``scales`` (EWC's Fisher) default to 1 (L2-SP)."""
+    for i, (p, anchor, rate) in enumerate(zip(params, anchors, rates)):
         c = (rate * strength).view(-1, *([1] * (p.dim() - 1)))
+        if scales is not None:
+            c = c * scales[i]
         p.add_(c * anchor).div_(1.0 + c)
+
+
+def diagonal_fisher(net: BatchedNetwork, inputs: torch.Tensor, labels: torch.Tensor) -> list[torch.Tensor]:
+    """The empirical diagonal Fisher of every model of ``net`` on its own ``inputs`` ``[M, N, d]`` with ``labels``
+    ``[M, N]``: the mean over points of each weight's squared gradient of ``log p(y | x)``, scaled to mean 1 per
+    model over all its weights (weights then biases of each layer, like the optimiser's parameters)."""
+    params = list(net.weights) + list(net.biases)
+    fisher = [torch.zeros_like(p) for p in params]
+    for j in range(inputs.shape[1]):
+        log_p = torch.log_softmax(net(inputs[:, j:j + 1]), dim=-1)[:, 0]
+        picked = log_p.gather(1, labels[:, j:j + 1]).sum()  # models are independent: one backward for all
+        for f, grad in zip(fisher, torch.autograd.grad(picked, params)):
+            f += grad.detach() ** 2
+    n_models = inputs.shape[0]
+    total = sum(f.reshape(n_models, -1).sum(dim=1) for f in fisher)
+    count = sum(f[0].numel() for f in fisher)
+    mean = (total / count).clamp_min(1e-12)
+    return [f / mean.view(-1, *([1] * (f.dim() - 1))) for f in fisher]
 
 
 def padded_batch(sets: Sequence[tuple[np.ndarray, np.ndarray]], device: torch.device
