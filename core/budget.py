@@ -6,9 +6,10 @@ reads), permutation tests (permutations × points²) and the data they generate.
 turns that into seconds on 2 CPU cores; :func:`check` refuses a request above the budget with one
 line that names the setting to lower and the largest value it may take with the others unchanged.
 
-The rates were measured on the project's 2-core machine (torch with 2 threads) by
-``.venv/bin/python benchmarks/bench_budget.py``, which also prints each page's estimate beside its
-measured time. They lean high: an estimate is a promise that a run fits the budget.
+The rates were fitted to runs timed on the project's 2-core machine (torch with 2 threads), and
+``.venv/bin/python benchmarks/bench_budget.py`` prints each page's estimate beside its measured time,
+at its defaults and at the largest settings the budget allows. They lean high: an estimate is a promise
+that a run fits the budget.
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ def test_finetune_defaults_show_the_schedule_the_curves_and_the_read_out():
     assert all(re.fullmatch(r"(≈ [\d.]+|≤ \d+|> \d+)", cell) for cell in cells)
     assert len(at.latex) == len(ALL)
     assert len(result_downloads(at)) == 2
-    assert "144 models trained as one batch" in captions(at)
+    assert f"{len(ALL) * 6 * 3} models trained as one batch" in captions(at)  # strategies × label counts × seeds
     assert not at.get("progress")
 
 

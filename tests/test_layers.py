@@ -14,10 +14,10 @@ import pytest
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parent.parent
-# Bottom to top. The base modules (the Scenario and its typed knobs, the one error type, the device) sit under
-# everything.
+# Bottom to top. The base modules (the Scenario and its typed knobs, the one error type, the device, the
+# formatting of numbers and text, the work budget) sit under everything.
 LAYERS = ("base", "data", "nn", "metrics", "training", "labs", "figures", "talk", "cli")
-BASE_MODULES = {"scenario", "knobs", "errors", "device", "formatting"}
+BASE_MODULES = {"scenario", "knobs", "errors", "device", "formatting", "budget"}
 FORBIDDEN_IN_CORE = ("streamlit", "ui", "pages")
 # The only modules of core/figures that the others may import.
 SHARED_FIGURE_MODULES = ("core.figures", "core.figures.parts")
