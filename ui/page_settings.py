@@ -144,16 +144,16 @@ def page_settings(page: PageEntry, layout: Layout, submit: tuple[str, str] | Non
     st.session_state[PAGE_PARAMS_KEY] = (page.url_path, settings.to_params())
     scenario = current_scenario()
     sync_url(scenario)
-    _expected_time(place, settings, scenario)
+    _expected_time(settings, scenario)
     return settings
 
 
-def _expected_time(place, settings: KnobSet, scenario) -> None:
+def _expected_time(settings: KnobSet, scenario) -> None:
     """Refuse a run over the work budget (one line naming the widget to lower and its largest value); say how long
     a long one will take before it starts."""
     if not hasattr(settings, "work"):
         return
     seconds = budget.Request(settings, scenario).check(name_of=lambda knob: knob.label)
-    if seconds >= budget.SHOW_ESTIMATE_FROM_S:
-        place.caption(f":material/timer: Estimated time of this run: {budget.describe(seconds)} on 2 CPU cores "
+    if seconds >= budget.SHOW_ESTIMATE_FROM_S:  # outside the folded settings of presenter mode: always seen
+        st.caption(f":material/timer: Estimated time of this run: {budget.describe(seconds)} on 2 CPU cores "
                       f"(estimates lean high; a run may take at most {budget.WORK_BUDGET_S:g} s here).")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.formatting import plain
 from core.labs.transfer_setting import transfer_setting
+from ui.state import presenter_mode
 
 RUN_KEY = "script_runs"  # the session's run count, kept by the router (:func:`count_run`)
 
@@ -39,6 +40,12 @@ def diverged_warning(points: list[dict], shown: int = 3) -> None:
 
 
 def setting_caption(page, scenario) -> None:
-    """The page's transfer setting on ``scenario`` (Pan & Yang 2010), under its title."""
-    if page.learns is not None:
-        st.caption(transfer_setting(scenario, page.learns).text())
+    """The page's transfer setting on ``scenario`` (Pan & Yang 2010), under its title; in presenter mode its name
+    alone, the reasons in its tooltip, so that the headline stays above a projector's fold."""
+    if page.learns is None:
+        return
+    setting = transfer_setting(scenario, page.learns)
+    if presenter_mode():
+        st.caption(setting.headline(), help=setting.text().replace("**", ""))
+    else:
+        st.caption(setting.text())

@@ -46,8 +46,11 @@ class TransferSetting:
                             "samples"}[self.uses]
         same = self.label_space == "same"
         task = "the same label space" if same else f"different label spaces ({LABEL_SPACE_WORDS[self.label_space]})"
-        name = " and ".join(self.names)
-        return f"Transfer setting (Pan & Yang 2010): **{name}**. Given {given}, with {task}: {self._implies(same)}."
+        return f"{self.headline()}. Given {given}, with {task}: {self._implies(same)}."
+
+    def headline(self) -> str:
+        """The setting's name alone (what a projector shows; :meth:`text` says why)."""
+        return f"Transfer setting (Pan & Yang 2010): **{' and '.join(self.names)}**"
 
     def _implies(self, same_task: bool) -> str:
         learns_labels = self.uses == WITH_TARGET_LABELS or (self.uses == BY_METHOD and self.labelled_target > 0)
