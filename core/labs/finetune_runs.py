@@ -221,18 +221,21 @@ def check_labels(values: Sequence[float], field: str = "labels", maximum: int = 
 def finetune_work(scenario: Scenario, strategies: Sequence[str], labels: Sequence[int], n_seeds: int,
                   settings: FinetuneSettings, n_values: int = 1) -> Work:
     """Pretraining on the source, the adaptation of *adapt, then fine-tune* (per value), and one full-batch loop
-    per label count over every strategy × label count × seed (× value)."""
+    per label count over every strategy × label count × seed (× value), each model on its own labelled set (the
+    mean over the label counts), and EWC's Fisher."""
     classes = 10 if scenario.is_image else 2
     models = len(strategies) * len(labels) * n_seeds * n_values
-    replayed = settings.replay_per_class if "replay" in strategies else 0
+    replayed = settings.replay_per_class / len(strategies) if "replay" in strategies else 0  # on replay's models only
     work = (full_batch_loop(settings.pretrain_steps, n_seeds, scenario.n_source, images=scenario.is_image)
-            + full_batch_loop(settings.epochs, models, (max(labels, default=1) + replayed) * classes,
+            + full_batch_loop(settings.epochs, models, round((np.mean(labels) + replayed) * classes),
                               groups=len(labels), images=scenario.is_image)
             + data_points(scenario.n_source + scenario.n_target + scenario.n_test).times(n_values)
             + scoring(models, scenario.n_source + scenario.n_test))
     if any(STRATEGIES_BY_NAME[s].start == "adapted" for s in strategies):
         work += minibatch_loop(settings.pretrain_steps, {settings.adapt_method: n_seeds}, scenario.n_target,
                                scenario.is_image).times(n_values)
+    if "ewc" in strategies:  # the Fisher: one pass per source sample over every EWC model
+        work += full_batch_loop(FISHER_SAMPLES, models // len(strategies), 1, images=scenario.is_image)
     return work
 
 
