@@ -42,7 +42,7 @@ METHOD_RUN_S: dict[str, tuple[float, float]] = {  # (per run, per 1,000 target-p
 SPREADING_S = (0.09, 0.5e-3, 0.025e-3)
 # The same loops on 16 × 16 images (a CNN), whatever the methods.
 CNN_STEP_S = 12e-3
-CNN_MODEL_STEP_S = 2.9e-3
+CNN_MODEL_STEP_S = 3.5e-3
 # Full-batch loops (fine-tuning, distillation, the proxy A-distance's domain classifiers): a step of a
 # group of models of one size, plus each model's rows.
 FULL_BATCH_GROUP_STEP_S = 2.2e-3
