@@ -30,7 +30,7 @@ from core.data.domains import TrainingInputs, subsample
 from core.formatting import plain, signed
 from core.knobs import Knob
 from core.metrics import divergence
-from core.metrics.shift_report import PERMUTATIONS_KNOB
+from core.metrics.shift_report import DEFAULT_PAD_SEEDS, PERMUTATIONS_KNOB
 from core.nn.standardise import input_statistics, standardise
 from core.training.train import ModelSpec, TrainSettings, train_models
 
@@ -281,7 +281,7 @@ DIVERGENCE_ROWS = 2000  # rows per table that the MMD test and the proxy A-dista
 
 
 def check_work(n_source: int, n_target: int, n_permutations: int = PERMUTATIONS_KNOB.default,
-               pad_seeds: int = 3) -> budget.Work:
+               pad_seeds: int = DEFAULT_PAD_SEEDS) -> budget.Work:
     """What :func:`run_check` computes on tables of ``n_source`` and ``n_target`` rows (for :mod:`core.budget`)."""
     seen = min(n_source, DIVERGENCE_ROWS) + min(n_target, DIVERGENCE_ROWS)
     return (budget.permutation_test(n_permutations, seen) + budget.kernel_statistics(seen)
@@ -300,7 +300,7 @@ def check_budget(n_source: int, n_target: int, n_permutations: int = PERMUTATION
 def run_check(source_x: np.ndarray, target_x: np.ndarray, features: Sequence[str],
               source_y: np.ndarray | None = None, target_y: np.ndarray | None = None,
               classes: Sequence[str] = (), notes: Sequence[str] = (), n_permutations: int = 500,
-              pad_seeds: int = 3, seed: int = 0, compare_models: bool = True) -> CheckReport:
+              pad_seeds: int = DEFAULT_PAD_SEEDS, seed: int = 0, compare_models: bool = True) -> CheckReport:
     """Compare a source and a target table on ``features`` (arrays ``[n, d]``, finite); with source labels
     and ``compare_models``, also how source-only and adapted models disagree on the target."""
     source, target = pooled_standardised(np.asarray(source_x, float), np.asarray(target_x, float))
