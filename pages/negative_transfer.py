@@ -58,12 +58,14 @@ def main() -> None:
     st.caption("When does transfer hurt, and do the rules of thumb hold? Each map fine-tunes the chosen strategies "
                "and trains scratch at every shift magnitude (rows) and label count (columns), all in one batch, and "
                "shows where transfer beats training from scratch and where it loses.")
-    setting_caption(PAGE, scenario)
+    setting_slot = st.container()  # under the title, filled once the form says which strategies train
     try:
         settings = page_settings(PAGE, LAYOUT, submit=("Train the maps", ":material/model_training:"))
     except InputError as error:
         st.error(str(error))
         return
+    with setting_slot:
+        setting_caption(PAGE, scenario, settings.strategies_to_train())
     engine = settings.finetune_settings()
     st.markdown(
         f"**The rules of thumb** (as in the CS231n notes on transfer learning): *small* means at most {SMALL_LABELS} "

@@ -30,8 +30,8 @@ pytestmark = pytest.mark.browser
 
 QUERIES = {"image_domains": "?dataset=digits&rotation=45"}  # the image page is drawn for an image dataset
 PAGES = {page.url_path: page.served_at + QUERIES.get(page.url_path, "") for page in REGISTERED}  # what app.py serves
-CHARTS = {"domain_shift": 4, "adaptation": 6, "finetune": 3, "negative_transfer": 4, "distillation": 2,
-          "image_domains": 6}  # to wait for
+CHARTS = {"domain_shift": 4, "adaptation": 6, "finetune": 3, "forgetting": 1, "negative_transfer": 4,
+          "distillation": 2, "image_domains": 6}  # to wait for
 APP = "[data-testid='stApp']"
 EXCEPTION = "[data-testid='stException']"
 SIDEBAR = "[data-testid='stSidebar']"

@@ -13,6 +13,7 @@ from core.labs.adaptation import AdaptationPageSettings
 from core.labs.check import check_budget, check_work
 from core.labs.distillation import DistillationPageSettings
 from core.labs.finetune_runs import FinetunePageSettings
+from core.labs.forgetting import ForgettingPageSettings
 from core.labs.image_lab import ImagePageSettings
 from core.labs.negative_transfer import TransferMapPageSettings
 from core.labs.shift_matrix import ShiftMatrixPageSettings
@@ -23,7 +24,8 @@ from ui.page_registry import PAGES
 
 DIGITS = Scenario(dataset="digits", rotation=30)
 SETTINGS = (AdaptationPageSettings, LambdaSweepPageSettings, BoundPageSettings, FinetunePageSettings,
-            TransferMapPageSettings, DistillationPageSettings, ShiftMatrixPageSettings, DivergenceSweepPageSettings)
+            TransferMapPageSettings, DistillationPageSettings, ShiftMatrixPageSettings, DivergenceSweepPageSettings,
+            ForgettingPageSettings)
 
 
 def scenario_for(settings):

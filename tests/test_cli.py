@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -174,10 +175,11 @@ def test_efficiency_table_transfer_map_and_distill_print_their_tables(capsys):
                  "--epochs", "30"]) == 0
     out = capsys.readouterr().out
     assert "scratch needs, to match full_finetune" in out and "labels per class" in out
+    assert re.search(r"^full_finetune +2,274 ", out, re.M)  # the parameters one network trains
     assert main(["transfer-map", *small, "--vary", "concept=0,1", "--labels", "1,5", "--seeds", "1",
                  "--epochs", "30"]) == 0
     out = capsys.readouterr().out
-    assert "finetune minus scratch" in out and "concept" in out
+    assert "finetune minus scratch (2,274 against 2,274 parameters trained" in out and "concept" in out
     assert main(["distill", *small, "--seeds", "1", "--temperature", "2"]) == 0
     out = capsys.readouterr().out
     assert "student from soft targets (target labels)" in out and "T = 2" in out
@@ -398,3 +400,17 @@ def test_sweep_table_prints_the_oracle_and_each_pick(capsys):
     assert "ORACLE (target test labels)" in out
     for label in ("Source validation", "IWV (Sugiyama et al. 2007)", "DEV (You et al. 2019)"):
         assert label in out
+
+
+def test_forgetting_json_has_the_summary_the_verdict_and_every_model(capsys):
+    assert main(["forgetting", "rotation=35", "n_source=200", "n_target=200", "n_test=300", "--remedies", "l2sp,replay",
+                 "--l2sp-weights", "1,10", "--replay-counts", "20", "--seeds", "2", "--epochs", "30", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert len(answer["points"]) == (1 + 2 + 1) * 2 and len(answer["pretrained"]) == 2
+    assert [(row["strategy"], row["strength"]) for row in answer["summary"]] == [
+        ("full_finetune", None), ("l2sp", 1.0), ("l2sp", 10.0), ("replay", 20.0)]
+    assert answer["summary"][0]["versus_full_finetune"] is None
+    assert answer["summary"][1]["versus_full_finetune"]["pairs"] == 2
+    assert answer["verdict"].startswith("At n_source=200, n_target=200, n_test=300, rotation=35 with 5 labels per "
+                                        "class over 2 seeds")
+    assert answer["settings"]["labels"] == 5 and answer["finetune_settings"]["epochs"] == 30

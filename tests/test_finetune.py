@@ -202,8 +202,8 @@ def test_the_target_pool_labels_never_reach_fine_tuning(monkeypatch):
         return dataclasses.replace(data, target_pool_y_oracle=np.random.default_rng(5).permutation(
             data.target_pool_y_oracle))
 
-    strategies = ["scratch", "full_finetune", "adapt_finetune"]
-    settings = dataclasses.replace(QUICK, adapt_method="self_training")
+    strategies = ["scratch", "full_finetune", "adapt_finetune", "distill"]  # the last two read the pool
+    settings = dataclasses.replace(QUICK, adapt_method="self_training", distill_weight=0.1)
     a = run_finetuning(SMALL, strategies, [2], n_seeds=1, settings=settings, device="cpu")
     monkeypatch.setattr(finetune_runs, "generate", scrambled)
     b = run_finetuning(SMALL, strategies, [2], n_seeds=1, settings=settings, device="cpu")

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 import core.labs.distillation
 import core.labs.finetune_runs
 from core.errors import InputError
+from core.labs.finetune_runs import DEFAULT_STRATEGIES
 from core.labs.negative_transfer import RULE_TOLERANCE, SIMILAR_DROP, SMALL_LABELS
 from core.scenario import Scenario
 from core.training.finetune import STRATEGIES
@@ -32,6 +33,7 @@ DISTILLATION = str(ROOT / "pages/distillation.py")
 TIMEOUT = 300
 SMALL = {"n_source": "200", "n_target": "200", "n_test": "200"}
 ALL = [s.name for s in STRATEGIES]
+DEFAULT = list(DEFAULT_STRATEGIES)  # what the page trains unless told otherwise
 LABELS = {s.name: s.label for s in STRATEGIES}
 
 
@@ -67,6 +69,11 @@ def named(spec, name):
     return [t for t in spec["data"] if t.get("name") == name]
 
 
+def without_count(name: str) -> str:
+    """A legend name without the parameters trained after it: ``"Scratch (2,274)"`` → ``"Scratch"``."""
+    return re.sub(r" \([\d,]+\)$", "", name)
+
+
 def captions(at):
     return " ".join(c.value for c in at.caption)
 
@@ -75,8 +82,10 @@ def assert_curves_chart(spec, strategies, y_title):
     assert axis_title(spec, "xaxis") == "labelled target samples per class (log scale)"
     assert spec["layout"]["xaxis"]["type"] == "log"
     assert axis_title(spec, "yaxis") == y_title
-    for strategy in strategies:
-        (line,) = named(spec, LABELS[strategy])
+    assert spec["layout"]["legend"]["title"]["text"] == "strategy (parameters trained)"
+    for strategy in strategies:  # each name followed by the parameters one of its networks trains
+        (line,) = [t for t in spec["data"] if re.fullmatch(re.escape(LABELS[strategy]) + r" \([\d,]+\)",
+                                                            t.get("name", ""))]
         assert values(line["y"]) and line["line"]["dash"] == ("dash" if strategy == "scratch" else "solid")
     reference = [t for t in spec["data"] if t.get("name", "").startswith("pretrained network, before fine-tuning: ")]
     assert len(reference) == 1 and reference[0]["line"]["dash"] == "dot"
@@ -92,21 +101,21 @@ def test_finetune_defaults_show_the_schedule_the_curves_and_the_read_out():
     schedule, efficiency, forgetting = specs(at)
     assert title(schedule) == "Learning rate of each layer at each epoch (grey: frozen)"
     heatmaps = [t for t in schedule["data"] if t["type"] == "heatmap"]
-    assert [t["name"] for t in heatmaps] == [LABELS[s] for s in ALL]
-    assert heatmaps[0]["y"] == ["layer 1 (input)", "layer 2", "layer 3", "layer 4 (head)"]
+    assert [t["name"] for t in heatmaps] == [LABELS[s] for s in DEFAULT]
+    assert heatmaps[0]["y"] == ["layer 1 (input)", "layer 2", "layer 3", "layer 4 (head)", "adapters"]
     assert axis_title(schedule, "xaxis") == "fine-tuning epoch" and axis_title(schedule, "yaxis") == "layer"
     assert schedule["layout"]["coloraxis"]["colorbar"]["ticktext"][0] == "0 (frozen)"
     assert title(efficiency).startswith("Sample efficiency") and title(forgetting).startswith("Forgetting")
-    assert_curves_chart(efficiency, ALL, "target test accuracy")
-    assert_curves_chart(forgetting, ALL, "source accuracy")
+    assert_curves_chart(efficiency, DEFAULT, "target test accuracy")
+    assert_curves_chart(forgetting, DEFAULT, "source accuracy")
     frame = at.dataframe[0].value
-    assert list(frame["strategy"]) == [LABELS[s] for s in ALL if s != "scratch"]
+    assert list(frame["strategy"]) == [LABELS[s] for s in DEFAULT if s != "scratch"]
     assert list(frame.columns) == ["strategy", "1", "2", "5", "10", "20", "50"]
     cells = frame.drop(columns="strategy").values.ravel()
     assert all(re.fullmatch(r"(≈ [\d.]+|≤ \d+|> \d+)", cell) for cell in cells)
-    assert len(at.latex) == len(ALL)
+    assert len(at.latex) == len(DEFAULT)
     assert len(result_downloads(at)) == 2
-    assert f"{len(ALL) * 6 * 3} models trained as one batch" in captions(at)  # strategies × label counts × seeds
+    assert f"{len(DEFAULT) * 6 * 3} models trained as one batch" in captions(at)  # strategies × label counts × seeds
     assert not at.get("progress")
 
 
@@ -118,9 +127,11 @@ def test_finetune_cached_rerun_replays_cleanly():
 
 
 EXTREMES = [
-    dict(finetune_strategies=["progressive", "partial", "l2sp", "adapt_finetune"], finetune_labels=[1, 100],
+    dict(finetune_strategies=["progressive", "partial", "l2sp", "adapt_finetune", "distill", "adapter",
+                              "self_supervised"], finetune_labels=[1, 100],
          finetune_seeds=1, finetune_epochs=50, finetune_partial_layers=4, finetune_unfreeze_every=100,
-         finetune_discriminative_decay=5.0, finetune_l2sp_weight=1000.0, finetune_adapt_method="ot"),
+         finetune_discriminative_decay=5.0, finetune_l2sp_weight=1000.0, finetune_adapt_method="ot",
+         finetune_distill_weight=1.0, finetune_adapter_width=32),
     dict(finetune_strategies=["scratch", "discriminative", "progressive"], finetune_labels=[2], finetune_seeds=5,
          finetune_epochs=500, finetune_partial_layers=1, finetune_unfreeze_every=5, finetune_discriminative_decay=1.0,
          finetune_l2sp_weight=0.0, finetune_adapt_method="coral"),
@@ -144,6 +155,8 @@ def test_finetune_settings_at_their_extremes_and_the_scenario_url(state):
     models = len(trained) * len(state["finetune_labels"]) * state["finetune_seeds"]
     assert f"{models} models trained as one batch" in captions(at)
     assert at.session_state["finetune_saved_settings"]["epochs"] == state["finetune_epochs"]
+    unsupervised = "self-supervised pretraining: **unsupervised**, then **inductive**"
+    assert (unsupervised in " ".join(c.value for c in at.caption)) == ("self_supervised" in trained)
 
 
 def test_finetune_progressive_staircase_and_discriminative_grades():
@@ -228,7 +241,8 @@ def test_negative_transfer_defaults_show_both_maps_the_marks_and_the_rules():
     assert at.title[0].value == "Negative transfer"
     rotation_gain, rotation_best, concept_gain, concept_best = specs(at)
     for gain, knob, rows in ((rotation_gain, "Rotation (°)", 7), (concept_gain, "Concept shift", 5)):
-        assert title(gain) == "Full fine-tuning: gain over scratch (points of target test accuracy)"
+        assert title(gain) == ("Full fine-tuning (2,274 parameters trained): gain over scratch (points of target test "
+                               "accuracy)")
         assert axis_title(gain, "xaxis") == "labelled target samples per class" and axis_title(gain, "yaxis") == knob
         assert gain["layout"]["xaxis"]["ticktext"] == ["1", "2", "5", "10", "20", "50"]
         assert len(gain["layout"]["yaxis"]["ticktext"]) == rows
@@ -246,8 +260,8 @@ def test_negative_transfer_defaults_show_both_maps_the_marks_and_the_rules():
         assert len(values(negative_marks(gain)[0]["x"])) == outlined if outlined else not negative_marks(gain)
     for best in (rotation_best, concept_best):
         assert title(best).startswith("Best strategy per cell")
-        assert {t["name"] for t in best["data"] if t["type"] == "scatter"} == {"Scratch", "Feature extraction",
-                                                                               "Full fine-tuning"}
+        assert {without_count(t["name"]) for t in best["data"] if t["type"] == "scatter"} == {
+            "Scratch", "Feature extraction", "Full fine-tuning"}
         marks = {cell for row in gain_cells(best)["text"] for cell in row}
         assert marks <= {"✓", "✗", ""} and marks & {"✓", "✗"}
         assert any(a["text"].startswith(f"small (≤ {SMALL_LABELS})") for a in best["layout"]["annotations"])
@@ -266,7 +280,7 @@ def test_negative_transfer_defaults_show_both_maps_the_marks_and_the_rules():
 @pytest.mark.parametrize("state", [
     dict(negative_transfer_strategies=[s.name for s in STRATEGIES if s.name != "scratch"],
          negative_transfer_mapped="l2sp", negative_transfer_labels=[1, 100],
-         negative_transfer_seeds=1),
+         negative_transfer_seeds=1, negative_transfer_epochs=100),  # 200 epochs: over the work budget
     dict(negative_transfer_strategies=[], negative_transfer_mapped="feature_extraction",
          negative_transfer_labels=[2], negative_transfer_seeds=5),
 ], ids=["every-strategy", "mapped-only"])
@@ -278,7 +292,7 @@ def test_negative_transfer_settings_at_their_extremes(state):
     assert gain["layout"]["xaxis"]["ticktext"] == [str(n) for n in state["negative_transfer_labels"]]
     best = specs(at)[1]
     trained = {"scratch", state["negative_transfer_mapped"], *state["negative_transfer_strategies"]}
-    assert {t["name"] for t in best["data"] if t["type"] == "scatter"} == {LABELS[s] for s in trained}
+    assert {without_count(t["name"]) for t in best["data"] if t["type"] == "scatter"} == {LABELS[s] for s in trained}
     assert at.query_params["dataset"] == "blobs"
 
 

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.unit
 
 WITH_SETTINGS = [page for page in PAGES if page.settings is not None]
 COMMANDS = {"train": "adaptation", "bound": "bound", "sweep": "lambda_sweep", "efficiency": "finetune",
-            "transfer-map": "negative_transfer", "distill": "distillation", "images": "image_domains"}
+            "transfer-map": "negative_transfer", "distill": "distillation", "images": "image_domains",
+            "forgetting": "forgetting"}
 
 
 def other_value(knob: Knob):

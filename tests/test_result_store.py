@@ -210,7 +210,7 @@ class KeyRecorder(ResultStore):
 
 @pytest.mark.parametrize("name", ["Prior shift", "Adaptation on rotated moons", "How much alignment?",
                                   "When transfer turns negative", "Rotated digits", "Which term of the bound grows",
-                                  "Distilling a teacher into a small student"])
+                                  "Distilling a teacher into a small student", "Forgetting and its remedies"])
 def test_a_page_at_its_defaults_fetches_the_runs_warm_stores(name, monkeypatch, empty_caches):
     """Warm is useless unless the page asks the store for the very keys warm stored."""
     from streamlit.testing.v1 import AppTest

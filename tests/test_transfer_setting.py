@@ -74,3 +74,12 @@ def test_the_domain_shift_page_names_the_setting_under_its_title():
     at.query_params["rotation"] = "35"
     at.run()
     assert any("**transductive**." in c.value for c in at.caption)
+
+
+@pytest.mark.unit
+def test_self_supervised_pretraining_is_named_the_unsupervised_setting_before_its_inductive_fine_tuning():
+    plain, pretext = (transfer_setting(OPENING, WITH_TARGET_LABELS, unlabelled_pretraining=flag) for flag in (0, 1))
+    assert "unsupervised" not in plain.text() and "unsupervised" not in plain.headline()
+    assert pretext.names == (INDUCTIVE,)
+    assert pretext.headline().endswith("self-supervised pretraining: **unsupervised**, then **inductive**")
+    assert "no label on either side" in pretext.text() and "\n" not in pretext.text()

@@ -9,6 +9,7 @@ from core.knobs import KnobSet
 from core.labs.adaptation import AdaptationPageSettings
 from core.labs.distillation import DistillationPageSettings
 from core.labs.finetune_runs import FinetunePageSettings
+from core.labs.forgetting import ForgettingPageSettings
 from core.labs.image_lab import ImagePageSettings
 from core.labs.negative_transfer import TransferMapPageSettings
 from core.labs.shift_matrix import ShiftMatrixPageSettings
@@ -66,6 +67,9 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("finetune", "Fine-tuning", ":material/layers:",
               "Which layers to freeze, how many labels transfer saves, what fine-tuning forgets?",
               settings=FinetunePageSettings, learns=WITH_TARGET_LABELS),
+    PageEntry("forgetting", "Forgetting", ":material/history:",
+              "Which remedy for forgetting keeps the most of the source for the least of the target?",
+              settings=ForgettingPageSettings, learns=WITH_TARGET_LABELS),
     PageEntry("negative_transfer", "Negative transfer", ":material/trending_down:",
               "When does transfer hurt, and do the rules of thumb hold?",
               settings=TransferMapPageSettings, learns=WITH_TARGET_LABELS),

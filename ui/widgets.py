@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.formatting import plain
 from core.labs.transfer_setting import transfer_setting
+from core.training.finetune import STRATEGIES_BY_NAME
 from ui.state import presenter_mode
 
 RUN_KEY = "script_runs"  # the session's run count, kept by the router (:func:`count_run`)
@@ -39,12 +40,14 @@ def diverged_warning(points: list[dict], shown: int = 3) -> None:
                    + ("; …" if len(diverged) > shown else ""), icon=":material/warning:")
 
 
-def setting_caption(page, scenario) -> None:
+def setting_caption(page, scenario, strategies=()) -> None:
     """The page's transfer setting on ``scenario`` (Pan & Yang 2010), under its title; in presenter mode its name
-    alone, the reasons in its tooltip, so that the headline stays above a projector's fold."""
+    alone, the reasons in its tooltip, so that the headline stays above a projector's fold. ``strategies``: the
+    fine-tuning strategies it trains (self-supervised pretraining starts in the unsupervised setting)."""
     if page.learns is None:
         return
-    setting = transfer_setting(scenario, page.learns)
+    pretext = any(STRATEGIES_BY_NAME[s].start == "pretext" for s in strategies)
+    setting = transfer_setting(scenario, page.learns, unlabelled_pretraining=pretext)
     if presenter_mode():
         st.caption(setting.headline(), help=setting.text().replace("**", ""))
     else:

@@ -10,6 +10,7 @@ sweep   one method over a grid of alignment weights lambda, as one batch
 efficiency    fine-tuning strategies × labels per class × seeds: target and source accuracy
 transfer-map  the same along a shift knob: where transfer beats or loses to scratch training
 distill       a large teacher, students from soft targets and from hard labels
+forgetting    the remedies for forgetting at several strengths: source kept against target given up
 check         your own tables: how far TARGET.csv has shifted from SOURCE.csv (no scenario keys)
 images        the image lab on digits: source-only, feature extraction, fine-tuning with frozen
               convolution blocks, MMD, DANN and self-training CNNs
@@ -36,6 +37,7 @@ from core.knobs import Knob, KnobSet
 from core.labs.adaptation import AdaptationPageSettings
 from core.labs.distillation import DistillationPageSettings
 from core.labs.finetune_runs import FinetunePageSettings
+from core.labs.forgetting import ForgettingPageSettings
 from core.labs.image_lab import ImagePageSettings
 from core.labs.negative_transfer import MAPS, TransferMapPageSettings
 from core.labs.shift_matrix import ShiftMatrixPageSettings
@@ -100,6 +102,9 @@ def _build_parser() -> argparse.ArgumentParser:
     distill = commands.add_parser("distill", help="knowledge distillation to a small student")
     _page_arguments(distill, DistillationPageSettings)
 
+    forgetting = commands.add_parser("forgetting", help="the remedies for forgetting: source kept, target given up")
+    _page_arguments(forgetting, ForgettingPageSettings)
+
     images = commands.add_parser("images", help="CNNs on digits: the Image domains page's run")
     _page_arguments(images, ImagePageSettings)
 
@@ -163,7 +168,8 @@ def _within_budget(args: argparse.Namespace, settings: KnobSet, scenario: Scenar
                                                       _budget(args))
 
 
-def _labels(settings: FinetunePageSettings | TransferMapPageSettings, scenario: Scenario) -> tuple[int, ...]:
+def _labels(settings: FinetunePageSettings | TransferMapPageSettings | ForgettingPageSettings,
+            scenario: Scenario) -> tuple[int, ...]:
     """``--labels`` checked against what the scenario can draw (the default counts are capped there)."""
     try:
         return settings.labels_for(scenario)
@@ -336,9 +342,11 @@ def _efficiency(args: argparse.Namespace, scenario: Scenario) -> None:
     curves = efficiency_curves(run)
     print(f"scenario {scenario.to_query() or '(defaults)'}; {len(run.points)} models on {run.device} in "
           f"{run.train_seconds:.2f} s; mean target test accuracy over {run.n_seeds} seeds")
-    print(f"{'strategy':<20}" + "".join(f"{n:>8}" for n in run.labels) + "   (labels per class)")
+    print(f"{'strategy':<20}{'trained':>9}" + "".join(f"{n:>8}" for n in run.labels)
+          + "   (parameters trained per network; labels per class)")
     for i, strategy in enumerate(run.strategies):
-        print(f"{strategy:<20}" + "".join(_cell(v) for v in curves.mean["target_acc"][i]))
+        print(f"{strategy:<20}{run.trained_parameters[strategy]:>9,}"
+              + "".join(_cell(v) for v in curves.mean["target_acc"][i]))
     for strategy in run.strategies:
         readout = labels_to_match(curves, strategy) if strategy != "scratch" else []
         if readout:
@@ -364,8 +372,10 @@ def _transfer_map(args: argparse.Namespace, scenario: Scenario) -> None:
         return
     grid = gain_map(run)
     for strategy in grid.transfer_strategies:
-        print(f"{strategy} minus scratch (mean target test accuracy over {run.n_seeds} seeds; * negative transfer: "
-              f"paired t-test p < {ALPHA:g}; ? a drop the test cannot tell from seed noise)")
+        print(f"{strategy} minus scratch ({run.trained_parameters[strategy]:,} against "
+              f"{run.trained_parameters['scratch']:,} parameters trained; mean target test accuracy over {run.n_seeds} "
+              f"seeds; * negative transfer: paired t-test p < {ALPHA:g}; ? a drop the test cannot tell from seed "
+              "noise)")
         print(f"{run.knob:>12}" + "".join(f"{n:>9}" for n in run.labels))
         marks = np.where(grid.negative(strategy), "*", np.where(grid.inconclusive(strategy), "?", " "))
         for v, value in enumerate(grid.values):
@@ -404,6 +414,26 @@ def _distill(args: argparse.Namespace, scenario: Scenario) -> None:
         print(f"{name:<46}{_mean_sd(target.mean, target.sd):>18}{_mean_sd(source.mean, source.sd):>18}")
     for labels in STUDENT_LABELS:
         print(f"Students with {LABEL_NAMES[labels]}: {run.soft_versus_hard(labels=labels).text()}")
+
+
+def _forgetting(args: argparse.Namespace, scenario: Scenario) -> None:
+    from core.figures.forgetting import trade_off_frame
+    from core.labs.forgetting import run_forgetting, trade_off, verdict
+
+    settings = ForgettingPageSettings.from_arguments(args)
+    _labels(settings, scenario)
+    _within_budget(args, settings, scenario)
+    run = run_forgetting(scenario, settings)
+    if args.json:
+        print(json.dumps(run.to_json()))
+        return
+    summary = trade_off(run)
+    print(f"scenario {scenario.to_query() or '(defaults)'}; {len(run.points)} models on {run.device} in "
+          f"{run.train_seconds:.2f} s; {settings.labels} labels per class; means over {settings.seeds} seeds; "
+          "kept and given up: against full fine-tuning, paired by seed")
+    print(trade_off_frame(summary).to_string(index=False))
+    print(verdict(summary).text)
+    _warn_diverged(run.points)
 
 
 def _matrix(args: argparse.Namespace, scenario: Scenario) -> None:
@@ -541,7 +571,8 @@ def _mean_sd(mean: float | None, sd: float | None) -> str:
 
 
 COMMANDS = {"shift": _shift, "export": _export, "train": _train, "bound": _bound, "sweep": _sweep,
-            "efficiency": _efficiency, "transfer-map": _transfer_map, "distill": _distill, "images": _images,
+            "efficiency": _efficiency, "transfer-map": _transfer_map, "distill": _distill, "forgetting": _forgetting,
+            "images": _images,
             "matrix": _matrix, "check": _check, "warm": _warm}
 
 

@@ -18,20 +18,13 @@ from plotly.colors import sequential
 from plotly.subplots import make_subplots
 
 from core.figures import BASE_LAYOUT
-from core.figures.parts import band, grid_shape, pale, vertical_spacing
+from core.figures.parts import STRATEGY_COLOURS, STRATEGY_MARKERS, band, grid_shape, pale, vertical_spacing
 from core.labs.efficiency import StrategyCurves, labels_to_match
 from core.labs.negative_transfer import SMALL_LABELS, GainMap, RuleCheck, rule_holds
 from core.metrics.paired import ALPHA
 from core.scenario import KNOBS_BY_NAME
 from core.training.finetune import STRATEGIES_BY_NAME, FinetuneSettings, layer_rate_schedule
 
-STRATEGY_COLOURS = {"scratch": "#000000", "feature_extraction": "#E69F00", "partial": "#56B4E9",
-                    "full_finetune": "#CC79A7", "progressive": "#F0E442", "discriminative": "#0072B2",
-                    "l2sp": "#009E73", "adapt_finetune": "#D55E00",  # finetune and DANN as on the Adaptation page
-                    "ewc": "#7F3C8D", "replay": "#8C564B"}  # beyond Okabe-Ito's eight: purple, brown, own markers
-STRATEGY_MARKERS = {"scratch": "circle", "feature_extraction": "square", "partial": "diamond",
-                    "full_finetune": "triangle-up", "progressive": "triangle-down", "discriminative": "star",
-                    "l2sp": "hexagon", "adapt_finetune": "pentagon", "ewc": "cross", "replay": "x"}
 FROZEN_GREY = "#DDDDDD"
 HURTS, HELPS = "#D55E00", "#0072B2"
 GAIN_SCALE = [[0.0, HURTS], [0.25, pale(HURTS, 0.5)], [0.5, "#FFFFFF"], [0.75, pale(HELPS, 0.5)], [1.0, HELPS]]
@@ -41,6 +34,17 @@ SIDE_LEGEND = dict(orientation="v", x=1.02, xanchor="left", y=1.0, yanchor="top"
 def strategy_label(strategy: str) -> str:
     """The human name of a strategy."""
     return STRATEGIES_BY_NAME[strategy].label
+
+
+def strategy_name(strategy: str, trained: dict[str, int]) -> str:
+    """The human name with the parameters one network trains, e.g. ``"Adapters (942)"``, when ``trained`` has it."""
+    count = trained.get(strategy)
+    return strategy_label(strategy) + (f" ({count:,})" if count is not None else "")
+
+
+def _legend(trained: dict[str, int], **legend) -> dict:
+    """A legend whose title says what the numbers after the names are (when there are any)."""
+    return {**legend, "title": dict(text="strategy (parameters trained)")} if trained else legend
 
 
 def _knob_value(knob: str, value: float) -> str:
@@ -60,7 +64,8 @@ def _rate_ticks(rates: np.ndarray) -> list[float]:
 def schedule_figure(settings: FinetuneSettings, strategies: Sequence[str]) -> go.Figure:
     """One small heatmap per strategy: the learning rate of every layer (rows, input at the bottom)
     at every fine-tuning epoch (columns), on one log colour scale; frozen layers (rate 0) light grey."""
-    schedules = {s: layer_rate_schedule(s, settings) for s in strategies}
+    adapters = any(STRATEGIES_BY_NAME[s].adapters for s in strategies)
+    schedules = {s: layer_rate_schedule(s, settings, adapter_column=adapters) for s in strategies}
     every = np.concatenate([r.ravel() for r in schedules.values()])
     positive = every[every > 0]
     low, high = (np.log10(positive.min()), np.log10(positive.max())) if positive.size else (-3.0, -2.0)
@@ -79,7 +84,7 @@ def schedule_figure(settings: FinetuneSettings, strategies: Sequence[str]) -> go
                         subplot_titles=[strategy_label(s) for s in strategies])
     n_layers = settings.n_layers
     names = [f"layer {i + 1}" + (" (input)" if i == 0 else " (head)" if i == n_layers - 1 else "")
-             for i in range(n_layers)]
+             for i in range(n_layers)] + (["adapters"] if adapters else [])
     epochs = np.arange(1, settings.epochs + 1)
     for i, strategy in enumerate(strategies):
         row, col = divmod(i, n_cols)
@@ -120,7 +125,7 @@ def _curves_figure(curves: StrategyCurves, metric: str, title: str, y_title: str
     seeds = f"{curves.n_seeds} seeds" if curves.n_seeds > 1 else "1 seed"
     fig = go.Figure()
     for i, strategy in enumerate(curves.strategies):
-        name, colour = strategy_label(strategy), STRATEGY_COLOURS[strategy]
+        name, colour = strategy_name(strategy, curves.trained_parameters), STRATEGY_COLOURS[strategy]
         mean, low, high = curves.mean[metric][i], curves.low[metric][i], curves.high[metric][i]
         if curves.n_seeds > 1:
             fig.add_traces(band(x, low, high, colour, name))
@@ -139,7 +144,8 @@ def _curves_figure(curves: StrategyCurves, metric: str, title: str, y_title: str
                              hovertemplate=f"{reference}: {value:.1%}<extra></extra>"))
     fig.update_layout(title=title, height=460, xaxis=axis,
                       yaxis=dict(title=y_title, tickformat=".0%"), hovermode="closest",
-                      **{**BASE_LAYOUT, "legend": SIDE_LEGEND, "margin": dict(l=60, r=20, t=60, b=60)})
+                      **{**BASE_LAYOUT, "legend": _legend(curves.trained_parameters, **SIDE_LEGEND),
+                         "margin": dict(l=60, r=20, t=60, b=60)})
     return fig
 
 
@@ -188,6 +194,7 @@ def gain_map_figure(grid: GainMap, strategy: str) -> go.Figure:
     reach = float(np.nanmax(np.abs(gain))) if np.isfinite(gain).any() else 1.0
     reach = max(reach, 1.0)
     name = strategy_label(strategy)
+    count = grid.trained_parameters.get(strategy)
     knob = KNOBS_BY_NAME[grid.knob].label.split(" (")[0].lower()
     where = [[f"{knob} {_knob_value(grid.knob, v)}, {n} labels per class" for n in grid.labels] for v in grid.values]
     cells = np.dstack([where] + [np.char.mod(form, 100 * values) for form, values in (
@@ -215,7 +222,9 @@ def gain_map_figure(grid: GainMap, strategy: str) -> go.Figure:
             x=unsure_cols + 0.33, y=unsure_rows + 0.27, mode="text", text=["?"] * len(unsure_rows), hoverinfo="skip",
             textfont=dict(size=15, color="#000000"), name="?: a drop the paired test cannot tell from seed noise"))
     _grid_axes(fig, grid)
-    fig.update_layout(title=f"{name}: gain over scratch (points of target test accuracy)", height=470, showlegend=True,
+    trains = f" ({count:,} parameters trained)" if count is not None else ""
+    fig.update_layout(title=f"{name}{trains}: gain over scratch (points of target test accuracy)", height=470,
+                      showlegend=True,
                       **{**BASE_LAYOUT, "legend": dict(orientation="h", x=0.0, y=-0.17, yanchor="top"),
                          "margin": dict(l=70, r=20, t=60, b=110)})
     return fig
@@ -243,7 +252,8 @@ def best_strategy_figure(grid: GainMap) -> go.Figure:
         hovertemplate="best: %{customdata[0]} (%{customdata[1]}%)<br>rule of thumb: %{customdata[2]}<extra></extra>",
         name="best strategy"))
     for strategy in strategies:  # legend entries: one square per strategy
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=strategy_label(strategy),
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=strategy_name(strategy,
+                                                                                      grid.trained_parameters),
                                  marker=dict(symbol="square", size=13, color=STRATEGY_COLOURS[strategy],
                                              line=dict(color="#333333", width=0.5))))
     small = int(np.sum(grid.labels <= SMALL_LABELS))
@@ -261,7 +271,8 @@ def best_strategy_figure(grid: GainMap) -> go.Figure:
                            text="similar" if similar else "different")
     _grid_axes(fig, grid)
     fig.update_layout(title="Best strategy per cell; ✓ / ✗: the rule of thumb holds / fails", height=470,
-                      **{**BASE_LAYOUT, "legend": dict(orientation="h", x=0.0, y=-0.17, yanchor="top"),
+                      **{**BASE_LAYOUT, "legend": _legend(grid.trained_parameters, orientation="h", x=0.0, y=-0.17,
+                                                          yanchor="top"),
                          "margin": dict(l=70, r=80, t=60, b=110)})
     return fig
 

@@ -17,6 +17,17 @@ from core.figures import BASE_LAYOUT, class_colour
 from core.labs.embedding import DecisionSurfaces
 from core.training.methods import METHODS_BY_NAME
 
+# each fine-tuning strategy's colour (Okabe-Ito first) and marker, the same on every chart that shows it
+STRATEGY_COLOURS = {"scratch": "#000000", "feature_extraction": "#E69F00", "partial": "#56B4E9",
+                    "full_finetune": "#CC79A7", "progressive": "#F0E442", "discriminative": "#0072B2",
+                    "l2sp": "#009E73", "adapt_finetune": "#D55E00",  # finetune and DANN as on the Adaptation page
+                    # beyond Okabe-Ito's eight: each with its own marker as well
+                    "ewc": "#7F3C8D", "replay": "#8C564B", "distill": "#BCBD22", "adapter": "#17BECF",
+                    "self_supervised": "#A6761D"}
+STRATEGY_MARKERS = {"scratch": "circle", "feature_extraction": "square", "partial": "diamond",
+                    "full_finetune": "triangle-up", "progressive": "triangle-down", "discriminative": "star",
+                    "l2sp": "hexagon", "adapt_finetune": "pentagon", "ewc": "cross", "replay": "x",
+                    "distill": "star-diamond", "adapter": "hourglass", "self_supervised": "bowtie"}
 MANY_CLASSES = 6  # above this (the ten digits), confusion matrices label classes by their number only
 
 

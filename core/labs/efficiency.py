@@ -9,7 +9,7 @@ reach each transfer strategy's accuracy. No streamlit, no plotly.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,7 +25,7 @@ class StrategyCurves:
 
     ``mean``, ``low`` and ``high`` map each of :data:`METRICS` to ``[S, L]`` arrays (NaN where
     every seed diverged); ``pretrained`` maps them to the pretrained source network's mean
-    before fine-tuning.
+    before fine-tuning; ``trained_parameters`` gives each strategy's trained parameters per network.
     """
 
     strategies: tuple[str, ...]
@@ -35,6 +35,7 @@ class StrategyCurves:
     high: dict[str, np.ndarray]
     pretrained: dict[str, float]
     n_seeds: int
+    trained_parameters: dict[str, int] = field(default_factory=dict)
 
     def row(self, strategy: str) -> int:
         return self.strategies.index(strategy)
@@ -58,7 +59,8 @@ def efficiency_curves(run: FinetuneRun, value: float | None = None) -> StrategyC
                     stats["low"][metric][i, j] = np.min(values)
                     stats["high"][metric][i, j] = np.max(values)
     reference = {metric: float(np.mean([p[metric] for p in pretrained])) for metric in METRICS}
-    return StrategyCurves(run.strategies, labels, stats["mean"], stats["low"], stats["high"], reference, run.n_seeds)
+    return StrategyCurves(run.strategies, labels, stats["mean"], stats["low"], stats["high"], reference, run.n_seeds,
+                          run.trained_parameters)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ the strategies it recommends is within :data:`RULE_TOLERANCE` of the best strate
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -115,6 +115,7 @@ class GainMap:
     similar: np.ndarray
     verdicts: dict[str, np.ndarray]  # per strategy, [V, L] of TransferVerdict against scratch
     margin: float = NEGATIVE_TRANSFER_MARGIN
+    trained_parameters: dict[str, int] = field(default_factory=dict)  # per strategy, of one network
 
     def negative(self, strategy: str) -> np.ndarray:
         """Boolean ``[V, L]``: cells where ``strategy`` is more than the margin below scratch and the paired test
@@ -156,7 +157,7 @@ def gain_map(run: FinetuneRun) -> GainMap:
                               for j in range(len(labels))] for v in range(len(values))], dtype=object)
                 for s in run.strategies}
     return GainMap(run.knob, values, labels, run.strategies, accuracy, gain, low, high, best, pretrained_target,
-                   pretrained_source, similar, verdicts)
+                   pretrained_source, similar, verdicts, trained_parameters=run.trained_parameters)
 
 
 def _pretrained_mean(run: FinetuneRun, metric: str) -> np.ndarray:

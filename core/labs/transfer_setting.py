@@ -7,8 +7,9 @@
 * **Unsupervised**: no labels on either side; only structure transfers (clustering, representations).
 
 Each page declares which labels its models use (:data:`USES`); the scenario says how many labelled target
-samples there are and whether the label spaces agree. No page of the lab trains without source labels, so
-none is in the unsupervised setting; the sentence says so where it matters.
+samples there are and whether the label spaces agree. One strategy starts in the unsupervised setting:
+self-supervised pretraining learns from the unlabelled source alone before its fine-tuning sees target
+labels; a page that trains it says so.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from core.data.domains import labelled_counts
 from core.scenario import Scenario
 
-INDUCTIVE, TRANSDUCTIVE = "inductive", "transductive"
+INDUCTIVE, TRANSDUCTIVE, UNSUPERVISED = "inductive", "transductive", "unsupervised"
 # what a page's models learn from: the unlabelled target pool only, the labelled target samples too,
 # or some methods the one and some the other
 POOL_ONLY, WITH_TARGET_LABELS, BY_METHOD = "pool only", "with target labels", "by method"
@@ -35,6 +36,7 @@ class TransferSetting:
     uses: str
     labelled_target: int  # labelled target samples in the scenario
     label_space: str  # the scenario's: "same" when source and target share their classes
+    unlabelled_pretraining: bool = False  # a model is pretrained with no label on either side
 
     def text(self) -> str:
         """One paragraph for under a page's title: the setting, the facts it follows from, what it implies."""
@@ -46,11 +48,18 @@ class TransferSetting:
                             "samples"}[self.uses]
         same = self.label_space == "same"
         task = "the same label space" if same else f"different label spaces ({LABEL_SPACE_WORDS[self.label_space]})"
-        return f"{self.headline()}. Given {given}, with {task}: {self._implies(same)}."
+        pretraining = ""
+        if self.unlabelled_pretraining:
+            pretraining = (" Self-supervised pretraining starts in the **unsupervised** setting: its network learns "
+                           "from the unlabelled source alone (no label on either side, so only the structure of the "
+                           "inputs transfers), and only its fine-tuning sees target labels.")
+        return f"{self.headline()}. Given {given}, with {task}: {self._implies(same)}.{pretraining}"
 
     def headline(self) -> str:
         """The setting's name alone (what a projector shows; :meth:`text` says why)."""
-        return f"Transfer setting (Pan & Yang 2010): **{' and '.join(self.names)}**"
+        first = f"; self-supervised pretraining: **{UNSUPERVISED}**, then " if self.unlabelled_pretraining else ""
+        return f"Transfer setting (Pan & Yang 2010): **{' and '.join(self.names)}**{first}" + (
+            f"**{INDUCTIVE}**" if first else "")
 
     def _implies(self, same_task: bool) -> str:
         learns_labels = self.uses == WITH_TARGET_LABELS or (self.uses == BY_METHOD and self.labelled_target > 0)
@@ -68,8 +77,9 @@ class TransferSetting:
                 "the methods that see only the unlabelled pool cannot")
 
 
-def transfer_setting(scenario: Scenario, uses: str) -> TransferSetting:
-    """The setting a page whose models learn as ``uses`` says (:data:`USES`) is in on ``scenario``."""
+def transfer_setting(scenario: Scenario, uses: str, unlabelled_pretraining: bool = False) -> TransferSetting:
+    """The setting a page whose models learn as ``uses`` says (:data:`USES`) is in on ``scenario``; with
+    ``unlabelled_pretraining``, one of its models is first pretrained without any label."""
     if uses not in USES:
         raise ValueError(f"uses must be one of {USES}, got {uses!r}")
     labelled = sum(labelled_counts(scenario).values())
@@ -79,4 +89,4 @@ def transfer_setting(scenario: Scenario, uses: str) -> TransferSetting:
         names = (TRANSDUCTIVE, INDUCTIVE)
     else:
         names = (TRANSDUCTIVE,)
-    return TransferSetting(names, uses, labelled, scenario.label_space)
+    return TransferSetting(names, uses, labelled, scenario.label_space, unlabelled_pretraining)

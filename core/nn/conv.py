@@ -66,6 +66,8 @@ class BatchedCNN(BatchedNetwork):
     device : torch.device or str, optional
         Device of the parameters (default: :func:`core.device.pick_device`).
     dtype : torch.dtype, default=torch.float32
+    adapter_width : int, default=0
+        Bottleneck width of a residual adapter after every dense hidden layer; 0: no adapters.
 
     Attributes
     ----------
@@ -106,6 +108,7 @@ class BatchedCNN(BatchedNetwork):
         generator: torch.Generator | Sequence[torch.Generator] | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
+        adapter_width: int = 0,
     ):
         image_shape = tuple(int(s) for s in image_shape)
         if len(image_shape) != 3 or any(s < 1 for s in image_shape):
@@ -114,7 +117,7 @@ class BatchedCNN(BatchedNetwork):
         if any(c < 1 for c in channels) or any(h < 1 for h in hidden) or int(out_features) < 1:
             raise InputError("channels", "channel counts and layer widths must be positive integers")
         in_channels, height, width = image_shape
-        super().__init__(n_models, in_channels * height * width, out_features)
+        super().__init__(n_models, in_channels * height * width, out_features, adapter_width)
         self.image_shape = image_shape
         self.channels = channels
         self.hidden = hidden
@@ -126,7 +129,7 @@ class BatchedCNN(BatchedNetwork):
         self.map_shape = (channels[-1] if channels else in_channels, height, width)
         widths = (self.map_shape[0] * height * width, *hidden, self.out_features)
         layers += [((fan_in, fan_out), fan_out) for fan_in, fan_out in zip(widths, widths[1:])]
-        self._init_parameters(layers, generator, device, dtype)
+        self._init_parameters(layers, generator, device, dtype, adapted=hidden)
 
     @property
     def n_conv(self) -> int:
@@ -177,4 +180,4 @@ class BatchedCNN(BatchedNetwork):
         parts = ["×".join(str(s) for s in self.image_shape)]
         parts += [f"conv{c}/{STRIDE}" for c in self.channels]
         parts += [str(w) for w in (*self.hidden, self.out_features)]
-        return " → ".join(parts)
+        return " → ".join(parts) + (f" ({self._adapters_text()[2:]})" if len(self.adapters) else "")

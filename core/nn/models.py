@@ -102,13 +102,16 @@ class BatchedNetwork(nn.Module):
         ``biases[i]`` has shape ``[M, units_i]``.
     """
 
-    def __init__(self, n_models: int, in_features: int, out_features: int):
+    def __init__(self, n_models: int, in_features: int, out_features: int, adapter_width: int = 0):
         super().__init__()
         if int(n_models) < 1:
             raise InputError("n_models", f"must be at least 1, got {n_models}")
+        if int(adapter_width) < 0:
+            raise InputError("adapter_width", f"must be 0 (no adapters) or positive, got {adapter_width}")
         self.n_models = int(n_models)
         self.in_features = int(in_features)
         self.out_features = int(out_features)
+        self.adapter_width = int(adapter_width)
 
     def _init_parameters(
         self,
@@ -116,8 +119,9 @@ class BatchedNetwork(nn.Module):
         generator: torch.Generator | Sequence[torch.Generator] | None,
         device: torch.device | str | None,
         dtype: torch.dtype,
+        adapted: Sequence[int] = (),
     ) -> None:
-        """Draw and register ``weights`` and ``biases``.
+        """Draw and register ``weights`` and ``biases`` (and the adapters after the layers of widths ``adapted``).
 
         ``layers`` lists ``(weight_shape, units)`` of one model's layers: a dense layer's weight is
         ``(fan_in, units)``, a convolution's ``(units, C_in, k, k)``, so a unit's fan-in is the
@@ -125,6 +129,11 @@ class BatchedNetwork(nn.Module):
         feeds a ReLU (:func:`layer_init_bounds`). For each model the draws are made in the order
         weight 0, bias 0, weight 1, bias 1, ...; with a sequence of ``M`` generators model ``m``
         is drawn from ``generator[m]`` alone.
+
+        With ``adapter_width`` ``r > 0``, a residual bottleneck adapter ``h + U relu(D h + b) + c`` follows every
+        dense hidden layer (of width ``adapted[k]``): its down-projection ``D`` is drawn after all the layers (so
+        the layers' draws do not change), its up-projection ``U`` and ``c`` start at zero, so a new adapter is the
+        identity (Houlsby et al., 2019).
         """
         device = torch.device(device) if device is not None else pick_device()
         if generator is None:
@@ -137,24 +146,49 @@ class BatchedNetwork(nn.Module):
                 raise InputError(
                     "generator", f"expected 1 or {self.n_models} generators, got {len(generators)}"
                 )
-        per_model = []
+        per_model, adapters = [], []
+        r = self.adapter_width
         for gen in generators:
             drawn = []
             for i, (shape, units) in enumerate(layers):
                 w_bound, b_bound = layer_init_bounds(math.prod(shape) // units, feeds_relu=i < len(layers) - 1)
                 drawn.append((_uniform(shape, w_bound, gen, dtype), _uniform((units,), b_bound, gen, dtype)))
             per_model.append(drawn)
+            own = []
+            for width in adapted if r else ():
+                w_bound, b_bound = layer_init_bounds(width, feeds_relu=True)
+                own += [_uniform((width, r), w_bound, gen, dtype), _uniform((r,), b_bound, gen, dtype),
+                        torch.zeros((r, width), dtype=dtype, device=gen.device),
+                        torch.zeros((width,), dtype=dtype, device=gen.device)]
+            adapters.append(own)
         self.weights = nn.ParameterList(
             nn.Parameter(torch.stack([m[i][0] for m in per_model]).to(device)) for i in range(len(layers))
         )
         self.biases = nn.ParameterList(
             nn.Parameter(torch.stack([m[i][1] for m in per_model]).to(device)) for i in range(len(layers))
         )
+        self.adapters = nn.ParameterList(
+            nn.Parameter(torch.stack([m[i] for m in adapters]).to(device)) for i in range(len(adapters[0]))
+        )
 
     @property
     def n_layers(self) -> int:
         """Number of layers with parameters, the head included."""
         return len(self.weights)
+
+    @property
+    def n_rate_columns(self) -> int:
+        """Learning-rate columns of a schedule: one per layer, and one more shared by all adapters."""
+        return self.n_layers + (1 if len(self.adapters) else 0)
+
+    def trainable(self) -> list[nn.Parameter]:
+        """Every parameter in the trainers' order: the weights, the biases, then the adapters' parameters."""
+        return list(self.weights) + list(self.biases) + list(self.adapters)
+
+    def rate_columns(self) -> list[int]:
+        """For each parameter of :meth:`trainable`, its column of a ``[.., n_rate_columns]`` rate schedule."""
+        layers = list(range(self.n_layers))
+        return layers + layers + [self.n_layers] * len(self.adapters)
 
     def layer(self, index: int) -> tuple[nn.Parameter, nn.Parameter]:
         """Return the ``(weight, bias)`` parameters of layer ``index``."""
@@ -183,8 +217,12 @@ class BatchedNetwork(nn.Module):
 
     def _dense(self, h: torch.Tensor, first: int) -> torch.Tensor:
         """Dense layers ``first .. n_layers - 2`` with ReLU on ``h`` of shape ``[M, N, fan_in]``."""
-        for i in range(first, self.n_layers - 1):
+        for k, i in enumerate(range(first, self.n_layers - 1)):
             h = torch.relu(torch.baddbmm(self.biases[i].unsqueeze(1), h, self.weights[i]))
+            if len(self.adapters):
+                down, down_bias, up, up_bias = self.adapters[4 * k: 4 * k + 4]
+                bottleneck = torch.relu(torch.baddbmm(down_bias.unsqueeze(1), h, down))
+                h = h + torch.baddbmm(up_bias.unsqueeze(1), bottleneck, up)
         return h
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -198,6 +236,10 @@ class BatchedNetwork(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the outputs ``[M, N, out_features]`` for inputs ``[N, d]`` or ``[M, N, d]``."""
         return self.head(self.features(x))
+
+    def _adapters_text(self) -> str:
+        """``", adapters r = 4"`` when the network has adapters, else nothing (for :meth:`describe`)."""
+        return f", adapters r = {self.adapter_width}" if len(self.adapters) else ""
 
     def parameter_count(self) -> int:
         """Weights and biases of ONE of the ``M`` networks."""
@@ -226,6 +268,8 @@ class BatchedMLP(BatchedNetwork):
         Device of the parameters (default: :func:`core.device.pick_device`).
     dtype : torch.dtype, default=torch.float32
         Parameter dtype.
+    adapter_width : int, default=0
+        Bottleneck width of a residual adapter after every hidden layer; 0: no adapters.
 
     Attributes
     ----------
@@ -262,15 +306,16 @@ class BatchedMLP(BatchedNetwork):
         generator: torch.Generator | Sequence[torch.Generator] | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
+        adapter_width: int = 0,
     ):
-        super().__init__(n_models, in_features, out_features)
+        super().__init__(n_models, in_features, out_features, adapter_width)
         hidden = tuple(int(h) for h in hidden)
         if int(in_features) < 1 or int(out_features) < 1 or any(h < 1 for h in hidden):
             raise InputError("hidden", "layer widths must be positive integers")
         self.hidden = hidden
         widths = (self.in_features, *hidden, self.out_features)
         self._init_parameters([((fan_in, fan_out), fan_out) for fan_in, fan_out in zip(widths, widths[1:])],
-                              generator, device, dtype)
+                              generator, device, dtype, adapted=hidden)
 
     @property
     def feature_dim(self) -> int:
@@ -295,7 +340,7 @@ class BatchedMLP(BatchedNetwork):
     def describe(self) -> str:
         """Architecture as text, e.g. ``"2→32→32→1 (ReLU)"`` or ``"2→1 (linear)"``."""
         arrows = "→".join(str(w) for w in (self.in_features, *self.hidden, self.out_features))
-        return f"{arrows} (ReLU)" if self.hidden else f"{arrows} (linear)"
+        return f"{arrows} (ReLU{self._adapters_text()})" if self.hidden else f"{arrows} (linear)"
 
 
 def _as_float_tensor(value, name: str, device: torch.device) -> torch.Tensor:

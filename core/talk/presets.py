@@ -81,6 +81,11 @@ PRESETS: tuple[Preset, ...] = (
            "labels by each strategy (frozen features, full, progressive unfreezing, L2-SP, ...) against scratch.",
            Scenario(rotation=35), page="finetune",
            cue="Follow the progressive-unfreezing curve against scratch at 1 and 2 labels per class, then at 50."),
+    Preset("Forgetting and its remedies", "Fine-tuning on 5 target labels per class forgets some of the source: "
+           "L2-SP, EWC, replay and distillation from the source network, each at several strengths, against plain "
+           "full fine-tuning.", Scenario(rotation=35), page="forgetting",
+           cue="Read the verdict above the chart, then follow one remedy's line from weak to strong: up is source "
+               "kept, left is target given up."),
     Preset("Distilling a teacher into a small student", "A wide teacher trained on the labelled source and a few "
            "target labels, and 8-unit students that only have those target labels: from the teacher's soft targets "
            "or from the labels alone.", Scenario(rotation=35), page="distillation",

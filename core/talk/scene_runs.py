@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from core.labs import adaptation, distillation, finetune_runs, image_lab, shift_matrix, sweeps
+from core.labs import adaptation, distillation, finetune_runs, forgetting, image_lab, shift_matrix, sweeps
 from core.labs.adaptation import AdaptationPageSettings
 from core.labs.distillation import DistillationPageSettings
 from core.labs.finetune_runs import FinetunePageSettings
+from core.labs.forgetting import ForgettingPageSettings
 from core.labs.image_lab import ImagePageSettings
 from core.labs.negative_transfer import MAPS, TransferMapPageSettings
 from core.labs.shift_matrix import ShiftMatrixPageSettings
@@ -63,6 +64,8 @@ BOUND = RunKind("bound", lambda scenario, knob, values, n_seeds, adapted, progre
 DISTILLATION = RunKind("distillation", lambda scenario, n_seeds, settings, progress=None:
                        distillation.run_distillation(scenario, n_seeds, settings, progress=progress),
                        distillation.DistillRun)
+FORGETTING = RunKind("forgetting", lambda scenario, settings, progress=None:
+                     forgetting.run_forgetting(scenario, settings, progress=progress), forgetting.ForgettingRun)
 IMAGE_LAB = RunKind("image_lab", lambda scenario, methods, n_seeds, settings, progress=None:
                     image_lab.run_image_lab(scenario, n_seeds, settings, methods, progress=progress),
                     image_lab.ImageLabRun)
@@ -112,6 +115,11 @@ def finetune_key(scenario: Scenario, settings: FinetunePageSettings) -> tuple:
             settings.seeds, settings.finetune_settings())
 
 
+def forgetting_key(scenario: Scenario, settings: ForgettingPageSettings) -> tuple:
+    """Key of the Forgetting page's run (the strengths of remedies it does not train at their defaults)."""
+    return finetune_runs.pool_scenario(scenario), settings.trained()
+
+
 def transfer_map_keys(scenario: Scenario, settings: TransferMapPageSettings) -> list[tuple]:
     """Keys of the Negative transfer page's maps, one per knob of :data:`~core.labs.negative_transfer.MAPS`."""
     labels = settings.labels_for(scenario)
@@ -139,6 +147,7 @@ DEFAULT_RUNS: dict[str, Callable[[Scenario], list[tuple[RunKind, tuple]]]] = {  
     "distillation": lambda scenario: [(DISTILLATION, distillation_key(scenario, DistillationPageSettings()))],
     "lambda_sweep": lambda scenario: [(LAMBDA_SWEEP, lambda_sweep_key(scenario, LambdaSweepPageSettings()))],
     "finetune": lambda scenario: [(FINETUNE, finetune_key(scenario, FinetunePageSettings()))],
+    "forgetting": lambda scenario: [(FORGETTING, forgetting_key(scenario, ForgettingPageSettings()))],
     "negative_transfer": lambda scenario: [(FINETUNE, key)
                                            for key in transfer_map_keys(scenario, TransferMapPageSettings())],
     "image_domains": lambda scenario: [(IMAGE_LAB, image_lab_key(scenario, ImagePageSettings()))],

@@ -4,13 +4,16 @@ A strategy is fully described by three things, so that all strategies, label cou
 shift magnitudes of an experiment train together as ONE tensor program (weights ``[M, ...]``):
 
 - its starting weights: random (``scratch``), the pretrained source network (with a new,
-  re-initialised head for ``feature_extraction``), or an adapted network (``adapt_finetune``);
+  re-initialised head for ``feature_extraction``), an adapted network (``adapt_finetune``), or a
+  network pretrained without labels on a pretext task (``self_supervised``, :mod:`core.training.pretext`);
 - its learning-rate schedule, a ``[epochs, layers]`` table per model (:func:`layer_rate_schedule`);
   a rate of 0 freezes a layer exactly (:class:`~core.nn.optim.BatchedAdam` leaves its weights and
-  its Adam state untouched);
+  its Adam state untouched); with adapters in the batch, one more column is the adapters' rate
+  (``adapter``: every model carries them, as the identity, but only this strategy trains them);
 - an optional pull towards the source weights (``l2sp``; ``ewc`` weighs it per weight by the source's
   Fisher information), applied as a decoupled proximal step;
-- optionally, source samples replayed beside the labelled target samples (``replay``).
+- optionally, source samples replayed beside the labelled target samples (``replay``), or the source
+  network's softened answers on unlabelled target points as soft targets (``distill``).
 
 Fine-tuning is full-batch: the labelled target set is small (``labels_per_class × classes``
 points), so one epoch is one step. The pretrained source network is trained full-batch on the
@@ -21,7 +24,7 @@ ships with its preprocessing; fine-tuning keeps that preprocessing.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -49,7 +52,11 @@ class Strategy:
     loss : str
         The fine-tuning objective in LaTeX.
     start : str
-        ``"random"``, ``"source"`` or ``"adapted"``: where the weights start.
+        Where the weights start: ``"random"``, ``"source"`` (the supervised source network), ``"adapted"``
+        (adapted without target labels) or ``"pretext"`` (pretrained on the unlabelled source by a
+        self-supervised task, with a new head).
+    adapters : bool
+        Whether the network carries residual adapters (trained; the layers they follow are frozen).
     """
 
     name: str
@@ -57,6 +64,7 @@ class Strategy:
     summary: str
     loss: str
     start: str = "source"
+    adapters: bool = False
 
 
 _TARGET = r"\frac{1}{n_L}\sum_{j} \ell\big(f_\theta(x^L_j), y^L_j\big)"
@@ -92,18 +100,45 @@ STRATEGIES: tuple[Strategy, ...] = (
              "class mixed in (rehearsal), so the source task keeps being practised.",
              r"\min_{\theta}\; \frac{1}{n_L + n_R}\Big(\sum_{j} \ell\big(f_\theta(x^L_j), y^L_j\big) + \sum_{r}"
              r" \ell\big(f_\theta(x^S_r), y^S_r\big)\Big),\quad \theta_0 = \theta^S"),
+    Strategy("distill", "Distillation (LwF)", "Full fine-tuning with the source network as a teacher (Learning "
+             "without Forgetting, Li & Hoiem, 2016): on unlabelled target pool points the network is also asked to "
+             "give the source network's softened answers (temperature T = 2), with weight β; no source sample is "
+             "kept.",
+             r"\min_{\theta}\; " + _TARGET + r" + \beta\,T^2\,\frac{1}{n_U}\sum_{u} \mathrm{CE}\big(\sigma(f_{\theta^S}"
+             r"(x^U_u)/T),\, \sigma(f_\theta(x^U_u)/T)\big),\quad \theta_0 = \theta^S"),
+    Strategy("adapter", "Adapters", "The source network is frozen; a small residual bottleneck of r units after every "
+             "hidden layer (Houlsby et al., 2019) and the head are trained. The adapters' up-projection starts at "
+             "zero, so training starts from the source network exactly.",
+             r"h_l \leftarrow h_l + U_l\,\mathrm{relu}(D_l h_l + b_l) + c_l,\quad \min_{D, b, U, c,\, \theta_L}\; "
+             + _TARGET + r",\quad \theta_{1..L-1} = \theta^S_{1..L-1} \text{ frozen},\; U_l, c_l = 0 "
+             r"\text{ at the start}",
+             adapters=True),
+    Strategy("self_supervised", "Self-supervised pretraining", "No label is used before fine-tuning: the body is "
+             "pretrained on the unlabelled source to tell which of four rotations (0°, 90°, 180°, 270°) was applied "
+             "to a point or an image (Gidaris et al., 2018); then a new head is trained, and the body fine-tuned, on "
+             "the labelled target samples.",
+             r"\theta^{R} = \arg\min_{\theta}\; \frac{1}{4 n_S}\sum_{i, r} \ell\big(g_\theta(R_r x^S_i), r\big),\quad "
+             r"\min_{\theta}\; " + _TARGET + r",\quad \theta_0 = \theta^{R} \text{ with a new head}", start="pretext"),
     Strategy("adapt_finetune", "Adapt, then fine-tune",
              "A network adapted without target labels (DANN, MMD, ...) on source and target pool, then fully "
              "fine-tuned on the labelled target samples.",
              r"\min_{\theta}\; " + _TARGET + r",\quad \theta_0 = \theta^{\mathrm{adapted}}", start="adapted"),
 )
 STRATEGIES_BY_NAME: dict[str, Strategy] = {s.name: s for s in STRATEGIES}
-# EWC's λ and replay's k: on the tuning data seeds 101-103 (benchmarks/tune_forgetting.py, rotation 35°, 5 labels
-# per class), the strength that kept the most source accuracy while costing at most 0.5 points of target accuracy
-# against full fine-tuning
+# EWC's λ, replay's k and distillation's β: on the tuning data seeds 101-103 (benchmarks/tune_forgetting.py,
+# rotation 35°, 5 labels per class), the strength that kept the most source accuracy while costing at most 0.5 points
+# of target accuracy against full fine-tuning; no β tried (1e-4 to 1) came within 0.5 points, so β is the one that
+# cost least. The adapters' width r: the most accurate on the target of 2, 4, 8 and 16.
 EWC_WEIGHT = 10.0
 REPLAY_PER_CLASS = 20
 FISHER_SAMPLES = 200  # source samples the diagonal Fisher of EWC is estimated on
+DISTILL_WEIGHT = 0.0001
+DISTILL_TEMPERATURE = 2.0  # LwF's temperature
+DISTILL_SAMPLES = 200  # unlabelled target pool points the source network teaches on
+ADAPTER_WIDTH = 4
+# the setting that sets each remedy's strength (one model per strength when a run varies it)
+STRENGTH_SETTINGS = {"l2sp": "l2sp_weight", "ewc": "ewc_weight", "replay": "replay_per_class",
+                     "distill": "distill_weight"}
 
 
 
@@ -138,6 +173,10 @@ class FinetuneSettings:
         ``ewc``: strength λ of the Fisher-weighted pull towards the source weights.
     replay_per_class : int
         ``replay``: labelled source samples per class mixed into the fine-tuning set.
+    distill_weight : float
+        ``distill``: weight β of the source network's softened answers on the unlabelled target pool.
+    adapter_width : int
+        ``adapter``: bottleneck width r of every adapter.
     adapt_method : str
         ``adapt_finetune``: the unsupervised adaptation method of the first stage.
     """
@@ -154,6 +193,8 @@ class FinetuneSettings:
     adapt_method: str = "dann"
     ewc_weight: float = EWC_WEIGHT
     replay_per_class: int = REPLAY_PER_CLASS
+    distill_weight: float = DISTILL_WEIGHT
+    adapter_width: int = ADAPTER_WIDTH
 
     def __post_init__(self) -> None:
         checks = [
@@ -174,6 +215,9 @@ class FinetuneSettings:
             ("ewc_weight", 0.0 <= self.ewc_weight <= 1e6, "a number in [0, 1e6]"),
             ("replay_per_class", isinstance(self.replay_per_class, int) and 0 <= self.replay_per_class <= 100,
              "an integer in [0, 100]"),
+            ("distill_weight", 0.0 <= self.distill_weight <= 1000.0, "a number in [0, 1000]"),
+            ("adapter_width", isinstance(self.adapter_width, int) and 1 <= self.adapter_width <= 64,
+             "an integer in [1, 64]"),
         ]
         check_fields(self, checks)
 
@@ -182,19 +226,30 @@ class FinetuneSettings:
         """Affine layers of the network on points (hidden layers + the head)."""
         return len(self.hidden) + 1
 
+    def with_strength(self, strategy: str, strength: float | None) -> FinetuneSettings:
+        """These settings with ``strategy``'s strength (:data:`STRENGTH_SETTINGS`) set to ``strength`` (None: as
+        they are)."""
+        if strength is None:
+            return self
+        name = STRENGTH_SETTINGS[strategy]
+        return replace(self, **{name: type(getattr(self, name))(strength)})
+
     def to_json(self) -> dict:
         return {"hidden": list(self.hidden), "pretrain_steps": self.pretrain_steps, "epochs": self.epochs,
                 "lr": self.lr, "finetune_lr": self.finetune_lr, "partial_layers": self.partial_layers,
                 "unfreeze_every": self.unfreeze_every, "discriminative_decay": self.discriminative_decay,
                 "l2sp_weight": self.l2sp_weight, "adapt_method": self.adapt_method, "ewc_weight": self.ewc_weight,
-                "replay_per_class": self.replay_per_class}
+                "replay_per_class": self.replay_per_class, "distill_weight": self.distill_weight,
+                "adapter_width": self.adapter_width}
 
 
-def layer_rate_schedule(strategy: str, settings: FinetuneSettings, n_layers: int | None = None) -> np.ndarray:
+def layer_rate_schedule(strategy: str, settings: FinetuneSettings, n_layers: int | None = None,
+                        adapter_column: bool = False) -> np.ndarray:
     """Learning rate of every layer at every fine-tuning epoch: ``[epochs, layers]``, 0 = frozen.
 
     Layer 0 is the lowest (it reads the inputs), layer ``L - 1`` the head; ``n_layers`` is ``L``
-    (default: the network on points, ``settings.n_layers``).
+    (default: the network on points, ``settings.n_layers``). With ``adapter_column`` one more column
+    holds the adapters' rate (0 for every strategy but ``adapter``).
     """
     if strategy not in STRATEGIES_BY_NAME:
         raise InputError("strategy", f"unknown strategy {strategy!r}; allowed: " + ", ".join(STRATEGIES_BY_NAME))
@@ -214,7 +269,25 @@ def layer_rate_schedule(strategy: str, settings: FinetuneSettings, n_layers: int
         rates[np.arange(epochs)[:, None] < unfrozen_at[None, :]] = 0.0
     elif strategy == "discriminative":
         rates = rates / settings.discriminative_decay ** depth_from_top[None, :]
-    return rates
+    elif strategy == "adapter":
+        rates[:, :-1] = 0.0  # the layers are frozen; the pretrained head is fine-tuned
+    elif strategy == "self_supervised":
+        rates[:, -1] = settings.lr  # the new head learns at the base rate
+    if not adapter_column:
+        return rates
+    adapters = settings.lr if STRATEGIES_BY_NAME[strategy].adapters else 0.0  # new weights: the base rate
+    return np.concatenate([rates, np.full((epochs, 1), adapters)], axis=1)
+
+
+def trained_parameters(strategy: str, settings: FinetuneSettings, architecture: Architecture, n_features: int,
+                       n_classes: int) -> int:
+    """How many parameters of one network ``strategy`` trains (a positive rate at some epoch)."""
+    adapters = STRATEGIES_BY_NAME[strategy].adapters
+    if adapters:
+        architecture = architecture.with_adapters(settings.adapter_width)
+    net = architecture.build(1, n_features, n_classes, device="cpu")
+    trained = layer_rate_schedule(strategy, settings, architecture.n_layers, adapters).max(axis=0) > 0
+    return int(sum(p[0].numel() for p, column in zip(net.trainable(), net.rate_columns()) if trained[column]))
 
 
 # --- the batched supervised loop ------------------------------------------------------------------
@@ -225,8 +298,10 @@ class FitProblem:
     """What every model of one batched fit sees: ``M`` models, up to ``N`` points each.
 
     ``inputs`` ``[M, N, d]`` are already standardised for their model; ``weights`` ``[M, N]``
-    weigh each point's cross-entropy with ``labels`` (0 for padding); ``rates`` ``[T, M, L]``
-    is every model's per-layer rate at each step. Optional: ``soft_targets`` ``[M, N, K]`` with
+    weigh each point's cross-entropy with ``labels`` (0 for padding); ``rates`` ``[T, M, C]``
+    is every model's rate at each step in each of the network's rate columns (one per layer, and one for the
+    adapters when it has any: :attr:`~core.nn.models.BatchedNetwork.n_rate_columns`). Optional: ``soft_targets``
+    ``[M, N, K]`` with
     ``soft_weights`` ``[M, N]`` and a per-model ``temperature`` ``[M]`` add the distillation term
     ``temperature² · weight · CE(soft target, softmax(logits / temperature))``; ``anchor_strength``
     ``[M]`` pulls each model towards the weights it started from (L2-SP), each weight scaled by
@@ -265,10 +340,12 @@ def fit_batched(net: BatchedNetwork, problem: FitProblem,
     stopped : list of (model, step)
         The models stopped for diverging, and when.
     """
-    steps, n_models, n_layers = problem.rates.shape
-    if n_models != net.n_models or n_layers != net.n_layers:
-        raise InputError("rates", f"expected [T, {net.n_models}, {net.n_layers}], got {list(problem.rates.shape)}")
-    optimizer = BatchedAdam(list(net.weights) + list(net.biases))
+    steps, n_models, n_columns = problem.rates.shape
+    if n_models != net.n_models or n_columns != net.n_rate_columns:
+        raise InputError("rates", f"expected [T, {net.n_models}, {net.n_rate_columns}], got "
+                         f"{list(problem.rates.shape)}")
+    optimizer = BatchedAdam(net.trainable())
+    columns = net.rate_columns()
     anchors = None
     if problem.anchor_strength is not None and bool((problem.anchor_strength > 0).any()):
         anchors = [p.detach().clone() for p in optimizer.params]
@@ -290,11 +367,11 @@ def fit_batched(net: BatchedNetwork, problem: FitProblem,
             stopped += [(m, step) for m in torch.nonzero(alive & ~healthy).flatten().tolist()]
             alive &= healthy
         torch.where(alive, per_model, torch.zeros_like(per_model)).sum().backward()
-        layer_rates = [problem.rates[step, :, layer] * alive for layer in range(n_layers)]
-        optimizer.step(layer_rates + layer_rates)  # weights, then biases, of each layer
+        column_rates = [problem.rates[step, :, column] * alive for column in range(n_columns)]
+        rates = [column_rates[column] for column in columns]  # one [M] per parameter
+        optimizer.step(rates)
         if anchors is not None:
-            _pull_towards(optimizer.params, anchors, layer_rates + layer_rates, problem.anchor_strength,
-                          problem.anchor_scale)
+            _pull_towards(optimizer.params, anchors, rates, problem.anchor_strength, problem.anchor_scale)
         if progress is not None and (step + 1) % max(1, steps // 20) == 0:
             progress((step + 1) / steps)
     return stopped
@@ -318,21 +395,46 @@ def fit_by_size(starts: Networks, problem: FitProblem, device: torch.device,
     """:func:`fit_batched` on the models of ``starts``, one batch per :func:`size_buckets` group, each
     padded only to its own largest set. Models never interact, so the result equals one big batch;
     the padding to the largest set of all (50 labels per class where most models have 2 to 20)
-    is what this saves. The networks train in the dtype of ``problem.inputs``. Returns the trained
-    networks in the original order and the stopped models."""
-    sizes = (problem.weights > 0).sum(dim=1).tolist()
-    buckets = size_buckets(sizes)
+    is what this saves. The models that train adapters or learn from soft targets are few: they train in one
+    loop of their own, padded (a loop's steps cost more than its padding), so the others skip that work: their
+    adapters (the identity, frozen) are left out while they train, and their soft-target term is not computed.
+    The networks train in the dtype of ``problem.inputs``. Returns the trained networks in the original order
+    and the stopped models."""
+    used = problem.weights > 0
+    if problem.soft_weights is not None:
+        used |= problem.soft_weights > 0
+    sizes = (torch.arange(used.shape[1], device=used.device) + 1).mul(used).amax(dim=1).tolist()  # last point used
+    adapters = len(starts.adapters) > 0
+    trains_adapters = (problem.rates[:, :, -1].amax(dim=0) > 0).tolist() if adapters else [False] * len(sizes)
+    soft = (problem.soft_weights > 0).any(dim=1).tolist() if problem.soft_weights is not None else [False] * len(sizes)
+    special = [a or s for a, s in zip(trains_adapters, soft)]
+    plain = [m for m in range(len(sizes)) if not special[m]]
+    buckets = [[plain[i] for i in bucket] for bucket in size_buckets([sizes[m] for m in plain])]
+    if any(special):  # the models with adapters or soft targets are few: one loop for them all, padded
+        buckets.append([m for m in range(len(sizes)) if special[m]])
     parts, stopped = [], []
     for b, members in enumerate(buckets):
         width = max(1, max(sizes[m] for m in members))
+        together = special[members[0]]
         chosen = problem.select(members)
         chosen.inputs, chosen.labels, chosen.weights = (chosen.inputs[:, :width], chosen.labels[:, :width],
                                                         chosen.weights[:, :width])
+        if together and chosen.soft_targets is not None:
+            chosen.soft_targets, chosen.soft_weights = chosen.soft_targets[:, :width], chosen.soft_weights[:, :width]
+        else:
+            chosen.soft_targets = chosen.soft_weights = chosen.temperature = None
         start = starts.select(members)
-        net = start.network(device, dtype=chosen.inputs.dtype)
+        skip_adapters = adapters and not together and start.adapters_are_identity
+        if skip_adapters:
+            chosen.rates = chosen.rates[:, :, :-1]
+            if chosen.anchor_scale is not None:
+                chosen.anchor_scale = chosen.anchor_scale[:len(chosen.anchor_scale) - len(start.adapters)]
+        net = (start.without_adapters() if skip_adapters else start).network(device, dtype=chosen.inputs.dtype)
         report = None if progress is None else (lambda share, b=b: progress((b + share) / len(buckets)))
         stopped += [(members[m], step) for m, step in fit_batched(net, chosen, report)]
-        parts.append(Networks.from_net(net, start.mean, start.std))
+        part = Networks.from_net(net, start.mean, start.std)
+        parts.append(replace(part, architecture=start.architecture, adapters=start.adapters) if skip_adapters
+                     else part)
     order = np.argsort([m for members in buckets for m in members])
     return Networks.concatenate(parts).select(order), stopped
 
@@ -353,8 +455,8 @@ def _pull_towards(params: list[torch.Tensor], anchors: list[torch.Tensor], rates
 def diagonal_fisher(net: BatchedNetwork, inputs: torch.Tensor, labels: torch.Tensor) -> list[torch.Tensor]:
     """The empirical diagonal Fisher of every model of ``net`` on its own ``inputs`` ``[M, N, d]`` with ``labels``
     ``[M, N]``: the mean over points of each weight's squared gradient of ``log p(y | x)``, scaled to mean 1 per
-    model over all its weights (weights then biases of each layer, like the optimiser's parameters)."""
-    params = list(net.weights) + list(net.biases)
+    model over all its weights (in :meth:`~core.nn.models.BatchedNetwork.trainable` order, as the optimiser's)."""
+    params = net.trainable()
     fisher = [torch.zeros_like(p) for p in params]
     for j in range(inputs.shape[1]):
         log_p = torch.log_softmax(net(inputs[:, j:j + 1]), dim=-1)[:, 0]
@@ -368,17 +470,19 @@ def diagonal_fisher(net: BatchedNetwork, inputs: torch.Tensor, labels: torch.Ten
     return [f / mean.view(-1, *([1] * (f.dim() - 1))) for f in fisher]
 
 
-def padded_batch(sets: Sequence[tuple[np.ndarray, np.ndarray]], device: torch.device
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def padded_batch(sets: Sequence[tuple[np.ndarray, np.ndarray]], device: torch.device,
+                 labelled: Sequence[int] | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-model labelled sets of different sizes as ``[M, N, d]`` inputs, ``[M, N]`` labels and
-    ``[M, N]`` weights (``1 / n_m`` on a model's own points, 0 on the padding)."""
+    ``[M, N]`` weights (``1 / n_m`` on a model's own points, 0 on the padding). With ``labelled``, only the
+    first ``labelled[m]`` points of model ``m`` are weighed (``1 / labelled[m]``); the rest carry no label loss."""
     width = max(len(y) for _, y in sets)
     n_features = sets[0][0].shape[1]
     inputs = np.zeros((len(sets), width, n_features), dtype=np.float32)
     labels = np.zeros((len(sets), width), dtype=np.int64)
     weights = np.zeros((len(sets), width), dtype=np.float32)
     for m, (x, y) in enumerate(sets):
-        inputs[m, :len(y)], labels[m, :len(y)], weights[m, :len(y)] = x, y, 1.0 / max(1, len(y))
+        counted = len(y) if labelled is None else labelled[m]
+        inputs[m, :len(y)], labels[m, :len(y)], weights[m, :counted] = x, y, 1.0 / max(1, counted)
     return (torch.from_numpy(inputs).to(device), torch.from_numpy(labels).to(device),
             torch.from_numpy(weights).to(device))
 
@@ -399,7 +503,7 @@ def fit_new_networks(inputs: np.ndarray, labels: np.ndarray, weights: np.ndarray
                              device=device)
     problem = FitProblem(as_tensor(inputs).expand(n_models, -1, -1),
                          as_tensor(labels, torch.long).expand(n_models, -1), as_tensor(weights),
-                         torch.full((steps, n_models, net.n_layers), lr, device=device),
+                         torch.full((steps, n_models, net.n_rate_columns), lr, device=device),
                          as_tensor(soft_targets), as_tensor(soft_weights), as_tensor(temperature))
     return net, fit_batched(net, problem, progress)
 
