@@ -24,6 +24,7 @@ from core.labs import sweeps
 from core.labs.adaptation import AdaptationPageSettings, run_adaptation
 from core.labs.distillation import DistillationPageSettings, run_distillation
 from core.labs.finetune_runs import LABEL_OPTIONS, FinetunePageSettings, pool_scenario, run_finetuning
+from core.labs.forgetting import ForgettingPageSettings, run_forgetting
 from core.labs.image_lab import ImagePageSettings, run_image_lab
 from core.labs.negative_transfer import MAPS, TransferMapPageSettings
 from core.labs.shift_matrix import ShiftMatrixPageSettings, shift_matrix
@@ -68,6 +69,10 @@ def _matrix(s: ShiftMatrixPageSettings, sc: Scenario) -> None:
     shift_matrix(s.cases, s.methods, s.seeds, s.train_settings())
 
 
+def _forgetting(s: ForgettingPageSettings, sc: Scenario) -> None:
+    run_forgetting(sc, s)
+
+
 def _domain_shift(s: DivergenceSweepPageSettings, sc: Scenario) -> None:
     shift_report(sc)
     divergence_sweep(sc, s.knob_for(sc), s.points)
@@ -79,6 +84,7 @@ PAGES: dict[str, tuple[type[KnobSet], Scenario, Callable]] = {
     "lambda_sweep": (sweeps.LambdaSweepPageSettings, OPENING, _lambda_sweep),
     "bound": (sweeps.BoundPageSettings, OPENING, _bound),
     "finetune": (FinetunePageSettings, OPENING, _finetune),
+    "forgetting": (ForgettingPageSettings, OPENING, _forgetting),
     "negative_transfer": (TransferMapPageSettings, OPENING, _transfer_map),
     "distillation": (DistillationPageSettings, OPENING, _distillation),
     "image_domains": (ImagePageSettings, DIGITS, _images),
@@ -92,7 +98,7 @@ def widest(settings: type[KnobSet], scenario: Scenario) -> budget.Request:
     values = {}
     for knob in settings.KNOBS:
         if knob.many:
-            values[knob.name] = LABEL_OPTIONS if knob.name == "labels" else knob.choices
+            values[knob.name] = LABEL_OPTIONS if knob.name == "labels" else (knob.choices or knob.options)
         elif knob.kind is not str and knob.high is not None:
             values[knob.name] = knob.parse(knob.high)
     wide = settings.from_mapping(values)

@@ -451,6 +451,14 @@ def navigate(page, title, path):
     wait_for_script(page)
 
 
+def test_every_page_is_listed_in_the_sidebar_without_a_fold(new_page, app_url):
+    page = open_page(new_page, f"{app_url}/domain_shift")  # a page whose sidebar holds the scenario's widgets
+    nav = page.get_by_test_id("stSidebarNav")
+    for entry in REGISTERED:
+        assert nav.get_by_role("link", name=entry.title, exact=True).is_visible(), entry.title
+    assert page.get_by_test_id("stSidebarNavViewButton").count() == 0
+
+
 def test_the_sidebar_navigation_keeps_the_scenario(new_page, app_url):
     page = open_page(new_page, f"{app_url}/domain_shift?dataset=blobs&rotation=35&noise=0.2")
     scenario = {"dataset": "blobs", "rotation": "35", "noise": "0.2"}

@@ -241,8 +241,8 @@ def test_negative_transfer_defaults_show_both_maps_the_marks_and_the_rules():
     assert at.title[0].value == "Negative transfer"
     rotation_gain, rotation_best, concept_gain, concept_best = specs(at)
     for gain, knob, rows in ((rotation_gain, "Rotation (°)", 7), (concept_gain, "Concept shift", 5)):
-        assert title(gain) == ("Full fine-tuning (2,274 parameters trained): gain over scratch (points of target test "
-                               "accuracy)")
+        assert title(gain) == ("Full fine-tuning: gain over scratch<br><sup>points of target test accuracy; 2,274 "
+                               "parameters trained per network</sup>")
         assert axis_title(gain, "xaxis") == "labelled target samples per class" and axis_title(gain, "yaxis") == knob
         assert gain["layout"]["xaxis"]["ticktext"] == ["1", "2", "5", "10", "20", "50"]
         assert len(gain["layout"]["yaxis"]["ticktext"]) == rows

@@ -222,11 +222,11 @@ def gain_map_figure(grid: GainMap, strategy: str) -> go.Figure:
             x=unsure_cols + 0.33, y=unsure_rows + 0.27, mode="text", text=["?"] * len(unsure_rows), hoverinfo="skip",
             textfont=dict(size=15, color="#000000"), name="?: a drop the paired test cannot tell from seed noise"))
     _grid_axes(fig, grid)
-    trains = f" ({count:,} parameters trained)" if count is not None else ""
-    fig.update_layout(title=f"{name}{trains}: gain over scratch (points of target test accuracy)", height=470,
-                      showlegend=True,
+    trains = f"; {count:,} parameters trained per network" if count is not None else ""
+    fig.update_layout(title=f"{name}: gain over scratch<br><sup>points of target test accuracy{trains}</sup>",
+                      height=470, showlegend=True,
                       **{**BASE_LAYOUT, "legend": dict(orientation="h", x=0.0, y=-0.17, yanchor="top"),
-                         "margin": dict(l=70, r=20, t=60, b=110)})
+                         "margin": dict(l=70, r=20, t=70, b=110)})
     return fig
 
 
