@@ -193,6 +193,8 @@ class KnobSet:
     """
 
     KNOBS: ClassVar[tuple[Knob, ...]] = ()
+    # what a page's models learn from (core.labs.transfer_setting.USES), which names its transfer setting
+    LEARNS: ClassVar[str | None] = None
 
     def __post_init__(self) -> None:
         for knob in self.KNOBS:

@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from core.labs.transfer_setting import transfer_setting
+from core.training.finetune import STRATEGIES
 from ui.links import scenario_page_link
 from ui.page_registry import PAGES
 from ui.router import ensure_router
@@ -25,16 +27,22 @@ st.markdown(
     "- **Divergences you can trust**: MMD² (biased and unbiased, with a permutation test), the proxy "
     "A-distance of a held-out domain classifier, and the CORAL distance, each computed on the points "
     "you see.\n"
-    "- **Transfer in practice**: eight fine-tuning strategies from feature extraction to L2-SP, how many "
-    "target labels each saves against training from scratch, where transfer turns negative, and what "
-    "a small student keeps of a large teacher.\n"
+    f"- **Transfer in practice**: {len(STRATEGIES)} fine-tuning strategies from feature extraction to adapters "
+    "and self-supervised pretraining, how many target labels each saves against training from scratch, what "
+    "fine-tuning forgets of the source and which remedy (L2-SP, EWC, replay, distillation) keeps it, where "
+    "transfer turns negative, and what a small student keeps of a large teacher.\n"
+    "- **The three transfer settings** of Pan & Yang (2010): each page says whether its models work in the "
+    "*inductive* (target labels used), *transductive* (same task, unlabelled target) or *unsupervised* (no labels "
+    "at all) setting on your scenario, and what that implies.\n"
     "- **Reproducible**: every knob lives in the address bar, so a link reproduces the view, and "
     "`python -m core shift KEY=VALUE ... --json` gives the same numbers on the command line."
 )
 for page in PAGES:
     if not page.default:
         scenario_page_link(page, scenario)
-        st.caption(page.question)
+        setting = "" if page.learns is None else (
+            f" · *{transfer_setting(scenario, page.learns).name}* on this scenario")
+        st.caption(page.question + setting)
 st.caption("Built with Streamlit, PyTorch, torchvision, scikit-learn and Plotly. Source and target are synthetic "
            "2-D problems (moons, blobs, circles, xor, spirals) so that every shift can be drawn, or scikit-learn's "
            "handwritten digits shifted with torchvision (dataset=digits): nothing is downloaded.")

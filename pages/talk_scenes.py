@@ -3,6 +3,7 @@
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
+from core.labs.transfer_setting import transfer_setting
 from core.talk.presets import PRESETS
 from core.talk.scene_runs import is_warm
 from ui.page_registry import PAGES_BY_PATH
@@ -34,7 +35,10 @@ def open_scene(preset) -> None:
 def scene_card(preset, base: str, presenter: bool) -> None:
     with st.container(border=True):
         st.subheader(preset.name, anchor=False)
-        st.caption(f"On the **{PAGES_BY_PATH[preset.page].title}** page · `{preset.scenario.link_query()}`")
+        page = PAGES_BY_PATH[preset.page]
+        setting = "" if page.learns is None else (
+            f" · transfer setting: *{transfer_setting(preset.scenario, page.learns).name}*")
+        st.caption(f"On the **{page.title}** page · `{preset.scenario.link_query()}`{setting}")
         st.markdown(preset.story)
         if preset.cue:
             st.markdown(f":material/arrow_right: *{preset.cue}*")

@@ -12,6 +12,7 @@ from ui.charts import show_chart
 from ui.router import ensure_router
 from ui.sidebar import scenario_without_sidebar
 from ui.tables import show_table
+from ui.widgets import show_setting
 
 ensure_router()
 
@@ -104,6 +105,7 @@ def main() -> None:
     (st.warning if report.needs_attention else st.info)(plain(lines[0]))
     for line in lines[1:]:
         st.markdown(f"- {plain(line)}")
+    show_setting(report.transfer_setting().headline(), report.setting_text())
     cards = st.columns(3)
     cards[0].metric("MMD² (biased)", f"{report.mmd2:.4f}", border=True)
     cards[1].metric("Permutation p-value", f"{report.mmd_pvalue:.3f}", border=True,

@@ -1,5 +1,7 @@
 """The transferability check on a real table that ships with scikit-learn (breast cancer, 569 rows, 30 features)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
@@ -43,6 +45,24 @@ def test_a_split_by_one_of_its_own_features_is_detected_and_that_feature_ranks_f
     assert answer["ranking"][0]["feature"] == "mean radius"
     markdown = report.to_markdown()
     assert "## Verdict" in markdown and "| mean radius |" in markdown and "## Label proportions" in markdown
+    assert answer["transfer_setting"]["names"] == ["transductive"] and "## Transfer setting" in markdown
+
+
+def test_the_checks_setting_follows_from_the_labels_each_table_has(table):
+    x, y, features = table
+    report = run_check(x[:200], x[200:400], features, y[:200], y[200:400], classes=("malignant", "benign"),
+                       n_permutations=20, pad_seeds=1)
+    assert report.transfer_setting().names == ("transductive",)
+    assert "only measure the models here (an oracle quantity)" in report.setting_text()
+    no_benign = replace(report, target_labels={"malignant": 1.0, "benign": 0.0})
+    assert no_benign.transfer_setting().names == ("inductive",)
+    assert "the target lacks one of the source's classes" in no_benign.setting_text()
+    unlabelled_target = replace(report, target_labels=None)
+    assert unlabelled_target.transfer_setting().names == ("transductive",)
+    assert "the same label space is assumed" in unlabelled_target.setting_text()
+    no_labels = replace(report, source_labels=None, target_labels=None)
+    assert no_labels.transfer_setting().names == ("unsupervised",)
+    assert "no model here learns a task" in no_labels.setting_text() and "oracle" not in no_labels.setting_text()
 
 
 @pytest.mark.slow

@@ -139,6 +139,7 @@ def test_train_table_marks_negative_transfer(capsys):
                  "--seeds", "1", "--steps", "20"]) == 0
     out = capsys.readouterr().out
     assert "source_only" in out and "coral" in out and "target acc" in out
+    assert out.splitlines()[-1].startswith("Transfer setting (Pan & Yang 2010): transductive and inductive. Given")
 
 
 @pytest.mark.parametrize("args, key", [
@@ -176,6 +177,7 @@ def test_efficiency_table_transfer_map_and_distill_print_their_tables(capsys):
     out = capsys.readouterr().out
     assert "scratch needs, to match full_finetune" in out and "labels per class" in out
     assert re.search(r"^full_finetune +2,274 ", out, re.M)  # the parameters one network trains
+    assert out.splitlines()[-1].startswith("Transfer setting (Pan & Yang 2010): inductive. Given")
     assert main(["transfer-map", *small, "--vary", "concept=0,1", "--labels", "1,5", "--seeds", "1",
                  "--epochs", "30"]) == 0
     out = capsys.readouterr().out

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.scenario import KNOBS, KNOBS_BY_NAME, OPENING, Scenario
 from core.talk.presets import PRESETS
+from core.training.finetune import STRATEGIES
 from ui.state import widget_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +43,10 @@ def test_router_and_home_page_run():
     assert "Domain Shift Lab" in at.title[0].value
     at = run_page(HOME)
     assert_clean(at)
+    assert f"{len(STRATEGIES)} fine-tuning strategies" in " ".join(m.value for m in at.markdown)
+    captions = [c.value for c in at.caption]
+    assert any(c.endswith("· *transductive and inductive* on this scenario") for c in captions)  # Adaptation
+    assert any(c.endswith("· *inductive* on this scenario") for c in captions)  # Fine-tuning
 
 
 def test_domain_shift_defaults_show_charts_and_metrics():

@@ -86,6 +86,9 @@ def test_the_gallery_lists_every_scene_with_its_link():
     for preset in PRESETS:
         assert any(code.endswith(preset.link(presenter=True)) for code in codes), preset.name
     assert len(at.caption) >= len(PRESETS)  # each card says whether its results are stored
+    captions = [c.value for c in at.caption]
+    new_class = PRESETS_BY_NAME["New class in target"]
+    assert any(f"`{new_class.scenario.link_query()}` · transfer setting: *inductive*" in c for c in captions)
 
 
 def test_opening_a_scene_sets_its_scenario():

@@ -13,6 +13,8 @@ from core.labs.transfer_setting import (
     TRANSDUCTIVE,
     USES,
     WITH_TARGET_LABELS,
+    label_space,
+    setting_of,
     transfer_setting,
 )
 from core.scenario import OPENING
@@ -83,3 +85,18 @@ def test_self_supervised_pretraining_is_named_the_unsupervised_setting_before_it
     assert pretext.names == (INDUCTIVE,)
     assert pretext.headline().endswith("self-supervised pretraining: **unsupervised**, then **inductive**")
     assert "no label on either side" in pretext.text() and "\n" not in pretext.text()
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("source, target, space", [
+    ("ab", "ba", "same"), ("ab", "abc", "new_class"), ("abc", "ab", "missing_class"), ("ab", "bc", "different")])
+def test_observed_classes_give_the_label_space(source, target, space):
+    assert label_space(source, target) == space
+
+
+@pytest.mark.unit
+def test_a_run_that_pretrains_without_labels_says_it_starts_unsupervised():
+    assert setting_of(OPENING, WITH_TARGET_LABELS, ["scratch", "self_supervised"]).unlabelled_pretraining
+    assert not setting_of(OPENING, WITH_TARGET_LABELS, ["full_finetune", "adapter"]).unlabelled_pretraining
+    assert "**unsupervised**, then **inductive**" in setting_of(OPENING, WITH_TARGET_LABELS,
+                                                                  ["self_supervised"]).headline()

@@ -54,6 +54,7 @@ def test_two_files_give_verdict_ranking_pca_labels_and_report(wine):
     assert any("';' as the delimiter" in text(i) for i in at.info)
     assert text(at.warning[0]).startswith("Measured on the target's own labels")  # the measured drop leads
     assert any("inputs have shifted" in text(m) for m in at.markdown)
+    assert any("Transfer setting (Pan & Yang 2010): **transductive**" in c.value for c in at.caption)
     titles = [spec["layout"]["title"]["text"] for spec in plotly_specs(at)]
     assert titles[0].startswith("Most shifted features") and "principal components" in titles[1]
     assert titles[2] == "Label proportions"

@@ -14,7 +14,6 @@ from core.labs.image_lab import ImagePageSettings
 from core.labs.negative_transfer import TransferMapPageSettings
 from core.labs.shift_matrix import ShiftMatrixPageSettings
 from core.labs.sweeps import BoundPageSettings, LambdaSweepPageSettings
-from core.labs.transfer_setting import BY_METHOD, POOL_ONLY, WITH_TARGET_LABELS
 from core.metrics.shift_report import DivergenceSweepPageSettings
 
 
@@ -32,7 +31,12 @@ class PageEntry:
     question: str = ""  # what the page answers, under its link on the home page
     default: bool = False
     settings: type[KnobSet] | None = None  # its form's settings, in its URL beside the scenario
-    learns: str | None = None  # what its models learn from (core.labs.transfer_setting.USES): its transfer setting
+
+    @property
+    def learns(self) -> str | None:
+        """What its models learn from (:data:`core.labs.transfer_setting.USES`), which names its transfer
+        setting; declared by its settings class."""
+        return None if self.settings is None else self.settings.LEARNS
 
     @property
     def file(self) -> str:
@@ -51,35 +55,35 @@ PAGES: tuple[PageEntry, ...] = (
               "mode."),
     PageEntry("domain_shift", "Domain shift", ":material/scatter_plot:",
               "How far apart are the domains, and which of the four kinds of shift is it?",
-              settings=DivergenceSweepPageSettings, learns=BY_METHOD),
+              settings=DivergenceSweepPageSettings),
     PageEntry("adaptation", "Adaptation", ":material/model_training:",
               "What do source-only, MMD, DANN, CORAL, self-training, optimal transport and fine-tuning make of it?",
-              settings=AdaptationPageSettings, learns=BY_METHOD),
+              settings=AdaptationPageSettings),
     PageEntry("shift_matrix", "Method × shift", ":material/grid_on:",
               "Which method helps, and which hurts, under each kind of shift?",
-              settings=ShiftMatrixPageSettings, learns=BY_METHOD),
+              settings=ShiftMatrixPageSettings),
     PageEntry("bound", "Ben-David bound", ":material/stacked_line_chart:",
               "Which term of the bound grows as the target moves away?",
-              settings=BoundPageSettings, learns=POOL_ONLY),
+              settings=BoundPageSettings),
     PageEntry("lambda_sweep", "MMD vs λ", ":material/tune:",
               "How much alignment is enough, and when does it turn negative?",
-              settings=LambdaSweepPageSettings, learns=POOL_ONLY),
+              settings=LambdaSweepPageSettings),
     PageEntry("finetune", "Fine-tuning", ":material/layers:",
               "Which layers to freeze, how many labels transfer saves, what fine-tuning forgets?",
-              settings=FinetunePageSettings, learns=WITH_TARGET_LABELS),
+              settings=FinetunePageSettings),
     PageEntry("forgetting", "Forgetting", ":material/history:",
               "Which remedy for forgetting keeps the most of the source for the least of the target?",
-              settings=ForgettingPageSettings, learns=WITH_TARGET_LABELS),
+              settings=ForgettingPageSettings),
     PageEntry("negative_transfer", "Negative transfer", ":material/trending_down:",
               "When does transfer hurt, and do the rules of thumb hold?",
-              settings=TransferMapPageSettings, learns=WITH_TARGET_LABELS),
+              settings=TransferMapPageSettings),
     PageEntry("distillation", "Distillation", ":material/school:",
               "How much of a large teacher can a small student keep?",
-              settings=DistillationPageSettings, learns=WITH_TARGET_LABELS),
+              settings=DistillationPageSettings),
     PageEntry("image_domains", "Image domains", ":material/image:",
               "Rotated, blurred, inverted or textured digits: what do CNNs, fine-tuning, MMD, DANN and "
               "self-training make of them?",
-              settings=ImagePageSettings, learns=BY_METHOD),
+              settings=ImagePageSettings),
     PageEntry("your_data", "Your data", ":material/upload_file:",
               "Has your new table shifted away from the one your model learned on, and is transfer safe?"),
 )

@@ -5,8 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.formatting import plain
-from core.labs.transfer_setting import transfer_setting
-from core.training.finetune import STRATEGIES_BY_NAME
+from core.labs.transfer_setting import setting_of
 from ui.state import presenter_mode
 
 RUN_KEY = "script_runs"  # the session's run count, kept by the router (:func:`count_run`)
@@ -46,9 +45,14 @@ def setting_caption(page, scenario, strategies=()) -> None:
     fine-tuning strategies it trains (self-supervised pretraining starts in the unsupervised setting)."""
     if page.learns is None:
         return
-    pretext = any(STRATEGIES_BY_NAME[s].start == "pretext" for s in strategies)
-    setting = transfer_setting(scenario, page.learns, unlabelled_pretraining=pretext)
+    setting = setting_of(scenario, page.learns, strategies)
+    show_setting(setting.headline(), setting.text())
+
+
+def show_setting(headline: str, text: str) -> None:
+    """A transfer setting's caption: its whole ``text``, or in presenter mode its ``headline`` with the text in
+    the tooltip."""
     if presenter_mode():
-        st.caption(setting.headline(), help=setting.text().replace("**", ""))
+        st.caption(headline, help=text.replace("**", ""))
     else:
-        st.caption(setting.text())
+        st.caption(text)

@@ -42,6 +42,7 @@ from core.labs.image_lab import ImagePageSettings
 from core.labs.negative_transfer import MAPS, TransferMapPageSettings
 from core.labs.shift_matrix import ShiftMatrixPageSettings
 from core.labs.sweeps import BoundPageSettings, LambdaSweepPageSettings
+from core.labs.transfer_setting import setting_of
 from core.metrics.paired import ALPHA, TransferVerdict, format_p
 from core.scenario import KNOBS, Scenario
 
@@ -143,7 +144,17 @@ def _page_arguments(parser: argparse.ArgumentParser, settings: type[KnobSet]) ->
     parser.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
     settings.add_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(page_settings=settings)  # its transfer setting is printed after its results
     _budget_argument(parser)
+
+
+def _print_setting(args: argparse.Namespace, scenario: Scenario) -> None:
+    """The transfer setting of a page's run on ``scenario`` (Pan & Yang 2010), after its table."""
+    settings = getattr(args, "page_settings", None)
+    if settings is None or settings.LEARNS is None or args.json:
+        return
+    strategies = getattr(settings.from_arguments(args), "strategies", ())
+    print(setting_of(scenario, settings.LEARNS, strategies).text().replace("**", ""))
 
 
 def _budget_argument(parser: argparse.ArgumentParser) -> None:
@@ -585,6 +596,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         configure_threads()
         COMMANDS[args.command](args, scenario)
+        _print_setting(args, scenario)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -19,6 +19,7 @@ from core.data.domains import DomainData, generate
 from core.errors import InputError
 from core.knobs import Knob, KnobSet, seeds_knob
 from core.labs.replay import REPLAY_FRAMES, LiveFrame, LiveFrames, Replay, build_replay, replay_plan
+from core.labs.transfer_setting import BY_METHOD
 from core.metrics.paired import median_model, paired_drop
 from core.scenario import Scenario
 from core.training.methods import METHODS, METHODS_BY_NAME
@@ -53,6 +54,7 @@ class AdaptationPageSettings(KnobSet):
     lam: float = TrainSettings.lam
     steps: int = TrainSettings.steps
     lr: float = TrainSettings.lr
+    LEARNS: ClassVar[str] = BY_METHOD  # what its models learn from: its transfer setting
     KNOBS: ClassVar[tuple[Knob, ...]] = (
         Knob("methods", str, tuple(m.name for m in METHODS if m.on_page_by_default), "Methods",
              "Source only is always trained: it is the baseline every method is compared with.",

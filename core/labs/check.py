@@ -29,6 +29,7 @@ from core import budget
 from core.data.domains import TrainingInputs, subsample
 from core.formatting import plain, signed
 from core.knobs import Knob
+from core.labs.transfer_setting import TransferSetting, label_space, unlabelled_target_setting
 from core.metrics import divergence
 from core.metrics.shift_report import DEFAULT_PAD_SEEDS, PERMUTATIONS_KNOB
 from core.nn.standardise import input_statistics, standardise
@@ -198,6 +199,30 @@ class CheckReport:
             return None
         return 0.5 * sum(abs(self.source_labels[k] - self.target_labels[k]) for k in self.source_labels)
 
+    def transfer_setting(self) -> TransferSetting:
+        """The check's models learn from the labelled source rows and the unlabelled target rows (target labels
+        only measure them): transductive, or inductive when the observed classes differ; unsupervised (no model
+        learns a task) without a label column."""
+        if self.source_labels is None:
+            return unlabelled_target_setting(None)
+        if self.target_labels is None:
+            return unlabelled_target_setting()
+        observed = [{name for name, share in labels.items() if share > 0}
+                    for labels in (self.source_labels, self.target_labels)]
+        return unlabelled_target_setting(label_space(*observed))
+
+    def setting_text(self) -> str:
+        """The setting's paragraph, with what it assumes when the target's classes cannot be seen."""
+        text = self.transfer_setting().text()
+        if self.source_labels is None:
+            return text
+        if self.target_labels is None:
+            text += (" Without target labels the check cannot see whether the target has the source's classes: "
+                     "the same label space is assumed.")
+        else:
+            text += " The target's labels only measure the models here (an oracle quantity)."
+        return text
+
     @property
     def needs_attention(self) -> bool:
         """A significant input shift, or a significant accuracy drop measured on target labels."""
@@ -248,6 +273,7 @@ class CheckReport:
         answer["significant"] = self.significant
         answer["label_shift"] = self.label_shift
         answer["verdict"] = self.verdict()
+        answer["transfer_setting"] = {"names": list(self.transfer_setting().names), "text": self.setting_text()}
         return answer
 
     def to_markdown(self) -> str:
@@ -255,6 +281,7 @@ class CheckReport:
         lines = ["# Transferability check", "", f"Source: {self.n_source} rows; target: {self.n_target} rows; "
                  f"{len(self.features)} features.", "", "## Verdict", ""]
         lines += [f"- {plain(line)}" for line in self.verdict()]  # user text (column names) is escaped throughout
+        lines += ["", "## Transfer setting", "", self.setting_text()]
         lines += ["", "## Whole-table divergences", "",
                   f"- MMD² (biased, Gaussian kernel, bandwidth {self.mmd_bandwidth:.3g} on pooled-standardised "
                   f"features): {self.mmd2:.4g}, permutation p-value {self.mmd_pvalue:.4f} "

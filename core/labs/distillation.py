@@ -39,6 +39,7 @@ from core.errors import check_fields
 from core.formatting import signed
 from core.knobs import Knob, KnobSet, seeds_knob
 from core.labs.adaptation import check_seeds, model_seed
+from core.labs.transfer_setting import WITH_TARGET_LABELS
 from core.metrics.paired import ALPHA, format_p, one_sided_p
 from core.nn.models import BatchedNetwork
 from core.nn.networks import Architecture, Networks
@@ -104,6 +105,7 @@ class DistillationPageSettings(KnobSet):
     temperature: float = DistillSettings.temperature
     alpha: float = DistillSettings.alpha
     seeds: int = 3
+    LEARNS: ClassVar[str] = WITH_TARGET_LABELS  # what its models learn from: its transfer setting
     KNOBS: ClassVar[tuple[Knob, ...]] = (
         Knob("temperature", float, DistillSettings.temperature, "Temperature T", "Softens the teacher's "
              "probabilities: a higher T shows more of how it ranks the wrong classes (the “dark knowledge”).",

@@ -30,6 +30,7 @@ from core.device import pick_device
 from core.errors import InputError
 from core.knobs import Knob, KnobSet, seeds_knob
 from core.labs.adaptation import check_seeds, method_label, model_seed
+from core.labs.transfer_setting import WITH_TARGET_LABELS
 from core.nn.models import seeded_generator
 from core.nn.networks import Architecture, Networks
 from core.scenario import IMAGE_LABELS_PER_CLASS, KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario
@@ -188,6 +189,7 @@ class FinetunePageSettings(LabelCounts, KnobSet):
     replay_per_class: int = _FINETUNE.replay_per_class
     distill_weight: float = _FINETUNE.distill_weight
     adapter_width: int = _FINETUNE.adapter_width
+    LEARNS: ClassVar[str] = WITH_TARGET_LABELS  # what its models learn from: its transfer setting
     KNOBS: ClassVar[tuple[Knob, ...]] = (
         Knob("strategies", str, DEFAULT_STRATEGIES, "Strategies",
              "Scratch is always trained: it is the reference every strategy is compared with. EWC, replay and "

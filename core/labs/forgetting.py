@@ -38,6 +38,7 @@ from core.labs.finetune_runs import (
     run_finetuning,
     strategy_label,
 )
+from core.labs.transfer_setting import WITH_TARGET_LABELS
 from core.metrics.paired import ALPHA, format_p, one_sided_p
 from core.scenario import IMAGE_LABELS_PER_CLASS, KNOBS_BY_NAME, Scenario
 from core.training.finetune import STRENGTH_SETTINGS, FinetuneSettings
@@ -75,6 +76,7 @@ class ForgettingPageSettings(KnobSet):
     ewc_weights: tuple[float, ...] = DEFAULT_STRENGTHS["ewc"]
     replay_counts: tuple[int, ...] = DEFAULT_STRENGTHS["replay"]
     distill_weights: tuple[float, ...] = DEFAULT_STRENGTHS["distill"]
+    LEARNS: ClassVar[str] = WITH_TARGET_LABELS  # what its models learn from: its transfer setting
     KNOBS: ClassVar[tuple[Knob, ...]] = (
         Knob("remedies", str, REMEDIES, "Remedies", "Full fine-tuning is always trained: every remedy is measured "
              "against it, seed by seed.", choices=REMEDIES, many=True, display=strategy_label),

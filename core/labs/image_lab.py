@@ -38,6 +38,7 @@ from core.labs.adaptation import (
 )
 from core.labs.embedding import FeatureEmbedding, embed_models
 from core.labs.finetune_runs import NEW_HEAD_SEED_OFFSET, with_new_head
+from core.labs.transfer_setting import BY_METHOD
 from core.nn.networks import CONV_CHANNELS, Networks
 from core.scenario import Scenario
 from core.training.finetune import FinetuneSettings, FitProblem, fit_batched, layer_rate_schedule, padded_batch
@@ -122,6 +123,7 @@ class ImagePageSettings(KnobSet):
     lam: float = _IMAGE.lam
     frozen_blocks: int = _IMAGE.frozen_blocks
     epochs: int = _IMAGE.finetune_epochs
+    LEARNS: ClassVar[str] = BY_METHOD  # what its models learn from: its transfer setting
     KNOBS: ClassVar[tuple[Knob, ...]] = (
         Knob("methods", str, IMAGE_METHODS, "Methods", "Source only is always trained: it is the pretrained model "
              "the others start from or are compared with.", choices=IMAGE_METHODS, many=True, min_count=0,

@@ -34,6 +34,7 @@ from core.labs.finetune_runs import (
     labels_knob,
     strategy_label,
 )
+from core.labs.transfer_setting import WITH_TARGET_LABELS
 from core.metrics.paired import INCONCLUSIVE, paired_drop
 from core.scenario import Scenario
 from core.training.finetune import STRATEGIES, FinetuneSettings
@@ -64,6 +65,7 @@ class TransferMapPageSettings(LabelCounts, KnobSet):
     labels: tuple[int, ...] = DEFAULT_LABELS
     seeds: int = 3
     epochs: int = FinetuneSettings.epochs
+    LEARNS: ClassVar[str] = WITH_TARGET_LABELS  # what its models learn from: its transfer setting
     KNOBS: ClassVar[tuple[Knob, ...]] = (
         Knob("strategies", str, ("feature_extraction", "full_finetune"), "Transfer strategies to train",
              "Scratch is always trained: every gain is measured against it, on the same labelled samples.",

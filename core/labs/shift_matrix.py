@@ -25,6 +25,7 @@ from core.labs.adaptation import (
     method_label,
     run_adaptation,
 )
+from core.labs.transfer_setting import BY_METHOD
 from core.metrics.paired import ALPHA, TEST_NAME, paired_drop
 from core.scenario import Scenario
 from core.training.methods import METHODS
@@ -69,6 +70,7 @@ class ShiftMatrixPageSettings(KnobSet):
     methods: tuple[str, ...] = MATRIX_METHODS
     seeds: int = 3
     steps: int = TrainSettings.steps
+    LEARNS: ClassVar[str] = BY_METHOD  # what its models learn from: its transfer setting
     KNOBS: ClassVar[tuple[Knob, ...]] = (
         Knob("cases", str, tuple(CASES_BY_NAME), "Kinds of shift (rows)",
              "Each row is one scenario with one kind of change, at the strength its name states.",

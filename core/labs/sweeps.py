@@ -20,6 +20,7 @@ from core.knobs import Knob, KnobSet, seeds_knob
 from core.labs.adaptation import check_seeds, method_label, model_seed, score_models
 from core.labs.lambda_models import LAMBDA_HIGH, LAMBDA_LOW, lambda_grid, selection_json, summarise
 from core.labs.model_selection import CRITERIA, criterion_scores
+from core.labs.transfer_setting import POOL_ONLY
 from core.metrics import divergence
 from core.metrics.shift_report import SWEEP_RANGES, knob_label
 from core.scenario import KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario
@@ -44,6 +45,7 @@ class LambdaSweepPageSettings(KnobSet):
     count: int = 12
     seeds: int = 3
     steps: int = TrainSettings.steps
+    LEARNS: ClassVar[str] = POOL_ONLY  # what its models learn from: its transfer setting
     KNOBS: ClassVar[tuple[Knob, ...]] = (
         Knob("method", str, "mmd", "Method", "MMD penalises λ × MMD² between source and target features; DANN trains "
              "a domain classifier whose gradient reaches the features reversed and scaled by λ.",
@@ -79,6 +81,7 @@ class BoundPageSettings(KnobSet):
     points: int = 7
     seeds: int = 3
     adapted: str = "dann"
+    LEARNS: ClassVar[str] = POOL_ONLY  # what its models learn from: its transfer setting
     KNOBS: ClassVar[tuple[Knob, ...]] = (
         Knob("knob", str, "rotation", "Knob to sweep", "Every other knob stays as in the scenario; the values are "
              "evenly spaced over the knob's range (rotation 0 to 90°).", choices=tuple(BOUND_RANGES),

@@ -14,6 +14,7 @@ labels; a page that trains it says so.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.data.domains import labelled_counts
@@ -25,7 +26,8 @@ INDUCTIVE, TRANSDUCTIVE, UNSUPERVISED = "inductive", "transductive", "unsupervis
 POOL_ONLY, WITH_TARGET_LABELS, BY_METHOD = "pool only", "with target labels", "by method"
 USES = (POOL_ONLY, WITH_TARGET_LABELS, BY_METHOD)
 LABEL_SPACE_WORDS = {"new_class": "the target has a class the source never saw",
-                     "missing_class": "the target lacks one of the source's classes"}
+                     "missing_class": "the target lacks one of the source's classes",
+                     "different": "each has a class the other lacks"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ class TransferSetting:
 
     def text(self) -> str:
         """One paragraph for under a page's title: the setting, the facts it follows from, what it implies."""
+        if self.names == (UNSUPERVISED,):
+            return (f"{self.headline()}. No labels on either side: only the structure of the inputs can be "
+                    "compared or transferred, and no model here learns a task.")
         unused = (f" (the scenario's {self.labelled_target} labelled target samples are not used here)"
                   if self.labelled_target else "")
         given = {POOL_ONLY: f"labelled source and the unlabelled target pool{unused}",
@@ -55,10 +60,15 @@ class TransferSetting:
                            "inputs transfers), and only its fine-tuning sees target labels.")
         return f"{self.headline()}. Given {given}, with {task}: {self._implies(same)}.{pretraining}"
 
+    @property
+    def name(self) -> str:
+        """Its name(s) joined: "transductive and inductive" when methods differ."""
+        return " and ".join(self.names)
+
     def headline(self) -> str:
         """The setting's name alone (what a projector shows; :meth:`text` says why)."""
         first = f"; self-supervised pretraining: **{UNSUPERVISED}**, then " if self.unlabelled_pretraining else ""
-        return f"Transfer setting (Pan & Yang 2010): **{' and '.join(self.names)}**{first}" + (
+        return f"Transfer setting (Pan & Yang 2010): **{self.name}**{first}" + (
             f"**{INDUCTIVE}**" if first else "")
 
     def _implies(self, same_task: bool) -> str:
@@ -77,6 +87,23 @@ class TransferSetting:
                 "the methods that see only the unlabelled pool cannot")
 
 
+def label_space(source_classes, target_classes) -> str:
+    """How two sets of observed classes relate: "same", "new_class", "missing_class" or "different"
+    (:data:`LABEL_SPACE_WORDS`)."""
+    source, target = set(source_classes), set(target_classes)
+    new, missing = bool(target - source), bool(source - target)
+    return "different" if new and missing else "new_class" if new else "missing_class" if missing else "same"
+
+
+def unlabelled_target_setting(space: str | None = "same") -> TransferSetting:
+    """The setting of models that learn from a labelled source and an unlabelled target (an uploaded target's
+    labels, if any, only measure them), with label spaces related as ``space`` says; ``None``: the source has
+    no labels either (unsupervised)."""
+    if space is None:
+        return TransferSetting((UNSUPERVISED,), POOL_ONLY, 0, "same")
+    return TransferSetting((TRANSDUCTIVE,) if space == "same" else (INDUCTIVE,), POOL_ONLY, 0, space)
+
+
 def transfer_setting(scenario: Scenario, uses: str, unlabelled_pretraining: bool = False) -> TransferSetting:
     """The setting a page whose models learn as ``uses`` says (:data:`USES`) is in on ``scenario``; with
     ``unlabelled_pretraining``, one of its models is first pretrained without any label."""
@@ -90,3 +117,12 @@ def transfer_setting(scenario: Scenario, uses: str, unlabelled_pretraining: bool
     else:
         names = (TRANSDUCTIVE,)
     return TransferSetting(names, uses, labelled, scenario.label_space, unlabelled_pretraining)
+
+
+def setting_of(scenario: Scenario, uses: str, strategies: Sequence[str] = ()) -> TransferSetting:
+    """:func:`transfer_setting` of a run that trains the fine-tuning ``strategies`` (names): self-supervised
+    pretraining starts with no label on either side."""
+    from core.training.finetune import STRATEGIES_BY_NAME  # torch, only when a run names strategies
+
+    pretext = any(STRATEGIES_BY_NAME[name].start == "pretext" for name in strategies)
+    return transfer_setting(scenario, uses, unlabelled_pretraining=pretext)

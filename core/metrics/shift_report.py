@@ -21,6 +21,7 @@ from core.budget import (
 from core.data.domains import DomainData, generate
 from core.errors import InputError
 from core.knobs import Knob, KnobSet
+from core.labs.transfer_setting import BY_METHOD
 from core.metrics import divergence
 from core.scenario import KNOBS_BY_NAME, Scenario
 
@@ -63,6 +64,7 @@ class DivergenceSweepPageSettings(KnobSet):
 
     knob: str = "rotation"
     points: int = SWEEP_POINTS
+    LEARNS: ClassVar[str] = BY_METHOD  # what its models learn from: its transfer setting
     KNOBS: ClassVar[tuple[Knob, ...]] = (
         Knob("knob", str, "rotation", "Knob to sweep", "Every other knob stays as in the sidebar.",
              choices=tuple(SWEEP_RANGES), display=knob_label),
