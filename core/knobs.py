@@ -185,6 +185,12 @@ Settings = TypeVar("Settings", bound="KnobSet")
 MAX_LINK_KEYS = 100  # a link's keys read at most: the app has about 40, a link with thousands is not ours
 
 
+# What a page's models learn from, which names its transfer setting (core.labs.transfer_setting): the
+# unlabelled target pool only, labelled target samples too, or some methods the one and some the other.
+POOL_ONLY, WITH_TARGET_LABELS, BY_METHOD = "pool only", "with target labels", "by method"
+USES = (POOL_ONLY, WITH_TARGET_LABELS, BY_METHOD)
+
+
 class KnobSet:
     """Mixin for a frozen dataclass whose fields are the :class:`Knob` s of ``KNOBS`` (same names, same order).
 
@@ -193,8 +199,7 @@ class KnobSet:
     """
 
     KNOBS: ClassVar[tuple[Knob, ...]] = ()
-    # what a page's models learn from (core.labs.transfer_setting.USES), which names its transfer setting
-    LEARNS: ClassVar[str | None] = None
+    LEARNS: ClassVar[str | None] = None  # one of USES: what a page's models learn from
 
     def __post_init__(self) -> None:
         for knob in self.KNOBS:

@@ -255,7 +255,8 @@ def test_the_command_prints_the_table_and_the_verdict(capsys, monkeypatch):
     assert out[1].split()[:2] == ["strategy", "strength"]
     assert [line.split()[0] for line in out[2:7]] == ["Full", "EWC", "EWC", "Replay", "Replay"]
     assert out[7].startswith("At n_source=200, n_target=200, n_test=300, rotation=35 with 5 labels per class")
-    assert "never with another remedy" in out[7] and len(out) == 8
+    assert "never with another remedy" in out[7] and out[8].startswith("Transfer setting (Pan & Yang 2010): inductive")
+    assert len(out) == 9
 
 
 @pytest.mark.cli

@@ -17,9 +17,8 @@ from sklearn.metrics import confusion_matrix
 from core.budget import Work, data_points, minibatch_loop, scoring, snapshots
 from core.data.domains import DomainData, generate
 from core.errors import InputError
-from core.knobs import Knob, KnobSet, seeds_knob
+from core.knobs import BY_METHOD, Knob, KnobSet, seeds_knob
 from core.labs.replay import REPLAY_FRAMES, LiveFrame, LiveFrames, Replay, build_replay, replay_plan
-from core.labs.transfer_setting import BY_METHOD
 from core.metrics.paired import median_model, paired_drop
 from core.scenario import Scenario
 from core.training.methods import METHODS, METHODS_BY_NAME

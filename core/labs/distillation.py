@@ -37,9 +37,8 @@ from core.data.domains import generate
 from core.device import pick_device
 from core.errors import check_fields
 from core.formatting import signed
-from core.knobs import Knob, KnobSet, seeds_knob
+from core.knobs import WITH_TARGET_LABELS, Knob, KnobSet, seeds_knob
 from core.labs.adaptation import check_seeds, model_seed
-from core.labs.transfer_setting import WITH_TARGET_LABELS
 from core.metrics.paired import ALPHA, format_p, one_sided_p
 from core.nn.models import BatchedNetwork
 from core.nn.networks import Architecture, Networks

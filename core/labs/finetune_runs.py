@@ -28,9 +28,8 @@ from core.budget import Work, data_points, full_batch_loop, minibatch_loop, scor
 from core.data.domains import DomainData, generate
 from core.device import pick_device
 from core.errors import InputError
-from core.knobs import Knob, KnobSet, seeds_knob
+from core.knobs import WITH_TARGET_LABELS, Knob, KnobSet, seeds_knob
 from core.labs.adaptation import check_seeds, method_label, model_seed
-from core.labs.transfer_setting import WITH_TARGET_LABELS
 from core.nn.models import seeded_generator
 from core.nn.networks import Architecture, Networks
 from core.scenario import IMAGE_LABELS_PER_CLASS, KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario

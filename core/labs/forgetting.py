@@ -23,7 +23,7 @@ import numpy as np
 
 from core.budget import Work
 from core.formatting import signed
-from core.knobs import Knob, KnobSet, format_number, seeds_knob
+from core.knobs import WITH_TARGET_LABELS, Knob, KnobSet, format_number, seeds_knob
 from core.labs.adaptation import NEGATIVE_TRANSFER_MARGIN
 from core.labs.finetune_runs import (
     DISTILL_WEIGHTS,
@@ -38,7 +38,6 @@ from core.labs.finetune_runs import (
     run_finetuning,
     strategy_label,
 )
-from core.labs.transfer_setting import WITH_TARGET_LABELS
 from core.metrics.paired import ALPHA, format_p, one_sided_p
 from core.scenario import IMAGE_LABELS_PER_CLASS, KNOBS_BY_NAME, Scenario
 from core.training.finetune import STRENGTH_SETTINGS, FinetuneSettings

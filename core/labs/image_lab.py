@@ -27,7 +27,7 @@ import torch
 from core.budget import Work, full_batch_loop
 from core.data.domains import DomainData, generate
 from core.errors import InputError, check_fields
-from core.knobs import Knob, KnobSet, seeds_knob
+from core.knobs import BY_METHOD, Knob, KnobSet, seeds_knob
 from core.labs.adaptation import (
     adaptation_work,
     check_seeds,
@@ -38,7 +38,6 @@ from core.labs.adaptation import (
 )
 from core.labs.embedding import FeatureEmbedding, embed_models
 from core.labs.finetune_runs import NEW_HEAD_SEED_OFFSET, with_new_head
-from core.labs.transfer_setting import BY_METHOD
 from core.nn.networks import CONV_CHANNELS, Networks
 from core.scenario import Scenario
 from core.training.finetune import FinetuneSettings, FitProblem, fit_batched, layer_rate_schedule, padded_batch

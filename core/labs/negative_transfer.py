@@ -22,7 +22,7 @@ from typing import ClassVar
 import numpy as np
 
 from core.budget import Work, total
-from core.knobs import Knob, KnobSet, seeds_knob
+from core.knobs import WITH_TARGET_LABELS, Knob, KnobSet, seeds_knob
 from core.labs.adaptation import NEGATIVE_TRANSFER_MARGIN
 from core.labs.finetune_runs import (
     DEFAULT_LABELS,
@@ -34,7 +34,6 @@ from core.labs.finetune_runs import (
     labels_knob,
     strategy_label,
 )
-from core.labs.transfer_setting import WITH_TARGET_LABELS
 from core.metrics.paired import INCONCLUSIVE, paired_drop
 from core.scenario import Scenario
 from core.training.finetune import STRATEGIES, FinetuneSettings

@@ -15,7 +15,7 @@ import numpy as np
 
 from core.budget import Work, total
 from core.errors import InputError
-from core.knobs import Knob, KnobSet, seeds_knob
+from core.knobs import BY_METHOD, Knob, KnobSet, seeds_knob
 from core.labs.adaptation import (
     BASELINE,
     NEGATIVE_TRANSFER_MARGIN,
@@ -25,7 +25,6 @@ from core.labs.adaptation import (
     method_label,
     run_adaptation,
 )
-from core.labs.transfer_setting import BY_METHOD
 from core.metrics.paired import ALPHA, TEST_NAME, paired_drop
 from core.scenario import Scenario
 from core.training.methods import METHODS

@@ -16,11 +16,10 @@ import numpy as np
 from core.budget import Work, data_points, full_batch_loop, minibatch_loop, model_criteria
 from core.data.domains import DomainData, TrainingInputs, generate
 from core.errors import InputError
-from core.knobs import Knob, KnobSet, seeds_knob
+from core.knobs import POOL_ONLY, Knob, KnobSet, seeds_knob
 from core.labs.adaptation import check_seeds, method_label, model_seed, score_models
 from core.labs.lambda_models import LAMBDA_HIGH, LAMBDA_LOW, lambda_grid, selection_json, summarise
 from core.labs.model_selection import CRITERIA, criterion_scores
-from core.labs.transfer_setting import POOL_ONLY
 from core.metrics import divergence
 from core.metrics.shift_report import SWEEP_RANGES, knob_label
 from core.scenario import KNOBS_BY_NAME, NUMERIC_KNOBS, Scenario

@@ -18,13 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.data.domains import labelled_counts
+from core.knobs import BY_METHOD, POOL_ONLY, USES, WITH_TARGET_LABELS
 from core.scenario import Scenario
 
 INDUCTIVE, TRANSDUCTIVE, UNSUPERVISED = "inductive", "transductive", "unsupervised"
-# what a page's models learn from: the unlabelled target pool only, the labelled target samples too,
-# or some methods the one and some the other
-POOL_ONLY, WITH_TARGET_LABELS, BY_METHOD = "pool only", "with target labels", "by method"
-USES = (POOL_ONLY, WITH_TARGET_LABELS, BY_METHOD)
 LABEL_SPACE_WORDS = {"new_class": "the target has a class the source never saw",
                      "missing_class": "the target lacks one of the source's classes",
                      "different": "each has a class the other lacks"}

@@ -20,8 +20,7 @@ from core.budget import (
 )
 from core.data.domains import DomainData, generate
 from core.errors import InputError
-from core.knobs import Knob, KnobSet
-from core.labs.transfer_setting import BY_METHOD
+from core.knobs import BY_METHOD, Knob, KnobSet
 from core.metrics import divergence
 from core.scenario import KNOBS_BY_NAME, Scenario
 
