@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from core.labs.transfer_setting import transfer_setting
 from core.training.finetune import STRATEGIES
 from ui.links import scenario_page_link
 from ui.page_registry import PAGES
@@ -40,9 +39,8 @@ st.markdown(
 for page in PAGES:
     if not page.default:
         scenario_page_link(page, scenario)
-        setting = "" if page.learns is None else (
-            f" · *{transfer_setting(scenario, page.learns).name}* on this scenario")
-        st.caption(page.question + setting)
+        setting = page.setting(scenario)
+        st.caption(page.question + ("" if setting is None else f" · *{setting.name}* on this scenario"))
 st.caption("Built with Streamlit, PyTorch, torchvision, scikit-learn and Plotly. Source and target are synthetic "
            "2-D problems (moons, blobs, circles, xor, spirals) so that every shift can be drawn, or scikit-learn's "
            "handwritten digits shifted with torchvision (dataset=digits): nothing is downloaded.")

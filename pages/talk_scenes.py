@@ -3,7 +3,6 @@
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from core.labs.transfer_setting import transfer_setting
 from core.talk.presets import PRESETS
 from core.talk.scene_runs import is_warm
 from ui.page_registry import PAGES_BY_PATH
@@ -36,9 +35,9 @@ def scene_card(preset, base: str, presenter: bool) -> None:
     with st.container(border=True):
         st.subheader(preset.name, anchor=False)
         page = PAGES_BY_PATH[preset.page]
-        setting = "" if page.learns is None else (
-            f" · transfer setting: *{transfer_setting(preset.scenario, page.learns).name}*")
-        st.caption(f"On the **{page.title}** page · `{preset.scenario.link_query()}`{setting}")
+        setting = page.setting(preset.scenario)
+        st.caption(f"On the **{page.title}** page · `{preset.scenario.link_query()}`"
+                   + ("" if setting is None else f" · transfer setting: *{setting.name}*"))
         st.markdown(preset.story)
         if preset.cue:
             st.markdown(f":material/arrow_right: *{preset.cue}*")

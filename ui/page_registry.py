@@ -3,6 +3,7 @@ links all read :data:`PAGES`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.knobs import KnobSet
@@ -14,7 +15,9 @@ from core.labs.image_lab import ImagePageSettings
 from core.labs.negative_transfer import TransferMapPageSettings
 from core.labs.shift_matrix import ShiftMatrixPageSettings
 from core.labs.sweeps import BoundPageSettings, LambdaSweepPageSettings
+from core.labs.transfer_setting import TransferSetting, setting_of
 from core.metrics.shift_report import DivergenceSweepPageSettings
+from core.scenario import Scenario
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,14 @@ class PageEntry:
 
     @property
     def learns(self) -> str | None:
-        """What its models learn from (:data:`core.labs.transfer_setting.USES`), which names its transfer
-        setting; declared by its settings class."""
+        """What its models learn from (:data:`core.knobs.USES`), which names its transfer setting; declared by
+        its settings class."""
         return None if self.settings is None else self.settings.LEARNS
+
+    def setting(self, scenario: Scenario, strategies: Sequence[str] = ()) -> TransferSetting | None:
+        """Its transfer setting on ``scenario`` when it trains the fine-tuning ``strategies``; ``None`` for a
+        page whose models learn nothing from the scenario."""
+        return None if self.learns is None else setting_of(scenario, self.learns, strategies)
 
     @property
     def file(self) -> str:

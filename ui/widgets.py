@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from core.formatting import plain
-from core.labs.transfer_setting import setting_of
 from ui.state import presenter_mode
 
 RUN_KEY = "script_runs"  # the session's run count, kept by the router (:func:`count_run`)
@@ -43,10 +42,9 @@ def setting_caption(page, scenario, strategies=()) -> None:
     """The page's transfer setting on ``scenario`` (Pan & Yang 2010), under its title; in presenter mode its name
     alone, the reasons in its tooltip, so that the headline stays above a projector's fold. ``strategies``: the
     fine-tuning strategies it trains (self-supervised pretraining starts in the unsupervised setting)."""
-    if page.learns is None:
-        return
-    setting = setting_of(scenario, page.learns, strategies)
-    show_setting(setting.headline(), setting.text())
+    setting = page.setting(scenario, strategies)
+    if setting is not None:
+        show_setting(setting.headline(), setting.text())
 
 
 def show_setting(headline: str, text: str) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from core.data.domains import labelled_counts
 from core.knobs import BY_METHOD, POOL_ONLY, USES, WITH_TARGET_LABELS
 from core.scenario import Scenario
+from core.training.finetune import STRATEGIES_BY_NAME
 
 INDUCTIVE, TRANSDUCTIVE, UNSUPERVISED = "inductive", "transductive", "unsupervised"
 LABEL_SPACE_WORDS = {"new_class": "the target has a class the source never saw",
@@ -119,7 +120,5 @@ def transfer_setting(scenario: Scenario, uses: str, unlabelled_pretraining: bool
 def setting_of(scenario: Scenario, uses: str, strategies: Sequence[str] = ()) -> TransferSetting:
     """:func:`transfer_setting` of a run that trains the fine-tuning ``strategies`` (names): self-supervised
     pretraining starts with no label on either side."""
-    from core.training.finetune import STRATEGIES_BY_NAME  # torch, only when a run names strategies
-
     pretext = any(STRATEGIES_BY_NAME[name].start == "pretext" for name in strategies)
     return transfer_setting(scenario, uses, unlabelled_pretraining=pretext)
